@@ -1,0 +1,43 @@
+package cli
+
+import (
+	"strconv"
+
+	"github.com/spf13/cobra"
+)
+
+// Version is set at build time with -ldflags "-X github.com/envbox/envbox/cli.Version=...".
+var Version = "dev"
+
+// ExitError carries the process exit code main should use. A nil Err means
+// the failure was already reported (e.g. dockerd's own exit status).
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return "exit status " + strconv.Itoa(e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// usageError is a bad flag or environment value: exit 2, nothing started.
+func usageError(err error) error { return &ExitError{Code: 2, Err: err} }
+
+// Root builds the envbox command tree.
+func Root() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "envbox",
+		Short:         "Run dockerd with every container attributed to this container's cgroup",
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.AddCommand(dindCmd())
+	return root
+}

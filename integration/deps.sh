@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs the packages envbox's tests need on Debian (idempotent, as root).
+set -eu
+pkgs="shellcheck busybox-static dash util-linux procps iptables docker.io debootstrap qemu-system-x86 cpio"
+missing=''
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing
+fi
+if ! command -v staticcheck >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/staticcheck" ]; then
+	echo "deps: installing staticcheck"
+	go install honnef.co/go/tools/cmd/staticcheck@latest
+fi
