@@ -75,4 +75,3 @@ func (w Wrapper) Wrap(bin string, args []string) (Command, error) {
 		Env:     []string{embed.EnvDelegateAttempts + "=" + strconv.Itoa(attempts)},
 	}, nil
 }
-

@@ -1,0 +1,85 @@
+package dind
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/envbox/envbox/embed"
+)
+
+func TestWrap(t *testing.T) {
+	t.Parallel()
+	script := embed.DelegateScript
+	tests := []struct {
+		name    string
+		w       Wrapper
+		bin     string
+		args    []string
+		want    Command
+		wantErr string
+	}{
+		{
+			name: "defaults",
+			bin:  "dockerd",
+			args: []string{"--host=unix:///var/run/docker.sock"},
+			want: Command{
+				BinName: "dockerd",
+				Path:    "unshare",
+				Args:    []string{"--cgroup", "--", "/bin/sh", "-c", script, "dockerd", "--host=unix:///var/run/docker.sock"},
+				Env:     []string{"ENVBOX_DELEGATE_ATTEMPTS=100"},
+			},
+		},
+		{
+			name: "isolated_absolute_paths_and_bound",
+			w:    Wrapper{Unshare: "/usr/bin/unshare", Shell: "/bin/dash", Attempts: 7, Isolated: true},
+			bin:  "/usr/bin/dockerd",
+			args: []string{"--storage-driver=vfs", "--bridge=none"},
+			want: Command{
+				BinName: "dockerd",
+				Path:    "/usr/bin/unshare",
+				Args: []string{"--cgroup", "--mount", "--propagation", "slave", "--", "/bin/dash", "-c", script,
+					"/usr/bin/dockerd", "--storage-driver=vfs", "--bridge=none"},
+				Env: []string{"ENVBOX_DELEGATE_ATTEMPTS=7"},
+			},
+		},
+		{
+			name: "no_args",
+			bin:  "dockerd",
+			want: Command{
+				BinName: "dockerd",
+				Path:    "unshare",
+				Args:    []string{"--cgroup", "--", "/bin/sh", "-c", script, "dockerd"},
+				Env:     []string{"ENVBOX_DELEGATE_ATTEMPTS=100"},
+			},
+		},
+		{name: "empty_binary", bin: "", wantErr: "wrap: empty binary name"},
+		{name: "negative_attempts", w: Wrapper{Attempts: -1}, bin: "dockerd", wantErr: "wrap dockerd: delegate attempts -1: must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := tt.w.Wrap(tt.bin, tt.args)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("Wrap(%q, %q) error = %v, want %q", tt.bin, tt.args, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Wrap(%q, %q): %v", tt.bin, tt.args, err)
+			}
+			if got.BinName != tt.want.BinName || got.Path != tt.want.Path || !slices.Equal(got.Args, tt.want.Args) || !slices.Equal(got.Env, tt.want.Env) {
+				t.Errorf("Wrap(%q, %q) =\n%q\nwant\n%q", tt.bin, tt.args, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCommandArgv(t *testing.T) {
+	t.Parallel()
+	c := Command{Path: "unshare", Args: []string{"--cgroup", "--", "sh"}}
+	want := []string{"unshare", "--cgroup", "--", "sh"}
+	if got := c.Argv(); !slices.Equal(got, want) {
+		t.Errorf("Argv() = %q, want %q", got, want)
+	}
+}
