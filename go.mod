@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	cdr.dev/slog v1.6.2-0.20251120224544-40ff19937ff2
+	github.com/spf13/afero v1.15.0
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/sys v0.50.0
 )

@@ -1,0 +1,111 @@
+package xunix
+
+import (
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/afero"
+)
+
+// ErrCgroupNotMounted reports a cgroup that no mount of its hierarchy shows:
+// the cgroup is outside every mount's root (for example a "/.." path under a
+// mount of the namespace root) or the hierarchy is not mounted. It wraps
+// fs.ErrNotExist: there is no directory for it in this mount namespace.
+var ErrCgroupNotMounted = fmt.Errorf("cgroup not below any mount of its hierarchy: %w", fs.ErrNotExist)
+
+// ProcCgroup is what is needed to find a process's cgroups on disk: its
+// /proc/<pid>/cgroup and the reader's own mountinfo. Both express cgroup
+// paths relative to the reader's cgroup namespace, so they match.
+type ProcCgroup struct {
+	Cgroups Cgroups
+	Mounts  []Mount
+}
+
+// ReadProcCgroup reads /proc/<pid>/cgroup (pid is a number or "self") and
+// /proc/self/mountinfo.
+func ReadProcCgroup(fsys afero.Fs, pid string) (ProcCgroup, error) {
+	cgs, err := ParseCgroupFile(fsys, "/proc/"+pid+"/cgroup")
+	if err != nil {
+		return ProcCgroup{}, err
+	}
+	ms, err := ParseMountinfoFile(fsys, "/proc/self/mountinfo")
+	if err != nil {
+		return ProcCgroup{}, err
+	}
+	return ProcCgroup{Cgroups: cgs, Mounts: ms}, nil
+}
+
+// V2Dir is the directory of the process's cgroup v2.
+func (p ProcCgroup) V2Dir() (string, error) {
+	cg, err := p.Cgroups.V2Path()
+	if err != nil {
+		return "", err
+	}
+	return CgroupV2Dir(p.Mounts, cg)
+}
+
+// V1Dir is the directory of the process's cgroup in the v1 hierarchy of
+// controller.
+func (p ProcCgroup) V1Dir(controller string) (string, error) {
+	cg, err := p.Cgroups.V1Path(controller)
+	if err != nil {
+		return "", err
+	}
+	return CgroupV1Dir(p.Mounts, controller, cg)
+}
+
+// CgroupV2Dir is the directory of the v2 cgroup cgPath: the mount point of a
+// cgroup2 mount plus cgPath relative to that mount's root.
+func CgroupV2Dir(mounts []Mount, cgPath string) (string, error) {
+	return cgroupDir(mounts, cgPath, "cgroup2", func(m Mount) bool { return m.FSType == "cgroup2" })
+}
+
+// CgroupV1Dir is the directory of cgPath in the v1 hierarchy of controller.
+func CgroupV1Dir(mounts []Mount, controller, cgPath string) (string, error) {
+	return cgroupDir(mounts, cgPath, "cgroup v1 "+controller, func(m Mount) bool {
+		return m.FSType == "cgroup" && slices.Contains(strings.Split(m.SuperOptions, ","), controller)
+	})
+}
+
+// cgroupDir picks, among the mounts of a hierarchy that show cgPath, the one
+// with the deepest root (the most specific); on a tie the later line, which
+// is the newer mount.
+func cgroupDir(mounts []Mount, cgPath, hierarchy string, ofHierarchy func(Mount) bool) (string, error) {
+	best, bestRel := -1, ""
+	for i, m := range mounts {
+		if !ofHierarchy(m) {
+			continue
+		}
+		rel, ok := relBelow(m.Root, cgPath)
+		if ok && (best < 0 || len(m.Root) >= len(mounts[best].Root)) {
+			best, bestRel = i, rel
+		}
+	}
+	if best < 0 {
+		return "", fmt.Errorf("%s path %q: %w", hierarchy, cgPath, ErrCgroupNotMounted)
+	}
+	return filepath.Join(mounts[best].MountPoint, bestRel), nil
+}
+
+// relBelow returns p relative to root when p is root or below it. Paths are
+// compared as the kernel prints them: ".." is a real step up (a process
+// outside the namespace), so "/../x" is not below "/".
+func relBelow(root, p string) (string, bool) {
+	if p == root {
+		return "", true
+	}
+	prefix := strings.TrimSuffix(root, "/") + "/"
+	rel, ok := strings.CutPrefix(p, prefix)
+	if !ok {
+		return "", false
+	}
+	for _, seg := range strings.Split(rel, "/") {
+		if seg == ".." || seg == "." {
+			return "", false
+		}
+	}
+	return rel, true
+}
