@@ -1,0 +1,102 @@
+package adopt
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/envbox/envbox/xunix"
+)
+
+// Creds is what the kernel recorded about the process that connected.
+type Creds struct {
+	PID, UID, GID int32
+	// PidFD refers to that very process (SO_PEERPIDFD, Linux >= 6.5), or
+	// is -1 when the kernel cannot give one. The proxy closes it.
+	PidFD int
+}
+
+// peer is a connection's creator as seen at accept time.
+type peer struct {
+	Creds
+	cgroups xunix.Cgroups
+	// err says why containers cannot be adopted for this peer.
+	err error
+}
+
+// PeerCreds reads SO_PEERCRED and, where the kernel has it, SO_PEERPIDFD
+// from a unix connection.
+func PeerCreds(c *net.UnixConn) (Creds, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return Creds{}, err
+	}
+	var cred *unix.Ucred
+	pidfd, pfdErr := -1, error(nil)
+	cerr := raw.Control(func(fd uintptr) {
+		cred, err = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		if err == nil {
+			pidfd, pfdErr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PEERPIDFD)
+		}
+	})
+	if cerr != nil {
+		return Creds{}, cerr
+	}
+	if err != nil {
+		return Creds{}, fmt.Errorf("getsockopt SO_PEERCRED: %w", err)
+	}
+	switch {
+	case errors.Is(pfdErr, unix.ENOPROTOOPT), errors.Is(pfdErr, unix.EINVAL):
+		pidfd = -1 // kernel older than 6.5: the pid alone, see README
+	case pfdErr != nil:
+		// ESRCH: the process is gone already.
+		return Creds{}, fmt.Errorf("getsockopt SO_PEERPIDFD for pid %d: %w", cred.Pid, pfdErr)
+	}
+	return Creds{PID: cred.Pid, UID: int32(cred.Uid), GID: int32(cred.Gid), PidFD: pidfd}, nil
+}
+
+// identify reads the peer's cgroups once, at accept time. A failure is kept
+// in peer.err: it refuses creates on this connection, nothing else.
+func (p *Proxy) identify(c *net.UnixConn) peer {
+	cr, err := p.creds()(c)
+	if err != nil {
+		return peer{err: fmt.Errorf("identify the calling process: %w", err)}
+	}
+	if cr.PidFD >= 0 {
+		defer unix.Close(cr.PidFD)
+	}
+	pr := peer{Creds: cr}
+	if cr.PID <= 0 {
+		pr.err = fmt.Errorf("calling process has pid %d: it is outside the proxy's pid namespace", cr.PID)
+		return pr
+	}
+	path := fmt.Sprintf("/proc/%d/cgroup", cr.PID)
+	pr.cgroups, err = xunix.ParseCgroupFile(p.Fs, path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		pr.err = fmt.Errorf("calling process pid %d has exited (%s is gone)", cr.PID, path)
+	case err != nil:
+		pr.err = fmt.Errorf("read cgroup of calling process pid %d: %w", cr.PID, err)
+	case cr.PidFD >= 0 && !alive(cr.PidFD):
+		// The pid may have been reused while we read: the file is not
+		// proof of anything.
+		pr.err = fmt.Errorf("calling process pid %d exited while its cgroup was read", cr.PID)
+	}
+	return pr
+}
+
+func (p *Proxy) creds() func(*net.UnixConn) (Creds, error) {
+	if p.Creds != nil {
+		return p.Creds
+	}
+	return PeerCreds
+}
+
+// alive reports whether the process behind pidfd still exists (a zombie
+// counts: it still holds its pid).
+func alive(pidfd int) bool {
+	return unix.PidfdSendSignal(pidfd, 0, nil, 0) == nil
+}
