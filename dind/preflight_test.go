@@ -20,7 +20,7 @@ func TestCheck(t *testing.T) {
 		{
 			name:  "not_privileged",
 			facts: Facts{Mode: CgroupV2, OwnCgroup: "/", Controllers: all},
-			want: []Finding{{Fatal: true, Message: "CAP_SYS_ADMIN is missing, so the cgroup namespace and the cgroup2 mount will be refused: run the container privileged (Kubernetes: securityContext.privileged: true; docker run --privileged)"}},
+			want:  []Finding{{Fatal: true, Message: "CAP_SYS_ADMIN is missing, so the cgroup namespace and the cgroup2 mount will be refused: run the container privileged (Kubernetes: securityContext.privileged: true; docker run --privileged)"}},
 		},
 		{
 			name:  "read_only_cgroupfs",
