@@ -2,26 +2,51 @@ package background
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"strings"
 	"sync"
 )
 
-// maxLine bounds one logged line; longer output is split, never buffered
-// without limit.
-const maxLine = 64 * 1024
+const (
+	// maxLine bounds one logged line; longer output is cut into pieces of
+	// this size, never buffered without limit.
+	maxLine = 64 * 1024
+	// tailSize bounds the output kept for the error that reports a death.
+	tailSize = 4096
+)
 
-func scanLines(r io.Reader, fn func(string)) {
+// scanLines calls fn for every line read from r, without its "\n" or
+// "\r\n"; a line longer than max arrives as several pieces. It returns at
+// EOF or on the first read error.
+func scanLines(r io.Reader, max int, fn func(string)) {
 	s := bufio.NewScanner(r)
-	s.Buffer(make([]byte, 4096), maxLine)
+	s.Buffer(make([]byte, 0, min(4096, max)), max)
+	s.Split(splitLines(max))
 	for s.Scan() {
 		fn(s.Text())
 	}
-	// A line over maxLine stops the scanner; drain so the child never blocks.
-	_, _ = io.Copy(io.Discard, r)
 }
 
-// ring keeps the last max bytes of output, cut at line boundaries.
+// splitLines is bufio.ScanLines with a bound: a token never exceeds max
+// bytes, so the scanner never fails with ErrTooLong and stops reading.
+func splitLines(max int) bufio.SplitFunc {
+	return func(data []byte, atEOF bool) (int, []byte, error) {
+		if i := bytes.IndexByte(data, '\n'); i >= 0 && i < max {
+			return i + 1, bytes.TrimSuffix(data[:i], []byte{'\r'}), nil
+		}
+		if len(data) >= max {
+			return max, data[:max], nil
+		}
+		if atEOF && len(data) > 0 {
+			return len(data), bytes.TrimSuffix(data, []byte{'\r'}), nil
+		}
+		return 0, nil, nil
+	}
+}
+
+// ring keeps the last max bytes of output (counting one "\n" per line), cut
+// at line boundaries; a single line longer than max keeps its end.
 type ring struct {
 	mu    sync.Mutex
 	max   int
@@ -29,20 +54,23 @@ type ring struct {
 	size  int
 }
 
+func newRing(max int) *ring { return &ring{max: max} }
+
 func (r *ring) WriteLine(l string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(l) > r.max {
-		l = l[len(l)-r.max:]
+	if len(l) >= r.max {
+		l = l[len(l)-r.max+1:]
 	}
 	r.lines = append(r.lines, l)
 	r.size += len(l) + 1
-	for r.size > r.max && len(r.lines) > 1 {
+	for r.size > r.max {
 		r.size -= len(r.lines[0]) + 1
 		r.lines = r.lines[1:]
 	}
 }
 
+// String returns the kept lines joined by "\n".
 func (r *ring) String() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
