@@ -1,0 +1,386 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/envbox/envbox/dind/workspace"
+	"github.com/envbox/envbox/embed"
+)
+
+// The environment contract of `envbox docker`, compatible with coder/envbox.
+const (
+	envInnerImage           = "CODER_INNER_IMAGE"
+	envInnerUsername        = "CODER_INNER_USERNAME"
+	envAgentToken           = "CODER_AGENT_TOKEN" //nolint:gosec // a name, not a credential
+	envAgentURL             = "CODER_AGENT_URL"
+	envAgentSubsystem       = "CODER_AGENT_SUBSYSTEM"
+	envInnerEnvs            = "CODER_INNER_ENVS"
+	envInnerHostname        = "CODER_INNER_HOSTNAME"
+	envInnerWorkDir         = "CODER_INNER_WORK_DIR"
+	envImagePullSecret      = "CODER_IMAGE_PULL_SECRET" //nolint:gosec // a name, not a credential
+	envDockerConfig         = "CODER_DOCKER_CONFIG"
+	envBridgeCIDR           = "CODER_DOCKER_BRIDGE_CIDR"
+	envBootstrapScript      = "CODER_BOOTSTRAP_SCRIPT"
+	envMounts               = "CODER_MOUNTS"
+	envUsrLibDir            = "CODER_USR_LIB_DIR"
+	envInnerUsrLibDir       = "CODER_INNER_USR_LIB_DIR"
+	envAddTUN               = "CODER_ADD_TUN"
+	envAddFUSE              = "CODER_ADD_FUSE"
+	envAddGPU               = "CODER_ADD_GPU"
+	envCPUs                 = "CODER_CPUS"
+	envMemory               = "CODER_MEMORY"
+	envDisableIDMappedMount = "CODER_DISABLE_IDMAPPED_MOUNT"
+	envExtraCertsPath       = "CODER_EXTRA_CERTS_PATH"
+	envContainerName        = "CODER_CVM_CONTAINER_NAME"
+	envDebug                = "CODER_DEBUG"
+
+	// envbox's own knobs for the workspace flow.
+	envInnerRuntime  = "ENVBOX_INNER_RUNTIME"
+	envDockerd       = "ENVBOX_DOCKERD"
+	envDataRoot      = "ENVBOX_DOCKER_DATA_ROOT"
+	envDockerSocket  = "ENVBOX_DOCKER_SOCKET"
+	envDockerTimeout = "ENVBOX_DOCKERD_TIMEOUT"
+	envStopGrace     = "ENVBOX_STOP_GRACE"
+)
+
+// minMemory is dockerd's lower bound for a container memory limit (6 MiB).
+const minMemory = 6 << 20
+
+// dockerConfig is everything `envbox docker` needs, parsed and validated.
+type dockerConfig struct {
+	Image           string
+	Username        string
+	AgentToken      string
+	AgentURL        string
+	AgentSubsystem  []string
+	InnerEnvs       []string // patterns: NAME or PREFIX*
+	Hostname        string
+	WorkDir         string
+	PullSecret      *workspace.DockerConfig
+	DockerConfig    string
+	BridgeIP        net.IP
+	BridgeNet       *net.IPNet
+	BootstrapScript string
+	Mounts          []workspace.Mount
+	UsrLibDir       string
+	InnerUsrLibDir  string
+	AddTUN          bool
+	AddFUSE         bool
+	AddGPU          bool
+	CPUs            float64 // 0: derive from the outer cgroup
+	Memory          int64   // 0: derive from the outer cgroup
+	DisableIDMapped bool
+	ExtraCertsPath  string
+	ContainerName   string
+	Debug           bool
+
+	Runtime       string // "" = sysbox-runc when installed, else runc
+	Dockerd       string
+	DataRoot      string
+	Socket        string
+	DockerTimeout time.Duration
+	StopGrace     time.Duration
+	LogFormat     string
+	Attempts      int
+}
+
+// dockerVar is one row of the contract: it drives the flag, --help, the
+// package documentation and the README table.
+type dockerVar struct {
+	env       string
+	flag      string
+	def       string // parsed like a user value; "" = none
+	meaning   string
+	conflicts string
+	required  bool
+	secret    bool // never echoed in errors or logs
+	isBool    bool
+	set       func(c *dockerConfig, v string) error
+}
+
+// dockerVars is THE table. Order is the order of --help and the docs.
+var dockerVars = []dockerVar{
+	{env: envInnerImage, flag: "image", required: true, meaning: "image of the inner workspace container",
+		set: func(c *dockerConfig, v string) error { c.Image = v; return nil }},
+	{env: envInnerUsername, flag: "username", required: true, meaning: "user the bootstrap script runs as inside the workspace",
+		set: func(c *dockerConfig, v string) error { return setName(&c.Username, v, userRE) }},
+	{env: envAgentToken, flag: "agent-token", required: true, secret: true, meaning: "Coder agent token, given to the bootstrap script only; redacted from every log line",
+		conflicts: "a flag shows in /proc/*/cmdline: prefer the variable",
+		set:       func(c *dockerConfig, v string) error { c.AgentToken = v; return nil }},
+	{env: envAgentURL, flag: "agent-url", meaning: "URL of the Coder deployment, passed into the workspace",
+		set: setAgentURL},
+	{env: envAgentSubsystem, flag: "agent-subsystem", def: "envbox", meaning: `comma list passed into the workspace; "envbox" is always added`,
+		set: setSubsystem},
+	{env: envInnerEnvs, flag: "envs", meaning: "comma list of outer variables copied into the workspace: NAME or PREFIX_*",
+		conflicts: "never copies " + envAgentToken + " or " + envImagePullSecret,
+		set: func(c *dockerConfig, v string) (err error) {
+			c.InnerEnvs, err = workspace.ParseEnvPatterns(v)
+			return err
+		}},
+	{env: envInnerHostname, flag: "hostname", meaning: "hostname of the workspace (default: the container name)",
+		set: func(c *dockerConfig, v string) error { return setName(&c.Hostname, v, hostnameRE) }},
+	{env: envInnerWorkDir, flag: "work-dir", meaning: "working directory of the workspace (absolute; default: the image's)",
+		set: func(c *dockerConfig, v string) error { return setAbs(&c.WorkDir, v) }},
+	{env: envImagePullSecret, flag: "image-secret", secret: true, meaning: "a .dockerconfigjson document used to pull the image; never logged",
+		conflicts: "wins over " + envDockerConfig,
+		set:       setPullSecret},
+	{env: envDockerConfig, flag: "docker-config", def: "/root/.docker/config.json", meaning: "docker config file consulted for pull credentials when it exists",
+		conflicts: "ignored when " + envImagePullSecret + " is set",
+		set:       func(c *dockerConfig, v string) error { return setAbs(&c.DockerConfig, v) }},
+	{env: envBridgeCIDR, flag: "bridge-cidr", def: "172.19.0.1/30", meaning: "IPv4 CIDR of the inner dockerd's bridge (--bip and --fixed-cidr)",
+		set: setBridge},
+	{env: envBootstrapScript, flag: "bootstrap-script", meaning: "shell script run with /bin/sh -s as the user once the workspace started; usually starts the agent",
+		set: func(c *dockerConfig, v string) error { c.BootstrapScript = v; return nil }},
+	{env: envMounts, flag: "mounts", meaning: `comma list of bind mounts "src:dst[:ro]", absolute paths`,
+		set: func(c *dockerConfig, v string) (err error) { c.Mounts, err = workspace.ParseMounts(v); return err }},
+	{env: envUsrLibDir, flag: "usr-lib-dir", meaning: "outer directory holding the host's GPU driver libraries",
+		conflicts: "required by " + envAddGPU,
+		set:       func(c *dockerConfig, v string) error { return setAbs(&c.UsrLibDir, v) }},
+	{env: envInnerUsrLibDir, flag: "inner-usr-lib-dir", meaning: "where GPU libraries go in the workspace (default: from the image's /etc/os-release)",
+		conflicts: "only used with " + envAddGPU,
+		set:       func(c *dockerConfig, v string) error { return setAbs(&c.InnerUsrLibDir, v) }},
+	{env: envAddTUN, flag: "add-tun", isBool: true, def: "false", meaning: "give the workspace /dev/net/tun",
+		set: func(c *dockerConfig, v string) error { return setBool(&c.AddTUN, v) }},
+	{env: envAddFUSE, flag: "add-fuse", isBool: true, def: "false", meaning: "give the workspace /dev/fuse",
+		set: func(c *dockerConfig, v string) error { return setBool(&c.AddFUSE, v) }},
+	{env: envAddGPU, flag: "add-gpu", isBool: true, def: "false", meaning: "give the workspace the outer /dev/nvidia* devices and driver libraries",
+		conflicts: "needs " + envUsrLibDir,
+		set:       func(c *dockerConfig, v string) error { return setBool(&c.AddGPU, v) }},
+	{env: envCPUs, flag: "cpus", meaning: "CPU limit of the workspace, e.g. 1.5 (default: the outer cgroup's quota)",
+		set: setCPUs},
+	{env: envMemory, flag: "memory", meaning: "memory limit of the workspace in bytes (default: the outer cgroup's limit)",
+		set: setMemory},
+	{env: envDisableIDMappedMount, flag: "disable-idmapped-mount", isBool: true, def: "false", meaning: "pass --disable-idmapped-mount to sysbox-mgr",
+		conflicts: "no effect without sysbox",
+		set:       func(c *dockerConfig, v string) error { return setBool(&c.DisableIDMapped, v) }},
+	{env: envExtraCertsPath, flag: "extra-certs-path", meaning: "CA certificate file or directory mounted read-only under /usr/local/share/ca-certificates/envbox",
+		set: func(c *dockerConfig, v string) error { return setAbs(&c.ExtraCertsPath, v) }},
+	{env: envContainerName, flag: "container-name", def: "workspace_cvm", meaning: "name of the inner container",
+		set: func(c *dockerConfig, v string) error { return setName(&c.ContainerName, v, containerNameRE) }},
+	{env: envDebug, flag: "debug", isBool: true, def: "false", meaning: "log at debug level",
+		set: func(c *dockerConfig, v string) error { return setBool(&c.Debug, v) }},
+	{env: envInnerRuntime, flag: "runtime", meaning: "OCI runtime of the workspace (default: sysbox-runc when sysbox-mgr is installed, else runc)",
+		set: func(c *dockerConfig, v string) error { return setName(&c.Runtime, v, runtimeRE) }},
+	{env: envDockerd, flag: "dockerd", def: "dockerd", meaning: "dockerd binary, started through the delegation wrapper",
+		set: func(c *dockerConfig, v string) error { c.Dockerd = v; return nil }},
+	{env: envDataRoot, flag: "data-root", def: "/var/lib/docker", meaning: "dockerd --data-root",
+		set: func(c *dockerConfig, v string) error { return setAbs(&c.DataRoot, v) }},
+	{env: envDockerSocket, flag: "docker-socket", def: "/var/run/docker.sock", meaning: "unix socket dockerd listens on",
+		set: func(c *dockerConfig, v string) error { return setAbs(&c.Socket, v) }},
+	{env: envDockerTimeout, flag: "dockerd-timeout", def: "60s", meaning: "how long to wait for the Docker API",
+		set: func(c *dockerConfig, v string) error { return setDuration(&c.DockerTimeout, v) }},
+	{env: envStopGrace, flag: "stop-grace", def: "25s", meaning: "time the workspace gets to stop on SIGTERM (keep below the pod's terminationGracePeriodSeconds)",
+		set: func(c *dockerConfig, v string) error { return setDuration(&c.StopGrace, v) }},
+	{env: embed.EnvDelegateAttempts, flag: "delegate-attempts", def: "100", meaning: "bound on the delegation script's attempts",
+		set: func(c *dockerConfig, v string) (err error) { c.Attempts, err = parsePositive(v); return err }},
+	{env: envLogFormat, flag: "log-format", meaning: `"json" or "human" (default: human on a terminal, else json)`,
+		set: setLogFormat},
+}
+
+var (
+	userRE          = regexp.MustCompile(`^[a-z_][a-z0-9_.-]*\$?$|^[0-9]+$`)
+	hostnameRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+	containerNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+	runtimeRE       = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+)
+
+// rawValue is a flag that only records the text it was given: flags and
+// variables go through the same parser and the same error text.
+type rawValue struct {
+	s      string
+	isBool bool
+}
+
+func (r *rawValue) String() string     { return r.s }
+func (r *rawValue) Set(s string) error { r.s = s; return nil }
+func (r *rawValue) Type() string {
+	if r.isBool {
+		return "bool"
+	}
+	return "string"
+}
+
+// dockerFlags registers one flag per row and returns the recorded values.
+func dockerFlags(fs *pflag.FlagSet) map[string]*rawValue {
+	vals := make(map[string]*rawValue, len(dockerVars))
+	for _, v := range dockerVars {
+		r := &rawValue{isBool: v.isBool}
+		f := fs.VarPF(r, v.flag, "", v.meaning+" ["+v.env+"]")
+		if v.isBool {
+			f.NoOptDefVal = "true"
+		}
+		vals[v.flag] = r
+	}
+	return vals
+}
+
+// parseDocker fills a config from flags (which win) and variables. changed
+// reports whether a flag was given on the command line.
+func parseDocker(lookup func(string) (string, bool), vals map[string]*rawValue, changed func(string) bool) (dockerConfig, error) {
+	var c dockerConfig
+	for _, v := range dockerVars {
+		name, val := v.env, ""
+		if changed(v.flag) {
+			name, val = "--"+v.flag, vals[v.flag].s
+		} else if s, ok := lookup(v.env); ok && s != "" {
+			val = s
+		}
+		if val == "" {
+			if v.required {
+				return c, fmt.Errorf("%s (--%s) is required", v.env, v.flag)
+			}
+			val = v.def
+		}
+		if val == "" {
+			continue
+		}
+		if err := v.set(&c, val); err != nil {
+			if v.secret {
+				return c, fmt.Errorf("parse %s: %w (value not shown)", name, err)
+			}
+			return c, fmt.Errorf("parse %s=%q: %w", name, val, err)
+		}
+	}
+	return c, c.validate()
+}
+
+// validate checks what no single value can: combinations.
+func (c *dockerConfig) validate() error {
+	if c.AddGPU && c.UsrLibDir == "" {
+		return fmt.Errorf("%s=true needs %s (the outer driver library directory)", envAddGPU, envUsrLibDir)
+	}
+	if c.InnerUsrLibDir != "" && !c.AddGPU {
+		return fmt.Errorf("%s is set but %s is not true", envInnerUsrLibDir, envAddGPU)
+	}
+	return nil
+}
+
+func setName(dst *string, v string, re *regexp.Regexp) error {
+	if !re.MatchString(v) {
+		return fmt.Errorf("want a name matching %s", re)
+	}
+	*dst = v
+	return nil
+}
+
+func setAbs(dst *string, v string) error {
+	if !path.IsAbs(v) {
+		return errors.New("want an absolute path")
+	}
+	*dst = path.Clean(v)
+	return nil
+}
+
+func setBool(dst *bool, v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	*dst = b
+	return nil
+}
+
+func setDuration(dst *time.Duration, v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return errors.New("want a positive duration such as 30s")
+	}
+	*dst = d
+	return nil
+}
+
+func setAgentURL(c *dockerConfig, v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("want an absolute http(s) URL")
+	}
+	c.AgentURL = v
+	return nil
+}
+
+// setSubsystem keeps the coder/envbox behaviour: the list is deduplicated,
+// sorted, and always holds "envbox".
+func setSubsystem(c *dockerConfig, v string) error {
+	seen := map[string]bool{"envbox": true}
+	subs := []string{"envbox"}
+	for _, s := range strings.Split(v, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" || seen[s] {
+			continue
+		}
+		seen[s] = true
+		subs = append(subs, s)
+	}
+	slices.Sort(subs)
+	c.AgentSubsystem = subs
+	return nil
+}
+
+func setPullSecret(c *dockerConfig, v string) error {
+	d, err := workspace.ParseDockerConfig([]byte(v))
+	if err != nil {
+		return err
+	}
+	c.PullSecret = &d
+	return nil
+}
+
+func setBridge(c *dockerConfig, v string) error {
+	ip, n, err := net.ParseCIDR(v)
+	if err != nil {
+		return errors.New("want an IPv4 CIDR such as 172.19.0.1/30")
+	}
+	ones, bits := n.Mask.Size()
+	if ip.To4() == nil || bits != 32 || ones > 30 {
+		return errors.New("want an IPv4 CIDR with a prefix of at most /30")
+	}
+	if ip.Equal(n.IP) {
+		// The network address names no host: the bridge takes the first one.
+		ip = net.IPv4(n.IP[0], n.IP[1], n.IP[2], n.IP[3]+1).To4()
+	}
+	c.BridgeIP, c.BridgeNet = ip.To4(), n
+	return nil
+}
+
+func setCPUs(c *dockerConfig, v string) error {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f > 0) || f > 1<<20 { // !(f > 0) also rejects NaN
+		return errors.New("want a positive number of CPUs such as 2 or 0.5")
+	}
+	if f*100000 < 1000 {
+		return errors.New("below the kernel's minimum quota of 0.01 CPU")
+	}
+	c.CPUs = f
+	return nil
+}
+
+func setMemory(c *dockerConfig, v string) error {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return errors.New("want a positive whole number of bytes")
+	}
+	if n < minMemory {
+		return fmt.Errorf("below dockerd's minimum of %d bytes", minMemory)
+	}
+	c.Memory = n
+	return nil
+}
+
+func setLogFormat(c *dockerConfig, v string) error {
+	if v != "json" && v != "human" {
+		return errors.New(`want "json" or "human"`)
+	}
+	c.LogFormat = v
+	return nil
+}
