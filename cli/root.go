@@ -40,5 +40,6 @@ func Root() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(dindCmd())
 	root.AddCommand(dockerCmd())
+	root.AddCommand(adoptCmd())
 	return root
 }

@@ -3,7 +3,6 @@ package adopt
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -151,6 +150,3 @@ func marshalString(s string) json.RawMessage {
 }
 
 func isNull(v json.RawMessage) bool { return string(bytes.TrimSpace(v)) == "null" }
-
-// errEmptyBody is a create request without a body.
-var errEmptyBody = errors.New("empty body")

@@ -43,7 +43,7 @@ type Proxy struct {
 // Listen opens the unix socket at addr ("/path" or "unix:///path"),
 // replacing a stale socket file, with mode 0660 as dockerd's own.
 func Listen(addr string) (*net.UnixListener, error) {
-	path, err := socketPath(addr)
+	path, err := SocketPath(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -66,9 +66,9 @@ func Listen(addr string) (*net.UnixListener, error) {
 	return ln, nil
 }
 
-// socketPath accepts "/path" and "unix:///path"; anything else (tcp://,
+// SocketPath accepts "/path" and "unix:///path"; anything else (tcp://,
 // host:port, fd://) is ErrNotUnix.
-func socketPath(addr string) (string, error) {
+func SocketPath(addr string) (string, error) {
 	p := addr
 	if scheme, rest, ok := strings.Cut(addr, "://"); ok {
 		if scheme != "unix" {

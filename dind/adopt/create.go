@@ -1,0 +1,103 @@
+package adopt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"cdr.dev/slog"
+)
+
+// maxCreateBody bounds the one body the proxy buffers; dockerd's create
+// bodies are a few KiB.
+const maxCreateBody = 16 << 20
+
+// create buffers a POST /containers/create body, applies the adoption
+// policy and forwards the result, or refuses it.
+func (c *conn) create(ctx context.Context, head []byte, req *http.Request) (bool, error) {
+	if expectsContinue(req) {
+		if _, err := c.client.Write([]byte("HTTP/1.1 100 Continue\r\n\r\n")); err != nil {
+			return false, err
+		}
+	}
+	body := &capped{max: maxCreateBody}
+	if err := copyBody(io.Discard, c.cr, requestFraming(req), body); err != nil {
+		return false, c.refuse(http.StatusBadRequest, fmt.Sprintf("envbox adopt-proxy: read container create body: %v", err), true)
+	}
+	out, parent, err := c.p.adopt(ctx, c.peer, body.Bytes())
+	if err != nil {
+		c.p.Log.Warn(ctx, "refused container create", slog.F("peer_pid", c.peer.PID), slog.Error(err))
+		return !req.Close, c.refuse(statusOf(err), err.Error(), req.Close)
+	}
+	c.p.Log.Info(ctx, "container create adopted", slog.F("peer_pid", c.peer.PID), slog.F("cgroup_parent", parent))
+	msg := append(withLength(head, len(out)), out...)
+	return c.forward(req, func() error {
+		_, err := c.up.Write(msg)
+		return err
+	})
+}
+
+func expectsContinue(req *http.Request) bool {
+	return req.Header.Get("Expect") == "100-continue"
+}
+
+// refusal is a create the proxy will not forward, with its HTTP status.
+type refusal struct {
+	status int
+	err    error
+}
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+func statusOf(err error) int {
+	var r *refusal
+	if errors.As(err, &r) {
+		return r.status
+	}
+	return http.StatusInternalServerError
+}
+
+// adopt returns the body to forward and the CgroupParent it carries.
+func (p *Proxy) adopt(ctx context.Context, pr peer, body []byte) ([]byte, string, error) {
+	deny := func(status int, err error) ([]byte, string, error) {
+		return nil, "", &refusal{status: status, err: fmt.Errorf("envbox adopt-proxy: container create from pid %d refused: %w", pr.PID, err)}
+	}
+	if pr.err != nil {
+		return deny(http.StatusForbidden, pr.err)
+	}
+	d, err := p.driver(ctx)
+	if err != nil {
+		return deny(http.StatusBadGateway, err)
+	}
+	cg, err := peerPath(pr.cgroups, d)
+	if err != nil {
+		return deny(http.StatusForbidden, fmt.Errorf("calling process pid %d: %w", pr.PID, err))
+	}
+	want, err := parentFor(cg, d)
+	if err != nil {
+		return deny(http.StatusForbidden, err)
+	}
+	same := func(asked string) bool { return sameParent(asked, want, d) }
+	out, err := rewriteCreate(body, want, same, p.AllowOverride)
+	if err != nil {
+		return deny(http.StatusBadRequest, err)
+	}
+	return out, want, nil
+}
+
+// capped is a buffer refusing to grow past max.
+type capped struct {
+	bytes.Buffer
+	max int
+}
+
+func (c *capped) Write(b []byte) (int, error) {
+	if c.Len()+len(b) > c.max {
+		return 0, fmt.Errorf("body larger than %d bytes", c.max)
+	}
+	return c.Buffer.Write(b)
+}
