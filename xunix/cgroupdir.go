@@ -70,13 +70,12 @@ func CgroupV1Dir(mounts []Mount, controller, cgPath string) (string, error) {
 	})
 }
 
-// cgroupDir picks, among the mounts of a hierarchy that show cgPath, the one
-// with the deepest root (the most specific); on a tie the later line, which
-// is the newer mount.
+// cgroupDir picks, among the visible mounts of a hierarchy that show cgPath,
+// the one with the deepest root (the most specific); on a tie the later line.
 func cgroupDir(mounts []Mount, cgPath, hierarchy string, ofHierarchy func(Mount) bool) (string, error) {
 	best, bestRel := -1, ""
 	for i, m := range mounts {
-		if !ofHierarchy(m) {
+		if !ofHierarchy(m) || hidden(mounts, i) {
 			continue
 		}
 		rel, ok := relBelow(m.Root, cgPath)
@@ -108,4 +107,43 @@ func relBelow(root, p string) (string, bool) {
 		}
 	}
 	return rel, true
+}
+
+// hidden reports whether another mount covers mounts[i]: one mounted on the
+// same point or on a directory above it, that i is not itself mounted on
+// (through its chain of parents). Example: a cgroup2 mount on /sys/fs/cgroup
+// hides the v1 hierarchies mounted below the tmpfs that was there.
+func hidden(mounts []Mount, i int) bool {
+	byID := make(map[int]Mount, len(mounts))
+	for _, m := range mounts {
+		byID[m.ID] = m
+	}
+	for j, over := range mounts {
+		if j != i && pathCovers(over.MountPoint, mounts[i].MountPoint) && !mountedOn(byID, mounts[i], over.ID) {
+			return true
+		}
+	}
+	return false
+}
+
+// pathCovers reports whether dir is p or a directory above it.
+func pathCovers(dir, p string) bool {
+	return dir == p || dir == "/" || strings.HasPrefix(p, dir+"/")
+}
+
+// mountedOn reports whether mount ancestor is in the parent chain of m. The
+// walk is bounded by the table size: a corrupt table with a parent cycle ends
+// it instead of looping.
+func mountedOn(byID map[int]Mount, m Mount, ancestor int) bool {
+	for range len(byID) + 1 {
+		if m.ParentID == ancestor {
+			return true
+		}
+		parent, ok := byID[m.ParentID]
+		if !ok || parent.ID == m.ID {
+			return false
+		}
+		m = parent
+	}
+	return false
 }

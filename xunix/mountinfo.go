@@ -72,7 +72,9 @@ func parseMountinfoLine(line string) (Mount, error) {
 	if m.Major, m.Minor, err = parseMajorMinor(fields[2]); err != nil {
 		return Mount{}, err
 	}
-	m.Optional = slices.Clone(fields[6:sep])
+	if sep > 6 {
+		m.Optional = slices.Clone(fields[6:sep])
+	}
 	m.Options = fields[5]
 	m.FSType = fields[sep+1]
 	m.SuperOptions = fields[sep+3]
