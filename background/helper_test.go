@@ -2,11 +2,13 @@ package background
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -123,9 +125,11 @@ func serve() int {
 	sigs := make(chan os.Signal, 1)
 	if os.Getenv(envIgnore) != "" {
 		signal.Ignore(syscall.SIGTERM)
-	} else {
-		signal.Notify(sigs, syscall.SIGTERM)
+		fmt.Println("ready")
+		time.Sleep(time.Hour) // only SIGKILL ends it
+		return 1
 	}
+	signal.Notify(sigs, syscall.SIGTERM)
 	fmt.Println("ready")
 	<-sigs
 	delay, _ := time.ParseDuration(os.Getenv(envTermDelay))
@@ -267,4 +271,38 @@ func readRecord(t *testing.T, path string) ([]string, []int64) {
 		events, times = append(events, ev), append(times, n)
 	}
 	return events, times
+}
+
+// onDyingThread runs fn on an OS thread that the runtime ends right after
+// (a goroutine that exits while locked takes its thread along), and returns
+// that thread's id. The main thread (tid == pid) is never ended, so fn runs
+// on another one.
+func onDyingThread(fn func()) int {
+	tids := make(chan int)
+	run := func() {
+		runtime.LockOSThread() // never unlocked
+		fn()
+		tids <- unix.Gettid()
+	}
+	go func() {
+		runtime.LockOSThread() // never unlocked
+		if unix.Gettid() != unix.Getpid() {
+			run()
+			return
+		}
+		go run() // cannot share this locked main thread
+		select {}
+	}()
+	return <-tids
+}
+
+// waitGone fails t unless path disappears within 5 s.
+func waitGone(t *testing.T, path string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return
+		}
+	}
+	t.Fatalf("%s still exists after 5s", path)
 }

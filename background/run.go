@@ -108,7 +108,11 @@ func (r *run) wait() {
 	default:
 		r.err = fmt.Errorf("wait %s (pid %d): %w", r.bin, r.pid, werr)
 	}
-	r.log.Info(r.ctx, "exited", slog.F("pid", r.pid), slog.F("status", r.exit.Status), slog.F("signal", r.exit.Signal.String()))
+	if r.exit.Signal != 0 {
+		r.log.Info(r.ctx, "exited", slog.F("pid", r.pid), slog.F("signal", r.exit.Signal.String()))
+	} else {
+		r.log.Info(r.ctx, "exited", slog.F("pid", r.pid), slog.F("status", r.exit.Status))
+	}
 	close(r.done)
 }
 
