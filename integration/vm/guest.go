@@ -1,0 +1,15 @@
+package vm
+
+import _ "embed"
+
+// InitScript is the guest's /init: it runs every scenario and prints
+// `RESULT <scenario> <json>` lines, then DONE, then powers off.
+//
+//go:embed guest/init.sh
+var InitScript string
+
+// TargetScript is /bin/target, exec'd by the delegation script in place of
+// dockerd; it records what it sees inside the new namespaces.
+//
+//go:embed guest/target.sh
+var TargetScript string

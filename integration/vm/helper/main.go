@@ -1,0 +1,160 @@
+// Command vmhelper runs inside the pure cgroup v2 VM (package vm builds it
+// static, CGO_ENABLED=0, into the initramfs). It does what busybox cannot:
+// enter a cgroup namespace, print the errno of a single write(2), allocate
+// memory until the OOM killer comes, read the CPU quota with package xunix,
+// and print a scenario's results as one JSON line.
+//
+//	vmhelper ns CMD [ARGS...]        new mount+cgroup namespace, / rprivate, exec CMD
+//	vmhelper write PATH DATA          one write(2); prints "ok" or the errno name (EBUSY)
+//	vmhelper hog MIB                  allocate and touch MIB MiB, then print "survived"
+//	vmhelper cpuquota DIR             xunix quota of "self", and of DIR with the root fallback
+//	vmhelper report NAME DIR          print "RESULT NAME {file: content, ...}" for DIR's files
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/afero"
+	"golang.org/x/sys/unix"
+
+	"github.com/envbox/envbox/xunix"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "vmhelper: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: vmhelper ns|write|hog|cpuquota|report ARGS")
+	}
+	cmd, rest := args[0], args[1:]
+	switch {
+	case cmd == "ns" && len(rest) >= 1:
+		return enterNamespaces(rest)
+	case cmd == "write" && len(rest) == 2:
+		fmt.Println(writeOnce(rest[0], rest[1]))
+		return nil
+	case cmd == "hog" && len(rest) == 1:
+		return hog(rest[0])
+	case cmd == "cpuquota" && len(rest) == 1:
+		return cpuQuota(rest[0])
+	case cmd == "report" && len(rest) == 2:
+		return report(rest[0], rest[1])
+	}
+	return fmt.Errorf("bad arguments %q", args)
+}
+
+// enterNamespaces is `unshare --mount --propagation private --cgroup` then
+// exec: the cgroup namespace root becomes the caller's current cgroup.
+func enterNamespaces(argv []string) error {
+	// Namespaces belong to the thread; exec keeps the calling thread's.
+	runtime.LockOSThread()
+	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("unshare mount+cgroup namespaces: %w", err)
+	}
+	if err := unix.Mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make / rprivate: %w", err)
+	}
+	if err := unix.Exec(argv[0], argv, os.Environ()); err != nil {
+		return fmt.Errorf("exec %q: %w", argv, err)
+	}
+	return nil
+}
+
+// writeOnce does exactly one write(2) of data, so the errno printed is the
+// kernel's answer to that write (busybox ash does not print it).
+func writeOnce(path, data string) string {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "open:" + errnoName(err)
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte(data)); err != nil {
+		return errnoName(err)
+	}
+	return "ok"
+}
+
+func errnoName(err error) string {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		if name := unix.ErrnoName(errno); name != "" {
+			return name
+		}
+	}
+	return err.Error()
+}
+
+// hog allocates mib MiB one MiB at a time and writes every page, so the
+// memory is charged to its cgroup.
+func hog(mib string) error {
+	n, err := strconv.Atoi(mib)
+	if err != nil {
+		return fmt.Errorf("parse MIB %q: %w", mib, err)
+	}
+	keep := make([][]byte, 0, n)
+	for i := 0; i < n; i++ {
+		b := make([]byte, 1<<20)
+		for j := 0; j < len(b); j += 4096 {
+			b[j] = 1
+		}
+		keep = append(keep, b)
+	}
+	fmt.Printf("survived %d MiB\n", len(keep))
+	return nil
+}
+
+// cpuQuota prints what envbox's reader (package xunix) sees from inside the
+// namespace: for the process itself, and for dir (a cgroup directory that
+// may not exist, which takes the fallback to the remounted root).
+func cpuQuota(dir string) error {
+	fsys := afero.NewOsFs()
+	self, err := xunix.ReadCPUQuota(fsys, "self")
+	fmt.Printf("self %s\n", quotaString(self, err))
+	d, err := xunix.ReadCPUQuotaV2(fsys, dir)
+	fmt.Printf("dir %s\n", quotaString(d, err))
+	return nil
+}
+
+func quotaString(q xunix.CPUQuota, err error) string {
+	if err != nil {
+		return "error " + strings.ReplaceAll(err.Error(), "\n", " ")
+	}
+	return fmt.Sprintf("cpus=%g unlimited=%t source=%s", q.CPUs(), q.Unlimited, q.Source)
+}
+
+// report prints one console line for the host test: every regular file in
+// dir becomes a key, its content (one trailing newline removed) the value.
+func report(name, dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("read results dir %s: %w", dir, err)
+	}
+	out := map[string]string{}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		b, err := os.ReadFile(p)
+		if err != nil {
+			out[e.Name()] = "read error: " + err.Error()
+			continue
+		}
+		out[e.Name()] = strings.TrimSuffix(string(b), "\n")
+	}
+	js, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("encode results of %s: %w", name, err)
+	}
+	fmt.Printf("RESULT %s %s\n", name, js)
+	return nil
+}

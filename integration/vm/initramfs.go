@@ -1,0 +1,121 @@
+package vm
+
+import (
+	"bytes"
+	"debug/elf"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Guest is what goes into the initramfs.
+type Guest struct {
+	// Busybox is a static busybox binary (Debian busybox-static: /bin/busybox).
+	Busybox string
+	// Helper is the static vmhelper binary (./helper, CGO_ENABLED=0).
+	Helper string
+	// Init is /init, Target is /bin/target: the scenario scripts.
+	Init, Target string
+	// Delegate is the delegation script text (embed.DelegateScript), written
+	// to /delegate.sh.
+	Delegate string
+}
+
+// BuildInitramfs stages g in dir/root and packs it with `cpio -o -H newc`
+// into dir/initramfs.cpio, uncompressed: decompressing under TCG costs more
+// than loading a few more MiB.
+func BuildInitramfs(dir string, g Guest) (string, error) {
+	for _, bin := range []string{g.Busybox, g.Helper} {
+		if err := checkStatic(bin); err != nil {
+			return "", err
+		}
+	}
+	root := filepath.Join(dir, "root")
+	files := []struct {
+		path, from, text string
+		mode             fs.FileMode
+	}{
+		{path: "bin/busybox", from: g.Busybox, mode: 0o755},
+		{path: "bin/vmhelper", from: g.Helper, mode: 0o755},
+		{path: "init", text: g.Init, mode: 0o755},
+		{path: "bin/target", text: g.Target, mode: 0o755},
+		{path: "delegate.sh", text: g.Delegate, mode: 0o644},
+	}
+	for _, d := range []string{"bin", "proc", "sys", "dev", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			return "", fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	for _, f := range files {
+		if err := stage(filepath.Join(root, f.path), f.from, f.text, f.mode); err != nil {
+			return "", err
+		}
+	}
+	// /init's "#!/bin/sh" needs sh before busybox --install runs.
+	if err := os.Symlink("busybox", filepath.Join(root, "bin/sh")); err != nil {
+		return "", fmt.Errorf("link bin/sh: %w", err)
+	}
+	out := filepath.Join(dir, "initramfs.cpio")
+	return out, packCpio(root, out)
+}
+
+func stage(dst, from, text string, mode fs.FileMode) error {
+	data := []byte(text)
+	if from != "" {
+		var err error
+		if data, err = os.ReadFile(from); err != nil {
+			return fmt.Errorf("stage %s: %w", dst, err)
+		}
+	}
+	if err := os.WriteFile(dst, data, mode); err != nil {
+		return fmt.Errorf("stage %s: %w", dst, err)
+	}
+	return nil
+}
+
+// checkStatic refuses a dynamically linked binary: the initramfs has no
+// libraries, and the kernel would fail the exec with a bare ENOENT.
+func checkStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("open ELF %s: %w", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked (has PT_INTERP); the initramfs needs a static binary", path)
+		}
+	}
+	return nil
+}
+
+// packCpio writes every entry under root, root-relative, as a newc archive.
+func packCpio(root, out string) error {
+	var names []string
+	err := filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		names = append(names, rel)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("list %s: %w", root, err)
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", out, err)
+	}
+	defer f.Close()
+	var stderr bytes.Buffer
+	cmd := exec.Command("cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0")
+	cmd.Dir, cmd.Stdin, cmd.Stdout, cmd.Stderr = root, strings.NewReader(strings.Join(names, "\n")+"\n"), f, &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("cpio -o -H newc in %s: %w: %s", root, err, stderr.String())
+	}
+	return f.Close()
+}

@@ -1,0 +1,59 @@
+package vm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"time"
+)
+
+// KernelCmdline is the guest kernel command line: serial console, quiet,
+// power off (not reboot) on panic via -no-reboot, and no v1 controllers so
+// the guest is a pure cgroup v2 system.
+const KernelCmdline = "console=ttyS0 quiet panic=-1 cgroup_no_v1=all"
+
+// Boot describes one VM run.
+type Boot struct {
+	Kernel, Initramfs string
+	// MemMiB and CPUs stay small: the host's 2 cores are shared.
+	MemMiB, CPUs int
+	// Timeout is the hard limit; qemu is killed when it passes.
+	Timeout time.Duration
+}
+
+// Args is the qemu command line. TCG is chosen explicitly: a /dev/kvm that
+// exists but cannot run a guest (nested, no VT-x) hangs instead of failing.
+func (b Boot) Args() []string {
+	return []string{
+		"-accel", "tcg",
+		"-m", strconv.Itoa(b.MemMiB),
+		"-smp", strconv.Itoa(b.CPUs),
+		"-nographic", "-no-reboot", "-nic", "none",
+		"-kernel", b.Kernel,
+		"-initrd", b.Initramfs,
+		"-append", KernelCmdline,
+	}
+}
+
+// Run boots the VM and returns everything it printed on the serial console.
+// The guest ends the run with `poweroff -f`; a guest still running at the
+// timeout is killed and reported with the console so far.
+func (b Boot) Run(ctx context.Context) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.Timeout)
+	defer cancel()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", b.Args()...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		return out.Bytes(), fmt.Errorf("qemu %v: no poweroff within %s: %w", b.Args(), b.Timeout, errors.Join(ctx.Err(), err))
+	}
+	if err != nil {
+		return out.Bytes(), fmt.Errorf("qemu %v: %w", b.Args(), err)
+	}
+	return out.Bytes(), nil
+}
