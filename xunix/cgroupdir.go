@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/spf13/afero"
@@ -65,9 +64,7 @@ func CgroupV2Dir(mounts []Mount, cgPath string) (string, error) {
 
 // CgroupV1Dir is the directory of cgPath in the v1 hierarchy of controller.
 func CgroupV1Dir(mounts []Mount, controller, cgPath string) (string, error) {
-	return cgroupDir(mounts, cgPath, "cgroup v1 "+controller, func(m Mount) bool {
-		return m.FSType == "cgroup" && slices.Contains(strings.Split(m.SuperOptions, ","), controller)
-	})
+	return cgroupDir(mounts, cgPath, "cgroup v1 "+controller, func(m Mount) bool { return isV1Of(m, controller) })
 }
 
 // cgroupDir picks, among the visible mounts of a hierarchy that show cgPath,

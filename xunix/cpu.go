@@ -65,8 +65,11 @@ func readCPUQuotaV2(fsys afero.Fs, dir string, dirErr error) (CPUQuota, error) {
 		return CPUQuota{}, err
 	}
 	q, err := parseCPUMax(data)
+	if err != nil {
+		return CPUQuota{}, withPath(err, src)
+	}
 	q.Source = src
-	return q, withPath(err, src)
+	return q, nil
 }
 
 // ReadCPUQuotaV1 reads cpu.cfs_quota_us and cpu.cfs_period_us in the v1 cpu
@@ -178,5 +181,3 @@ func parsePositive(s string) (int64, error) {
 	}
 	return n, nil
 }
-
-func splitComma(s string) []string { return strings.Split(s, ",") }

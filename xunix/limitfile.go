@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/spf13/afero"
 )
@@ -40,13 +41,22 @@ func readV2File(fsys afero.Fs, dir string, dirErr error, name string) (data, sou
 	return data, root, nil
 }
 
-// v1Has reports whether controller is managed by a mounted v1 hierarchy that
-// the process belongs to (on a hybrid host cpu and memory are v1).
+// v1Has reports whether controller is managed by a visible v1 hierarchy that
+// the process belongs to (on a hybrid host cpu and memory are v1; a cgroup2
+// mounted over /sys/fs/cgroup hides them).
 func (p ProcCgroup) v1Has(controller string) bool {
 	if _, err := p.Cgroups.V1Path(controller); err != nil {
 		return false
 	}
-	return slices.ContainsFunc(p.Mounts, func(m Mount) bool {
-		return m.FSType == "cgroup" && slices.Contains(splitComma(m.SuperOptions), controller)
-	})
+	for i, m := range p.Mounts {
+		if isV1Of(m, controller) && !hidden(p.Mounts, i) {
+			return true
+		}
+	}
+	return false
+}
+
+// isV1Of reports whether m is a v1 hierarchy with controller.
+func isV1Of(m Mount, controller string) bool {
+	return m.FSType == "cgroup" && slices.Contains(strings.Split(m.SuperOptions, ","), controller)
 }
