@@ -21,7 +21,7 @@ const (
 // EOF or on the first read error.
 func scanLines(r io.Reader, max int, fn func(string)) {
 	s := bufio.NewScanner(r)
-	s.Buffer(make([]byte, 0, min(4096, max)), max)
+	s.Buffer(make([]byte, 0, min(4096, max+1)), max+1) // room for a full line and its "\n"
 	s.Split(splitLines(max))
 	for s.Scan() {
 		fn(s.Text())
@@ -32,7 +32,7 @@ func scanLines(r io.Reader, max int, fn func(string)) {
 // bytes, so the scanner never fails with ErrTooLong and stops reading.
 func splitLines(max int) bufio.SplitFunc {
 	return func(data []byte, atEOF bool) (int, []byte, error) {
-		if i := bytes.IndexByte(data, '\n'); i >= 0 && i < max {
+		if i := bytes.IndexByte(data, '\n'); i >= 0 && i <= max {
 			return i + 1, bytes.TrimSuffix(data[:i], []byte{'\r'}), nil
 		}
 		if len(data) >= max {
