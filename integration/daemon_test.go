@@ -67,12 +67,12 @@ func newDaemonDir(t *testing.T) string {
 
 // startEnvboxDockerd runs `envbox dind -- <dockerdFlags>` as the pod's
 // payload and waits until the Docker API answers.
-func startEnvboxDockerd(t *testing.T, env ...string) (*daemon, *cgtest.Cgroup) {
+func startEnvboxDockerd(t *testing.T) (*daemon, *cgtest.Cgroup) {
 	t.Helper()
 	dir := newDaemonDir(t)
 	cg := cgtest.New(t)
 	args := append([]string{envboxBinary(t), "dind", "--stop-grace=" + stopGrace.String(), "--"}, dockerdFlags(dir)...)
-	env = append([]string{"ENVBOX_LOG_FORMAT=human"}, env...)
+	env := []string{"ENVBOX_LOG_FORMAT=human"}
 	d := &daemon{dir: dir, pod: startPod(t, cg, stopGrace+5*time.Second, env, args...)}
 	d.connect(t)
 	return d, cg
@@ -150,17 +150,18 @@ func importImage(t *testing.T, pool *dockertest.Pool, tarball, repo string) {
 	t.Logf("imported %s as %s in %v", tarball, repo, time.Since(start).Round(time.Millisecond))
 }
 
-// runContainer creates and starts a container; hc may adjust its host config.
-func runContainer(t *testing.T, pool *dockertest.Pool, image string, cmd []string, hc func(*docker.HostConfig)) *docker.Container {
+// runContainer creates and starts a container without network, stopped
+// with SIGKILL 2 s after SIGTERM; opts may adjust the options.
+func runContainer(t *testing.T, pool *dockertest.Pool, image string, cmd []string, opts func(*docker.CreateContainerOptions)) *docker.Container {
 	t.Helper()
-	host := &docker.HostConfig{NetworkMode: "none"}
-	if hc != nil {
-		hc(host)
-	}
-	c, err := pool.Client.CreateContainer(docker.CreateContainerOptions{
+	o := docker.CreateContainerOptions{
 		Config:     &docker.Config{Image: image, Cmd: cmd, StopTimeout: 2},
-		HostConfig: host,
-	})
+		HostConfig: &docker.HostConfig{NetworkMode: "none"},
+	}
+	if opts != nil {
+		opts(&o)
+	}
+	c, err := pool.Client.CreateContainer(o)
 	if err != nil {
 		t.Fatalf("create container %s %q: %v", image, cmd, err)
 	}

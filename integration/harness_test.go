@@ -31,10 +31,21 @@ var envboxOnce struct {
 	err  error
 }
 
+// envEnvboxBin names a prebuilt envbox binary to test instead of building
+// one from this checkout (e.g. bin/envbox from `make build`).
+const envEnvboxBin = "ENVBOX_TEST_BIN"
+
 // envboxBinary builds the envbox binary (static, as `make build` does) into
 // a directory that outlives the test: the DinD test bind-mounts it.
 func envboxBinary(t *testing.T) string {
 	t.Helper()
+	if bin, ok := os.LookupEnv(envEnvboxBin); ok {
+		abs, err := filepath.Abs(bin)
+		if err != nil {
+			t.Fatalf("%s=%q: %v", envEnvboxBin, bin, err)
+		}
+		return abs
+	}
 	envboxOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "envbox-bin-")
 		if err != nil {
