@@ -98,6 +98,9 @@
 //	ENVBOX_DOCKER_SOCKET (--docker-socket)
 //		unix socket dockerd listens on
 //		default: /var/run/docker.sock; conflicts: -
+//	ENVBOX_DOCKERD_EXTRA_ARGS (--dockerd-extra-args)
+//		extra dockerd flags, space separated, appended after envbox's (e.g. --exec-root=/run/d --pidfile=/run/d.pid)
+//		default: unset; conflicts: -
 //	ENVBOX_DOCKERD_TIMEOUT (--dockerd-timeout)
 //		how long to wait for the Docker API
 //		default: 60s; conflicts: -

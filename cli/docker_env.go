@@ -52,6 +52,7 @@ const (
 	envDockerSocket  = "ENVBOX_DOCKER_SOCKET"
 	envDockerTimeout = "ENVBOX_DOCKERD_TIMEOUT"
 	envStopGrace     = "ENVBOX_STOP_GRACE"
+	envDockerdArgs   = "ENVBOX_DOCKERD_EXTRA_ARGS"
 )
 
 // minMemory is dockerd's lower bound for a container memory limit (6 MiB).
@@ -89,6 +90,7 @@ type dockerConfig struct {
 	Dockerd       string
 	DataRoot      string
 	Socket        string
+	DockerdArgs   []string
 	DockerTimeout time.Duration
 	StopGrace     time.Duration
 	LogFormat     string
@@ -178,6 +180,8 @@ var dockerVars = []dockerVar{
 		set: func(c *dockerConfig, v string) error { return setAbs(&c.DataRoot, v) }},
 	{env: envDockerSocket, flag: "docker-socket", def: "/var/run/docker.sock", meaning: "unix socket dockerd listens on",
 		set: func(c *dockerConfig, v string) error { return setAbs(&c.Socket, v) }},
+	{env: envDockerdArgs, flag: "dockerd-extra-args", meaning: "extra dockerd flags, space separated, appended after envbox's (e.g. --exec-root=/run/d --pidfile=/run/d.pid)",
+		set: setDockerdArgs},
 	{env: envDockerTimeout, flag: "dockerd-timeout", def: "60s", meaning: "how long to wait for the Docker API",
 		set: func(c *dockerConfig, v string) error { return setDuration(&c.DockerTimeout, v) }},
 	{env: envStopGrace, flag: "stop-grace", def: "25s", meaning: "time the workspace gets to stop on SIGTERM (keep below the pod's terminationGracePeriodSeconds)",
@@ -374,6 +378,16 @@ func setMemory(c *dockerConfig, v string) error {
 		return fmt.Errorf("below dockerd's minimum of %d bytes", minMemory)
 	}
 	c.Memory = n
+	return nil
+}
+
+func setDockerdArgs(c *dockerConfig, v string) error {
+	for _, a := range strings.Fields(v) {
+		if !strings.HasPrefix(a, "--") {
+			return fmt.Errorf("argument %q: want --flag or --flag=value", a)
+		}
+		c.DockerdArgs = append(c.DockerdArgs, a)
+	}
 	return nil
 }
 

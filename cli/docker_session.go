@@ -1,0 +1,277 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"cdr.dev/slog"
+
+	"github.com/envbox/envbox/dind"
+	"github.com/envbox/envbox/dind/workspace"
+)
+
+const (
+	// dockerdStopGrace is what dockerd gets to stop after the workspace.
+	dockerdStopGrace = 10 * time.Second
+	// sysboxReadyTimeout bounds the wait for sysbox's sockets.
+	sysboxReadyTimeout = 30 * time.Second
+	// lostContactWait is how long a failed container wait may precede the
+	// dockerd exit that caused it.
+	lostContactWait = 5 * time.Second
+	// pullLogEvery rate-limits progress lines of one layer.
+	pullLogEvery = 2 * time.Second
+	// tailLines is how much of dockerd's output an error quotes.
+	tailLines = 20
+)
+
+// sysboxSockets appear once sysbox-mgr and sysbox-fs serve.
+var sysboxSockets = []string{"/run/sysbox/sysmgr.sock", "/run/sysbox/sysfs.sock"}
+
+// session is one run of `envbox docker`: what was started, so it can be
+// stopped in order.
+type session struct {
+	cfg      dockerConfig
+	deps     dockerDeps
+	log      slog.Logger
+	runtime  string
+	sysbox   []proc
+	dockerd  proc
+	out      *dockerdOutput
+	fallback bool // dockerd runs on the no-space fallback data root
+	api      workspace.API
+	id       string
+	stopped  bool
+}
+
+// dockerdOutput keeps dockerd's last lines and whether it reported a full
+// data root.
+type dockerdOutput struct {
+	mu      sync.Mutex
+	lines   []string
+	noSpace bool
+}
+
+func (o *dockerdOutput) line(l string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.lines = append(o.lines, l)
+	if len(o.lines) > tailLines {
+		o.lines = o.lines[1:]
+	}
+	if strings.Contains(l, errNoSpace.Error()) {
+		o.noSpace = true
+	}
+}
+
+func (o *dockerdOutput) tail() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return strings.Join(o.lines, "\n")
+}
+
+func (o *dockerdOutput) sawNoSpace() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.noSpace
+}
+
+func (o *dockerdOutput) reset() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.lines, o.noSpace = nil, false
+}
+
+// dockerdArgs is the dockerd argv after the binary. On the fallback (the
+// data root is full) dockerd uses DataRoot.bak with vfs, which works on any
+// filesystem, so the workspace can start and the user can free space.
+func dockerdArgs(cfg dockerConfig, fallback bool) []string {
+	ones, _ := cfg.BridgeNet.Mask.Size()
+	root := cfg.DataRoot
+	if fallback {
+		root += ".bak"
+	}
+	args := []string{
+		"--host=unix://" + cfg.Socket,
+		"--data-root=" + root,
+		fmt.Sprintf("--bip=%s/%d", cfg.BridgeIP, ones),
+		"--fixed-cidr=" + cfg.BridgeNet.String(),
+	}
+	if fallback {
+		args = append(args, "--storage-driver=vfs")
+	}
+	if cfg.Debug {
+		args = append(args, "--debug")
+	}
+	return append(args, cfg.DockerdArgs...)
+}
+
+func (s *session) startSysbox(ctx context.Context) error {
+	mgr, errMgr := s.deps.lookPath("sysbox-mgr")
+	fs, errFS := s.deps.lookPath("sysbox-fs")
+	installed := errMgr == nil && errFS == nil
+	if !installed && s.cfg.Runtime == workspace.RuntimeSysbox {
+		return fmt.Errorf("runtime %s: sysbox-mgr or sysbox-fs not in PATH (%v; %v)", s.cfg.Runtime, errMgr, errFS)
+	}
+	if !installed || (s.cfg.Runtime != "" && s.cfg.Runtime != workspace.RuntimeSysbox) {
+		s.runtime = s.cfg.Runtime
+		if s.runtime == "" {
+			s.runtime = workspace.RuntimeRunc
+		}
+		s.log.Info(ctx, "not using sysbox: the workspace runs under "+s.runtime,
+			slog.F("runtime", s.runtime), slog.F("sysbox_installed", installed))
+		if s.cfg.DisableIDMapped {
+			s.log.Warn(ctx, envDisableIDMappedMount+" has no effect without sysbox")
+		}
+		return nil
+	}
+	var mgrArgs []string
+	if s.cfg.DisableIDMapped {
+		mgrArgs = append(mgrArgs, "--disable-idmapped-mount")
+	}
+	for _, c := range []dind.Command{{BinName: "sysbox-mgr", Path: mgr, Args: mgrArgs}, {BinName: "sysbox-fs", Path: fs}} {
+		p, err := s.deps.start(ctx, s.log, c, nil)
+		if err != nil {
+			return fmt.Errorf("start %s: %w", c.BinName, err)
+		}
+		s.sysbox = append(s.sysbox, p)
+	}
+	s.runtime = workspace.RuntimeSysbox
+	return s.waitSysbox(ctx)
+}
+
+// waitSysbox polls for sysbox's sockets; a sysbox process dying first is
+// the error (typically an unsupported kernel).
+func (s *session) waitSysbox(ctx context.Context) error {
+	deadline := s.deps.now().Add(sysboxReadyTimeout)
+	for {
+		ready := true
+		for _, sock := range sysboxSockets {
+			if _, err := s.deps.fs.Stat(sock); err != nil {
+				ready = false
+			}
+		}
+		if ready {
+			return nil
+		}
+		for _, p := range s.sysbox {
+			select {
+			case <-p.Done():
+				return fmt.Errorf("sysbox exited before it was ready: %w", p.Wait())
+			default:
+			}
+		}
+		if s.deps.now().After(deadline) {
+			return fmt.Errorf("sysbox not ready after %s: no %s", sysboxReadyTimeout, strings.Join(sysboxSockets, " or "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(s.deps.poll):
+		}
+	}
+}
+
+// wrapDockerd is the only way dockerd is launched: through the delegation
+// wrapper, first start and restart alike.
+func (s *session) wrapDockerd(ctx context.Context) (dind.Command, error) {
+	args := dockerdArgs(s.cfg, s.fallback)
+	cmd, err := dind.Wrapper{Attempts: s.cfg.Attempts}.Wrap(s.cfg.Dockerd, args)
+	if err != nil {
+		return dind.Command{}, err
+	}
+	s.log.Info(ctx, "starting dockerd through the delegation wrapper",
+		slog.F("dockerd_argv", append([]string{s.cfg.Dockerd}, args...)), slog.F("fallback", s.fallback))
+	return cmd, nil
+}
+
+func (s *session) startDockerd(ctx context.Context) error {
+	cmd, err := s.wrapDockerd(ctx)
+	if err != nil {
+		return err
+	}
+	s.out = &dockerdOutput{}
+	p, err := s.deps.start(ctx, s.log, cmd, s.out.line)
+	if err != nil {
+		return fmt.Errorf("start dockerd: %w", err)
+	}
+	s.dockerd = p
+	return nil
+}
+
+// restartDockerd moves dockerd to the fallback data root, through the same
+// wrapper and the same supervised process.
+func (s *session) restartDockerd(ctx context.Context) error {
+	if s.fallback {
+		return fmt.Errorf("dockerd ran out of space on the fallback data root too; last output:\n%s", s.out.tail())
+	}
+	s.fallback = true
+	cmd, err := s.wrapDockerd(ctx)
+	if err != nil {
+		return err
+	}
+	s.out.reset()
+	if err := s.dockerd.Restart(dockerdStopGrace, cmd.BinName, cmd.Path, cmd.Args...); err != nil {
+		return fmt.Errorf("restart dockerd: %w", err)
+	}
+	return nil
+}
+
+// waitAPI waits for the Docker API, giving up early when dockerd exits.
+func (s *session) waitAPI(ctx context.Context) error {
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.DockerTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.dockerd.Done():
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	err := workspace.WaitForAPI(wctx, s.api, s.deps.poll)
+	if err == nil {
+		return nil
+	}
+	select {
+	case <-s.dockerd.Done():
+		return fmt.Errorf("dockerd exited before its API at %s answered: %w", s.cfg.Socket, s.dockerd.Wait())
+	default:
+	}
+	return fmt.Errorf("wait for dockerd API at %s (timeout %s): %w; dockerd's last output:\n%s",
+		s.cfg.Socket, s.cfg.DockerTimeout, err, s.out.tail())
+}
+
+// stopDaemons stops dockerd, then sysbox, once.
+func (s *session) stopDaemons(ctx context.Context) {
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	if s.dockerd != nil {
+		if err := s.dockerd.Stop(dockerdStopGrace); err != nil {
+			s.log.Warn(ctx, "stop dockerd", slog.Error(err))
+		}
+	}
+	for i := len(s.sysbox) - 1; i >= 0; i-- {
+		if err := s.sysbox[i].Stop(dockerdStopGrace); err != nil {
+			s.log.Warn(ctx, "stop sysbox", slog.Error(err))
+		}
+	}
+}
+
+// shutdown answers SIGTERM/SIGINT: the workspace gets the grace period,
+// then dockerd and sysbox stop. A clean shutdown is exit 0.
+func (s *session) shutdown(ctx context.Context, sig os.Signal) error {
+	s.log.Info(ctx, "stopping the workspace", slog.F("signal", sig.String()), slog.F("grace", s.cfg.StopGrace.String()))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.StopGrace+dockerdStopGrace)
+	defer cancel()
+	if err := workspace.Stop(sctx, s.api, s.id, s.cfg.StopGrace); err != nil {
+		s.log.Warn(ctx, "stop the workspace; stopping dockerd kills it", slog.Error(err))
+	}
+	s.stopDaemons(ctx)
+	s.log.Info(ctx, "stopped")
+	return nil
+}

@@ -1,0 +1,200 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"cdr.dev/slog"
+	"github.com/spf13/afero"
+
+	"github.com/envbox/envbox/dind/workspace"
+)
+
+// setup brings the workspace up on the running dockerd: API, image,
+// container, bootstrap.
+func (s *session) setup(ctx context.Context) error {
+	api, err := s.deps.api(s.cfg.Socket)
+	if err != nil {
+		return err
+	}
+	s.api = api
+	if err := s.waitAPI(ctx); err != nil {
+		return err
+	}
+	auth, err := s.registryAuth()
+	if err != nil {
+		return err
+	}
+	progress := &workspace.Progress{Log: s.log.Named("pull"), Now: s.deps.now, Every: pullLogEvery}
+	if err := workspace.EnsureImage(ctx, api, s.cfg.Image, auth, progress); err != nil {
+		return err
+	}
+	spec, err := s.spec(ctx)
+	if err != nil {
+		return err
+	}
+	return s.createWorkspace(ctx, spec)
+}
+
+func (s *session) createWorkspace(ctx context.Context, spec workspace.Spec) error {
+	cfg, host := workspace.ContainerConfig(spec)
+	s.log.Info(ctx, "creating the workspace container",
+		slog.F("name", s.cfg.ContainerName), slog.F("image", cfg.Image), slog.F("runtime", host.Runtime),
+		slog.F("cpu_quota", host.CPUQuota), slog.F("cpu_period", host.CPUPeriod), slog.F("memory", host.Memory),
+		slog.F("binds", host.Binds), slog.F("devices", len(host.Devices)), slog.F("env", cfg.Env))
+	id, err := workspace.Create(ctx, s.api, s.cfg.ContainerName, cfg, host)
+	if err != nil {
+		return err
+	}
+	s.id = id
+	s.log.Info(ctx, "workspace started", slog.F("id", id))
+	if s.cfg.BootstrapScript == "" {
+		s.log.Info(ctx, "no bootstrap script")
+		return nil
+	}
+	env := []string{envAgentToken + "=" + s.cfg.AgentToken}
+	s.log.Info(ctx, "running the bootstrap script", slog.F("user", s.cfg.Username), slog.F("bytes", len(s.cfg.BootstrapScript)))
+	return workspace.Bootstrap(ctx, s.api, s.log.Named("bootstrap"), id, s.cfg.Username, s.cfg.BootstrapScript, env)
+}
+
+// registryAuth is the pull secret's auth for the image, else the docker
+// config file's when it exists.
+func (s *session) registryAuth() (string, error) {
+	if s.cfg.PullSecret != nil {
+		a, err := s.cfg.PullSecret.EncodedAuth(s.cfg.Image)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", envImagePullSecret, err)
+		}
+		return a, nil
+	}
+	data, err := afero.ReadFile(s.deps.fs, s.cfg.DockerConfig)
+	if os.IsNotExist(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", s.cfg.DockerConfig, err)
+	}
+	dc, err := workspace.ParseDockerConfig(data)
+	if err != nil {
+		return "", fmt.Errorf("parse %s: %w", s.cfg.DockerConfig, err)
+	}
+	a, err := dc.EncodedAuth(s.cfg.Image)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", s.cfg.DockerConfig, err)
+	}
+	return a, nil
+}
+
+// spec gathers the inputs of the container configuration.
+func (s *session) spec(ctx context.Context) (workspace.Spec, error) {
+	limits, err := workspace.DeriveLimits(s.cfg.CPUs, s.cfg.Memory, s.deps.cgroup)
+	if err != nil {
+		// The workspace still nests in the pod's cgroup, whose limits hold.
+		s.log.Warn(ctx, "outer cgroup limits unreadable; the workspace gets only the explicit ones", slog.Error(err))
+		limits, _ = workspace.DeriveLimits(s.cfg.CPUs, s.cfg.Memory, noLimits{})
+	}
+	devices, err := workspace.DetectDevices(s.deps.fs, s.cfg.AddTUN, s.cfg.AddFUSE, s.cfg.AddGPU, s.cfg.UsrLibDir)
+	if err != nil {
+		return workspace.Spec{}, fmt.Errorf("detect devices: %w", err)
+	}
+	var img workspace.Image
+	if s.runtime == workspace.RuntimeSysbox || (s.cfg.AddGPU && s.cfg.InnerUsrLibDir == "") {
+		if img, err = workspace.InspectImage(ctx, s.api, s.cfg.Image, s.runtime); err != nil {
+			return workspace.Spec{}, err
+		}
+	}
+	return workspace.Spec{Config: s.workspaceConfig(), Limits: limits, Devices: devices, Image: img}, nil
+}
+
+func (s *session) workspaceConfig() workspace.Config {
+	env := []string{envAgentSubsystem + "=" + strings.Join(s.cfg.AgentSubsystem, ",")}
+	if s.cfg.AgentURL != "" {
+		env = append(env, envAgentURL+"="+s.cfg.AgentURL)
+	}
+	env = append(env, workspace.MatchEnvs(s.cfg.InnerEnvs, s.deps.environ,
+		[]string{envAgentToken, envImagePullSecret, envAgentSubsystem, envAgentURL})...)
+	return workspace.Config{
+		Name: s.cfg.ContainerName, Image: s.cfg.Image, Hostname: s.cfg.Hostname, WorkDir: s.cfg.WorkDir,
+		Runtime: s.runtime, Envs: env, Mounts: s.cfg.Mounts, ExtraCertsPath: s.cfg.ExtraCertsPath,
+		UsrLibDir: s.cfg.UsrLibDir, InnerUsrLibDir: s.cfg.InnerUsrLibDir,
+	}
+}
+
+// noLimits is an outer cgroup without limits.
+type noLimits struct{}
+
+func (noLimits) CPU() (int64, int64, error) { return -1, 0, nil }
+func (noLimits) Memory() (int64, error)     { return -1, nil }
+
+type waitResult struct {
+	exit workspace.Exit
+	err  error
+}
+
+// supervise runs until the workspace or dockerd ends, or a signal asks
+// envbox to stop.
+func (s *session) supervise(ctx context.Context) error {
+	for {
+		done, err := s.superviseOnce(ctx)
+		if done {
+			return err
+		}
+	}
+}
+
+func (s *session) superviseOnce(ctx context.Context) (bool, error) {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	exited := make(chan waitResult, 1)
+	go func() {
+		e, err := workspace.WaitExit(wctx, s.api, s.id)
+		exited <- waitResult{e, err}
+	}()
+	select {
+	case sig := <-s.deps.signals:
+		return true, s.shutdown(ctx, sig)
+	case <-s.dockerd.Done():
+		return s.onDockerdExit(ctx)
+	case r := <-exited:
+		if r.err != nil {
+			return s.onLostContact(ctx, r.err)
+		}
+		s.log.Error(ctx, "the workspace container stopped; stopping dockerd so the pod restarts",
+			slog.F("exit_code", r.exit.Code), slog.F("oom_killed", r.exit.OOMKilled))
+		s.stopDaemons(ctx)
+		return true, &ExitError{Code: workspaceExitCode, Err: fmt.Errorf("workspace container %s (%s) stopped: %s", s.cfg.ContainerName, s.id, r.exit)}
+	case <-ctx.Done():
+		return true, ctx.Err()
+	}
+}
+
+// onDockerdExit restarts dockerd on the fallback data root when it died of
+// a full disk and recovers the workspace there; any other death ends envbox.
+func (s *session) onDockerdExit(ctx context.Context) (bool, error) {
+	werr := s.dockerd.Wait()
+	if !s.out.sawNoSpace() {
+		return true, &ExitError{Code: workspaceExitCode, Err: fmt.Errorf("dockerd exited: %w", werr)}
+	}
+	s.log.Warn(ctx, "dockerd ran out of space; restarting it on the fallback data root and recovering the workspace", slog.Error(werr))
+	if err := s.restartDockerd(ctx); err != nil {
+		return true, err
+	}
+	if err := s.setup(ctx); err != nil {
+		return true, fmt.Errorf("recover the workspace after the dockerd restart: %w", err)
+	}
+	return false, nil
+}
+
+// onLostContact: a failed wait usually means dockerd is going away; let
+// its exit decide, briefly.
+func (s *session) onLostContact(ctx context.Context, err error) (bool, error) {
+	select {
+	case <-s.dockerd.Done():
+		return s.onDockerdExit(ctx)
+	case <-time.After(lostContactWait):
+		return true, fmt.Errorf("lost the workspace container: %w", err)
+	}
+}

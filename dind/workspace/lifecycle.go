@@ -1,0 +1,187 @@
+package workspace
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"cdr.dev/slog"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/errdefs"
+	"github.com/docker/docker/pkg/stdcopy"
+)
+
+// InspectImage learns what ContainerConfig needs from the image by creating
+// (never starting) a throwaway container and reading its filesystem.
+func InspectImage(ctx context.Context, api API, ref, runtime string) (img Image, err error) {
+	c, err := api.ContainerCreate(ctx, &container.Config{Image: ref, Entrypoint: []string{"/bin/true"}},
+		&container.HostConfig{Runtime: runtime}, nil, nil, "")
+	if err != nil {
+		return Image{}, fmt.Errorf("inspect image %s: create probe: %w", ref, err)
+	}
+	defer func() {
+		if rerr := api.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); rerr != nil && err == nil {
+			err = fmt.Errorf("inspect image %s: remove probe %s: %w", ref, c.ID, rerr)
+		}
+	}()
+	_, serr := api.ContainerStatPath(ctx, c.ID, "/sbin/init")
+	img.HasInit = serr == nil
+	img.OSReleaseID, err = osReleaseID(ctx, api, c.ID)
+	return img, err
+}
+
+// osReleaseID reads ID= from /etc/os-release, following the usual symlink
+// to /usr/lib/os-release; an image without one has ID "".
+func osReleaseID(ctx context.Context, api API, id string) (string, error) {
+	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release"} {
+		rc, _, err := api.CopyFromContainer(ctx, id, p)
+		if errdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("copy %s from %s: %w", p, id, err)
+		}
+		v, ok, err := parseOSRelease(rc)
+		rc.Close()
+		if err != nil || ok {
+			return v, err
+		}
+	}
+	return "", nil
+}
+
+// parseOSRelease reads the tar stream of one file; ok is false when the
+// entry is a symlink (the caller tries the next path).
+func parseOSRelease(r io.Reader) (id string, ok bool, err error) {
+	tr := tar.NewReader(r)
+	h, err := tr.Next()
+	if err != nil {
+		return "", false, fmt.Errorf("read os-release archive: %w", err)
+	}
+	if h.Typeflag == tar.TypeSymlink {
+		return "", false, nil
+	}
+	s := bufio.NewScanner(tr)
+	for s.Scan() {
+		if v, found := strings.CutPrefix(s.Text(), "ID="); found {
+			return strings.Trim(v, `"'`), true, nil
+		}
+	}
+	return "", true, s.Err()
+}
+
+// Create removes any container called name (left by an earlier run of the
+// pod: its configuration may be stale), then creates and starts one.
+func Create(ctx context.Context, api API, name string, cfg *container.Config, host *container.HostConfig) (string, error) {
+	err := api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true})
+	if err != nil && !errdefs.IsNotFound(err) {
+		return "", fmt.Errorf("remove old container %s: %w", name, err)
+	}
+	c, err := api.ContainerCreate(ctx, cfg, host, nil, nil, name)
+	if err != nil {
+		return "", fmt.Errorf("create container %s: %w", name, err)
+	}
+	if err := api.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+		return "", fmt.Errorf("start container %s (%s): %w", name, c.ID, err)
+	}
+	return c.ID, nil
+}
+
+// Exit is how the workspace container ended.
+type Exit struct {
+	Code      int64
+	OOMKilled bool
+}
+
+func (e Exit) String() string {
+	if e.OOMKilled {
+		return fmt.Sprintf("exit status %d, OOM-killed", e.Code)
+	}
+	return fmt.Sprintf("exit status %d", e.Code)
+}
+
+// WaitExit blocks until container id stops, then reports how. An error
+// means dockerd could not tell (it died or restarted).
+func WaitExit(ctx context.Context, api API, id string) (Exit, error) {
+	resC, errC := api.ContainerWait(ctx, id, container.WaitConditionNotRunning)
+	var e Exit
+	select {
+	case r := <-resC:
+		e.Code = r.StatusCode
+	case err := <-errC:
+		return Exit{}, fmt.Errorf("wait for container %s: %w", id, err)
+	}
+	info, err := api.ContainerInspect(ctx, id)
+	if err != nil {
+		return e, fmt.Errorf("inspect container %s: %w", id, err)
+	}
+	if info.State != nil {
+		e.OOMKilled = info.State.OOMKilled
+	}
+	return e, nil
+}
+
+// Stop asks the container to stop, killing it after grace.
+func Stop(ctx context.Context, api API, id string, grace time.Duration) error {
+	secs := int((grace + time.Second - 1) / time.Second)
+	if err := api.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs}); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("stop container %s: %w", id, err)
+	}
+	return nil
+}
+
+// bootstrapShell prepares BINARY_DIR (where Coder's script downloads the
+// agent: not /tmp, which systemd may remount under it) and then runs the
+// script read from stdin.
+const bootstrapShell = `BINARY_DIR="${HOME:-/tmp}/.coder"; mkdir -p "$BINARY_DIR" 2>/dev/null || BINARY_DIR=$(mktemp -d); export BINARY_DIR; exec /bin/sh -s`
+
+// Bootstrap runs script with /bin/sh as user in container id, env added to
+// the exec only (the agent token goes here, never into the container's
+// configuration). It returns once the script is handed over; its output is
+// logged line by line until it ends or ctx does.
+func Bootstrap(ctx context.Context, api API, log slog.Logger, id, user, script string, env []string) error {
+	ex, err := api.ContainerExecCreate(ctx, id, container.ExecOptions{
+		User: user, Env: env, Cmd: []string{"/bin/sh", "-c", bootstrapShell},
+		AttachStdin: true, AttachStdout: true, AttachStderr: true,
+	})
+	if err != nil {
+		return fmt.Errorf("bootstrap as %s in %s: create exec: %w", user, id, err)
+	}
+	resp, err := api.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
+	if err != nil {
+		return fmt.Errorf("bootstrap as %s in %s: attach exec %s: %w", user, id, ex.ID, err)
+	}
+	if _, err := io.Copy(resp.Conn, strings.NewReader(script)); err != nil {
+		resp.Close()
+		return fmt.Errorf("bootstrap as %s in %s: send script: %w", user, id, err)
+	}
+	if err := resp.CloseWrite(); err != nil {
+		resp.Close()
+		return fmt.Errorf("bootstrap as %s in %s: close stdin: %w", user, id, err)
+	}
+	go logOutput(ctx, log, resp.Reader, resp.Close)
+	return nil
+}
+
+// logOutput demultiplexes an exec's stdout/stderr and logs each line.
+func logOutput(ctx context.Context, log slog.Logger, r io.Reader, closeFn func()) {
+	defer closeFn()
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := stdcopy.StdCopy(pw, pw, r)
+		pw.CloseWithError(err)
+	}()
+	s := bufio.NewScanner(pr)
+	for s.Scan() {
+		log.Info(ctx, s.Text())
+	}
+	if err := s.Err(); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+		log.Warn(ctx, "bootstrap output ended", slog.Error(err))
+	}
+	log.Info(ctx, "bootstrap output closed")
+}
