@@ -4,83 +4,162 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"cdr.dev/slog"
+	"github.com/spf13/afero"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/envbox/envbox/background"
 	"github.com/envbox/envbox/dind"
 	"github.com/envbox/envbox/embed"
+	"github.com/envbox/envbox/xunix"
 )
 
+// Environment variables of envbox dind itself; the docker:dind ones are in
+// package dind. All are variables, never flags, so they cannot collide with
+// dockerd's flags.
 const (
 	envDockerdRestarts = "ENVBOX_DOCKERD_RESTARTS"
 	// restartWindow is the span in which at most Restarts restarts happen.
 	restartWindow = 10 * time.Minute
+	// legacyIPTablesDir holds iptables → iptables-legacy links put first in
+	// dockerd's PATH when legacy mode is chosen.
+	legacyIPTablesDir = "/run/envbox/iptables-legacy"
 )
-
-// defaultDockerdArgs is what docker:dind passes when given no flags.
-var defaultDockerdArgs = []string{"--host=unix:///var/run/docker.sock"}
 
 // dindConfig is everything `envbox dind` needs, parsed and validated.
 type dindConfig struct {
-	Dockerd     string
-	DockerdArgs []string
-	Attempts    int
-	Restarts    int
-	Isolated    bool
-	StopGrace   time.Duration
-	LogFormat   string
+	Plan           dind.Plan
+	Attempts       int
+	Restarts       int
+	Isolated       bool
+	StopGrace      time.Duration
+	ReadyTimeout   time.Duration
+	LogFormat      string
+	TLSSAN         string
+	IPTablesLegacy *string
+	// ContainerSetup is docker:dind's start-up hygiene (pid files, mounts);
+	// on when envbox is PID 1, i.e. the container's entrypoint.
+	ContainerSetup bool
 }
 
-func dindCmd() *cobra.Command {
-	cfg := dindConfig{}
-	cmd := &cobra.Command{
-		Use:   "dind [flags] [-- dockerd flags...]",
-		Short: "Run dockerd with its containers nested in this container's cgroup (docker:dind entrypoint)",
-		Long: `Runs dockerd through the cgroup delegation wrapper: a new cgroup namespace,
+// dindDeps are envbox dind's seams to the system.
+type dindDeps struct {
+	fs       afero.Fs
+	mounter  dind.Mounter
+	lookPath func(string) (string, error)
+	// iptablesWorks runs "<bin> -nL" and reports success.
+	iptablesWorks func(bin string) bool
+	hostname      func() (string, error)
+	interfaceIPs  func() ([]string, error)
+}
+
+const dindLong = `Runs dockerd through the cgroup delegation wrapper: a new cgroup namespace,
 cgroup2 remounted so this container's cgroup is the root, every process moved
-into /init, every controller enabled. envbox stays in front: it forwards
+into /init, every controller enabled. Every inner container then nests under
+this container's cgroup, inside its limits. envbox stays in front: it forwards
 SIGTERM/SIGINT/SIGHUP/SIGQUIT, reaps zombies when it is PID 1, restarts dockerd
-when it dies (` + envDockerdRestarts + `, default 3 per 10 minutes) and exits with
-dockerd's status.
+when it dies and exits with dockerd's status.
+
+Arguments follow docker:dind's entrypoint:
+  (none)              dockerd with the default listeners
+  --flag ...          the default listeners followed by these dockerd flags
+  dockerd ...         this dockerd command line, as given
+  any other command   dockerd with the defaults, then the command with
+                      DOCKER_HOST set; envbox exits with its status
+envbox's own flags go before "--": envbox dind [envbox flags] -- [arguments]
 
 Environment:
+  DOCKER_TLS_CERTDIR        unset: unix socket only; "": plain TCP on 2375
+                            (--tls=false); a dir: generate/verify certs there
+                            and serve TLS on 2376 (docker:dind sets /certs)
+  DOCKER_TLS_SAN            extra SANs, "DNS:name,IP:addr"
+  DOCKER_HOST               unix://PATH moves the unix socket
+  DOCKER_IPTABLES_LEGACY    set: non-empty = iptables-legacy, empty = nft
   ` + embed.EnvDelegateAttempts + `  delegation attempts (default 100)
   ` + envDockerdRestarts + `   dockerd restarts allowed per 10 minutes (default 3; 0 = never)
-  ` + envLogFormat + `         json or human (default: human on a terminal)`,
-		Args: cobra.ArbitraryArgs,
+  ` + envLogFormat + `         json or human (default: human on a terminal)
+
+Exit status: 0 after a clean stop on SIGTERM/SIGINT, 2 for bad flags or
+environment (nothing started), 1 when preflight or set-up fails (nothing
+started), otherwise dockerd's (or the command's) status, 128+N when killed
+by signal N.`
+
+func dindCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "dind [envbox flags --] [dockerd flags | dockerd ... | command ...]",
+		Short: "Run dockerd with its containers nested in this container's cgroup (docker:dind entrypoint)",
+		Long:  dindLong,
+		// Arguments belong to dockerd (docker:dind semantics); envbox's own
+		// flags are parsed by parseDindArgs, before "--" only.
+		DisableFlagParsing: true,
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := cfg.parseEnv(os.LookupEnv); err != nil {
-				return usageError(err)
+			if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
+				return c.Help()
 			}
-			if dash := c.ArgsLenAtDash(); dash > 0 {
-				return usageError(fmt.Errorf("unexpected arguments before --: %q", args[:dash]))
+			cfg, err := parseDindArgs(args, os.LookupEnv, os.Getpid() == 1)
+			if errors.Is(err, pflag.ErrHelp) {
+				return c.Help()
 			}
-			cfg.DockerdArgs = args
-			if len(args) == 0 {
-				cfg.DockerdArgs = defaultDockerdArgs
-			}
-			if err := cfg.validate(); err != nil {
+			if err != nil {
 				return usageError(err)
 			}
 			log, err := newLogger(c.ErrOrStderr(), cfg.LogFormat, false)
 			if err != nil {
 				return usageError(err)
 			}
-			return runDind(c.Context(), log, cfg)
+			return runDind(c.Context(), log, cfg, osDindDeps())
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&cfg.Dockerd, "dockerd", "dockerd", "dockerd binary to run")
-	f.BoolVar(&cfg.Isolated, "isolated-mount", false, "also unshare the mount namespace so the cgroup2 remount does not leak into the container (breaks sysbox-fs propagation)")
-	f.DurationVar(&cfg.StopGrace, "stop-grace", 10*time.Second, "time dockerd gets after SIGTERM before SIGKILL")
-	return cmd
+}
+
+// parseDindArgs splits envbox's flags (before "--") from docker:dind's
+// arguments and reads the environment through lookup.
+func parseDindArgs(args []string, lookup func(string) (string, bool), pid1 bool) (dindConfig, error) {
+	cfg := dindConfig{ContainerSetup: pid1}
+	rest := args
+	if i := indexOf(args, "--"); i >= 0 {
+		fs := pflag.NewFlagSet("dind", pflag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		fs.BoolVar(&cfg.Isolated, "isolated-mount", false, "")
+		fs.DurationVar(&cfg.StopGrace, "stop-grace", 10*time.Second, "")
+		fs.DurationVar(&cfg.ReadyTimeout, "ready-timeout", 60*time.Second, "")
+		if err := fs.Parse(args[:i]); err != nil {
+			return cfg, err
+		}
+		if fs.NArg() > 0 {
+			return cfg, fmt.Errorf("unexpected arguments before --: %q", fs.Args())
+		}
+		rest = args[i+1:]
+	} else {
+		cfg.StopGrace, cfg.ReadyTimeout = 10*time.Second, 60*time.Second
+	}
+	if cfg.StopGrace <= 0 {
+		return cfg, fmt.Errorf("--stop-grace=%s: must be positive", cfg.StopGrace)
+	}
+	if cfg.ReadyTimeout <= 0 {
+		return cfg, fmt.Errorf("--ready-timeout=%s: must be positive", cfg.ReadyTimeout)
+	}
+	if err := cfg.parseEnv(lookup); err != nil {
+		return cfg, err
+	}
+	env := dind.EntrypointEnv{}
+	env.DockerHost, _ = lookup(dind.EnvDockerHost)
+	if v, ok := lookup(dind.EnvTLSCertDir); ok {
+		env.TLSCertDir = &v
+	}
+	cfg.Plan = dind.ResolveEntrypoint(rest, env)
+	return cfg, nil
 }
 
 func (c *dindConfig) parseEnv(lookup func(string) (string, bool)) error {
@@ -101,19 +180,17 @@ func (c *dindConfig) parseEnv(lookup func(string) (string, bool)) error {
 		c.Restarts = n
 	}
 	c.LogFormat, _ = lookup(envLogFormat)
-	return nil
-}
-
-func (c *dindConfig) validate() error {
-	if c.Dockerd == "" {
-		return errors.New("--dockerd: empty binary")
+	c.TLSSAN, _ = lookup(dind.EnvTLSSAN)
+	if v, ok := lookup(dind.EnvIPTablesLegacy); ok {
+		c.IPTablesLegacy = &v
 	}
-	if c.StopGrace <= 0 {
-		return fmt.Errorf("--stop-grace=%s: must be positive", c.StopGrace)
+	if v, ok := lookup(dind.EnvDockerHost); ok && v != "" && !strings.Contains(v, "://") {
+		return fmt.Errorf("parse %s=%q: want unix://PATH or tcp://HOST:PORT", dind.EnvDockerHost, v)
 	}
 	return nil
 }
 
+// parsePositive parses a whole number > 0.
 func parsePositive(v string) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n <= 0 {
@@ -122,61 +199,242 @@ func parsePositive(v string) (int, error) {
 	return n, nil
 }
 
-// runDind starts dockerd through the wrapper and supervises it until it
-// exits for good or a termination signal arrives.
-func runDind(ctx context.Context, log slog.Logger, cfg dindConfig) error {
-	w := dind.Wrapper{Attempts: cfg.Attempts, Isolated: cfg.Isolated}
-	cmd, err := w.Wrap(cfg.Dockerd, cfg.DockerdArgs)
-	if err != nil {
-		return usageError(err)
+func indexOf(args []string, s string) int {
+	for i, a := range args {
+		if a == s {
+			return i
+		}
 	}
-	p, err := background.New(ctx, log, cmd.BinName, cmd.Path, cmd.Args...)
-	if err != nil {
-		return err
-	}
-	p.Env = cmd.Env
+	return -1
+}
 
+func osDindDeps() dindDeps {
+	return dindDeps{
+		fs:       afero.NewOsFs(),
+		mounter:  xunix.OSMounter{Fs: afero.NewOsFs()},
+		lookPath: exec.LookPath,
+		iptablesWorks: func(bin string) bool {
+			return exec.Command(bin, "-nL").Run() == nil
+		},
+		hostname:     os.Hostname,
+		interfaceIPs: interfaceIPs,
+	}
+}
+
+// runDind prepares the container like docker:dind, starts dockerd through
+// the delegation wrapper and supervises it until it exits for good or a
+// termination signal arrives.
+func runDind(ctx context.Context, log slog.Logger, cfg dindConfig, deps dindDeps) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
 
-	log.Info(ctx, "starting dockerd", slog.F("dockerd_argv", append([]string{cfg.Dockerd}, cfg.DockerdArgs...)))
-	if err := p.Start(); err != nil {
+	if err := preflight(ctx, log, deps.fs); err != nil {
+		return &ExitError{Code: 1, Err: err}
+	}
+	env, err := prepareDind(ctx, log, cfg, deps)
+	if err != nil {
+		return &ExitError{Code: 1, Err: err}
+	}
+	w := dind.Wrapper{Attempts: cfg.Attempts, Isolated: cfg.Isolated}
+	cmd, err := w.Wrap(cfg.Plan.Dockerd[0], cfg.Plan.Dockerd[1:])
+	if err != nil {
+		return usageError(err)
+	}
+	dockerd, err := background.New(ctx, log, cmd.BinName, cmd.Path, cmd.Args...)
+	if err != nil {
 		return err
 	}
-	budget := newRestartBudget(cfg.Restarts, restartWindow)
+	dockerd.Env = append(env, cmd.Env...)
+	log.Info(ctx, "starting dockerd", slog.F("dockerd_argv", cfg.Plan.Dockerd), slog.F("wrapper_argv_prefix", cmd.Argv()[:len(cmd.Argv())-len(cfg.Plan.Dockerd)-1]))
+	if err := dockerd.Start(); err != nil {
+		return &ExitError{Code: 1, Err: err}
+	}
+	s := &dindSupervisor{log: log, cfg: cfg, cmd: cmd, dockerd: dockerd, sigs: sigs,
+		budget: newRestartBudget(cfg.Restarts, restartWindow)}
+	if len(cfg.Plan.Command) > 0 {
+		return s.runCommand(ctx)
+	}
+	return s.superviseDockerd(ctx)
+}
+
+// preflight logs what envbox sees and stops on a known-fatal setup.
+func preflight(ctx context.Context, log slog.Logger, fsys afero.Fs) error {
+	facts, err := dind.ReadFacts(fsys)
+	if err != nil {
+		return fmt.Errorf("preflight: %w", err)
+	}
+	log.Info(ctx, "preflight: "+facts.Summary())
+	var fatal []string
+	for _, f := range dind.Check(facts) {
+		if f.Fatal {
+			log.Error(ctx, "preflight: "+f.Message)
+			fatal = append(fatal, f.Message)
+			continue
+		}
+		log.Warn(ctx, "preflight: "+f.Message)
+	}
+	if len(fatal) > 0 {
+		return fmt.Errorf("preflight: %s", strings.Join(fatal, "; "))
+	}
+	return nil
+}
+
+// prepareDind does docker:dind's start-up work and returns extra environment
+// for dockerd.
+func prepareDind(ctx context.Context, log slog.Logger, cfg dindConfig, deps dindDeps) ([]string, error) {
+	if cfg.ContainerSetup {
+		removed, err := dind.RemoveStalePIDFiles(deps.fs, "/run", "/var/run")
+		if err != nil {
+			return nil, err
+		}
+		if len(removed) > 0 {
+			log.Info(ctx, "removed stale pid files", slog.F("files", removed))
+		}
+		done, err := dind.SetupMounts(deps.mounter, deps.fs)
+		if err != nil {
+			return nil, err
+		}
+		log.Info(ctx, "container mounts ready", slog.F("done", done))
+	}
+	if cfg.Plan.TLSCertDir != "" {
+		if err := ensureTLS(ctx, log, cfg, deps); err != nil {
+			return nil, err
+		}
+	}
+	choice := dind.ChooseIPTables(deps.fs, cfg.IPTablesLegacy, deps.iptablesWorks)
+	log.Info(ctx, "iptables mode chosen", slog.F("legacy", choice.Legacy), slog.F("reason", choice.Reason))
+	if !choice.Legacy {
+		return nil, nil
+	}
+	if err := dind.LegacyIPTablesDir(deps.fs, legacyIPTablesDir, deps.lookPath); err != nil {
+		return nil, err
+	}
+	return []string{"PATH=" + legacyIPTablesDir + ":" + os.Getenv("PATH")}, nil
+}
+
+func ensureTLS(ctx context.Context, log slog.Logger, cfg dindConfig, deps dindDeps) error {
+	tc := dind.TLSConfig{Dir: cfg.Plan.TLSCertDir, ExtraSAN: cfg.TLSSAN}
+	if h, err := deps.hostname(); err == nil {
+		tc.DNSNames = append(tc.DNSNames, h)
+	}
+	ips, err := deps.interfaceIPs()
+	if err != nil {
+		return fmt.Errorf("list addresses for TLS SANs: %w", err)
+	}
+	for _, ip := range ips {
+		tc.IPs = append(tc.IPs, parseIP(ip))
+	}
+	if err := dind.EnsureTLS(deps.fs, tc); err != nil {
+		return err
+	}
+	log.Info(ctx, "tls certificates ready", slog.F("dir", tc.Dir), slog.F("dns", tc.DNSNames), slog.F("ips", ips))
+	return nil
+}
+
+// dindSupervisor owns dockerd (and the optional command) after start.
+type dindSupervisor struct {
+	log     slog.Logger
+	cfg     dindConfig
+	cmd     dind.Command
+	dockerd *background.Process
+	sigs    chan os.Signal
+	budget  *restartBudget
+}
+
+// superviseDockerd restarts dockerd when it dies, within the budget, and
+// stops it on SIGTERM/SIGINT/SIGQUIT.
+func (s *dindSupervisor) superviseDockerd(ctx context.Context) error {
 	for {
 		select {
-		case sig := <-sigs:
-			log.Info(ctx, "forwarding signal", slog.F("signal", sig.String()))
+		case sig := <-s.sigs:
 			if sig == syscall.SIGHUP {
-				// dockerd reloads its configuration on SIGHUP.
-				if err := p.Signal(sig); err != nil {
-					log.Warn(ctx, "forward signal", slog.Error(err))
-				}
+				s.log.Info(ctx, "forwarding SIGHUP to dockerd (configuration reload)")
+				s.forward(ctx, s.dockerd, sig)
 				continue
 			}
-			if err := p.Signal(sig); err != nil {
-				log.Warn(ctx, "forward signal", slog.Error(err))
+			s.log.Info(ctx, "stopping dockerd", slog.F("signal", sig.String()), slog.F("grace", s.cfg.StopGrace.String()))
+			s.forward(ctx, s.dockerd, sig)
+			if err := stopAfterSignal(s.dockerd, s.cfg.StopGrace); err != nil {
+				s.log.Warn(ctx, "dockerd ended badly after the signal", slog.Error(err))
 			}
-			return exitStatus(waitGrace(p, cfg.StopGrace))
-		case <-p.Done():
-			werr := p.Wait()
-			if !budget.take(time.Now()) {
-				log.Error(ctx, "dockerd exited, no restart left", slog.Error(werr), slog.F("restarts", cfg.Restarts))
-				return exitStatus(werr)
-			}
-			log.Warn(ctx, "dockerd exited, restarting through the delegation wrapper", slog.Error(werr))
-			if err := p.Restart(cfg.StopGrace, cmd.BinName, cmd.Path, cmd.Args...); err != nil {
+			return nil
+		case <-s.dockerd.Done():
+			if err := s.restart(ctx); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-// waitGrace waits for p to exit after a forwarded signal, killing it when the
-// grace period runs out.
-func waitGrace(p *background.Process, grace time.Duration) error {
+// restart brings dockerd back through the same wrapper after a backoff, or
+// returns dockerd's status when no restart is left.
+func (s *dindSupervisor) restart(ctx context.Context) error {
+	werr := s.dockerd.Wait()
+	n, ok := s.budget.take(time.Now())
+	if !ok {
+		s.log.Error(ctx, "dockerd exited and no restart is left", slog.Error(werr),
+			slog.F("restarts_per_10m", s.cfg.Restarts))
+		if werr == nil {
+			return &ExitError{Code: 1, Err: errors.New("dockerd exited with status 0 and no restart is left")}
+		}
+		return exitStatus(werr)
+	}
+	delay := restartDelay(n)
+	s.log.Warn(ctx, "dockerd exited, restarting through the delegation wrapper", slog.Error(werr),
+		slog.F("restart", n), slog.F("of", s.cfg.Restarts), slog.F("backoff", delay.String()))
+	select {
+	case <-time.After(delay):
+	case sig := <-s.sigs:
+		s.log.Info(ctx, "signal while dockerd was down, not restarting", slog.F("signal", sig.String()))
+		return nil
+	}
+	return s.dockerd.Restart(s.cfg.StopGrace, s.cmd.BinName, s.cmd.Path, s.cmd.Args...)
+}
+
+// runCommand waits for dockerd, runs the user's command against it and
+// exits with the command's status; signals go to the command.
+func (s *dindSupervisor) runCommand(ctx context.Context) error {
+	defer func() { _ = s.dockerd.Stop(s.cfg.StopGrace) }()
+	readyCtx, cancel := context.WithTimeout(ctx, s.cfg.ReadyTimeout)
+	err := dind.WaitReady(readyCtx, s.cfg.Plan.Socket, s.dockerd.Done())
+	cancel()
+	if err != nil {
+		return &ExitError{Code: 1, Err: fmt.Errorf("%w; dockerd's last output:\n%s", err, s.dockerd.Tail())}
+	}
+	argv := s.cfg.Plan.Command
+	p, err := background.New(ctx, s.log, path.Base(argv[0]), argv[0], argv[1:]...)
+	if err != nil {
+		return err
+	}
+	p.Env = []string{dind.EnvDockerHost + "=" + s.cfg.Plan.Socket}
+	if err := p.Start(); err != nil {
+		return &ExitError{Code: 127, Err: err}
+	}
+	for {
+		select {
+		case sig := <-s.sigs:
+			s.forward(ctx, p, sig)
+		case <-p.Done():
+			return exitStatus(p.Wait())
+		case <-s.dockerd.Done():
+			if err := s.restart(ctx); err != nil {
+				_ = p.Stop(s.cfg.StopGrace)
+				return err
+			}
+		}
+	}
+}
+
+func (s *dindSupervisor) forward(ctx context.Context, p *background.Process, sig os.Signal) {
+	if err := p.Signal(sig); err != nil {
+		s.log.Warn(ctx, "forward signal", slog.F("signal", sig.String()), slog.Error(err))
+	}
+}
+
+// stopAfterSignal waits for p to exit after a forwarded signal, killing it
+// when the grace period runs out.
+func stopAfterSignal(p *background.Process, grace time.Duration) error {
 	select {
 	case <-p.Done():
 	case <-time.After(grace):
@@ -201,6 +459,16 @@ func exitStatus(err error) error {
 	return err
 }
 
+// restartDelay backs off 250 ms, 500 ms, 1 s ... up to 15 s: a dockerd that
+// dies at once must not spin, a one-off crash must come back fast.
+func restartDelay(n int) time.Duration {
+	d := 250 * time.Millisecond
+	for i := 1; i < n && d < 15*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 15*time.Second)
+}
+
 // restartBudget allows at most max restarts in any window.
 type restartBudget struct {
 	max    int
@@ -212,7 +480,9 @@ func newRestartBudget(max int, window time.Duration) *restartBudget {
 	return &restartBudget{max: max, window: window}
 }
 
-func (b *restartBudget) take(now time.Time) bool {
+// take records a restart at now and returns how many restarts the window
+// now holds, or false when the budget is spent.
+func (b *restartBudget) take(now time.Time) (int, bool) {
 	kept := b.times[:0]
 	for _, t := range b.times {
 		if now.Sub(t) < b.window {
@@ -221,8 +491,8 @@ func (b *restartBudget) take(now time.Time) bool {
 	}
 	b.times = kept
 	if len(b.times) >= b.max {
-		return false
+		return len(b.times), false
 	}
 	b.times = append(b.times, now)
-	return true
+	return len(b.times), true
 }
