@@ -5,38 +5,55 @@
 # so "$0" is the binary to exec once the cgroup tree is delegated.
 #
 # Environment (set by envbox, never spliced into this text):
-#   ENVBOX_DELEGATE_ATTEMPTS  bound on migrate+enable attempts (default 100)
+#   ENVBOX_DELEGATE_ATTEMPTS  bound on migrate+enable attempts, 1..999999999
+#                             (default 100 when unset; set but empty is an error)
 #
 # On cgroup v2 it remounts /sys/fs/cgroup inside the new cgroup namespace, so
 # the container's own cgroup becomes the root, moves every process of that root
 # into the leaf /init and enables every available controller for children.
 # Then it execs BIN, whose cgroups (dockerd's /docker/<id>) nest under the pod.
+#
+# Exit status: 2 for a bad ENVBOX_DELEGATE_ATTEMPTS, 1 for any other failure,
+# each with one line on stderr naming the step, the path and the reason.
+# Runs the same under dash, busybox ash and bash: only builtins in the
+# per-PID path; external tools (umount, mount, mkdir, sleep, dd, cat) run a
+# bounded number of times.
 
 cg=/sys/fs/cgroup
-attempts=${ENVBOX_DELEGATE_ATTEMPTS:-100}
+nl='
+'
 
 fail() {
 	printf 'envbox-delegate: %s\n' "$*" >&2
-	exit 1
+	exit "${status:-1}"
 }
 
-case $attempts in
-'' | *[!0-9]*) fail "ENVBOX_DELEGATE_ATTEMPTS=\"$attempts\": not a positive integer" ;;
-esac
-[ "$attempts" -gt 0 ] || fail "ENVBOX_DELEGATE_ATTEMPTS=\"$attempts\": not a positive integer"
+# reason TEXT: the system error in an error message ("dd: error writing
+# 'standard output': No such process" -> "No such process"), first line only.
+reason() {
+	r=${1%%"$nl"*}
+	r=${r##*: }
+	printf '%s' "${r:-failed}"
+}
 
-# cgroup v1, or hybrid without cgroup2 at /sys/fs/cgroup: nothing to delegate.
-if [ ! -e "$cg/cgroup.controllers" ]; then
-	exec "$0" "$@"
-fi
+# write_err TEXT FILE: write TEXT in one write(2) and print why it failed.
+# Shell builtins (busybox's above all) do not say why a write failed, and
+# busybox printf does not even notice; dd reports the errno in every
+# implementation. Used only on error paths.
+write_err() {
+	err=$(printf '%s\n' "$1" | dd 2>&1 >"$2") && return 1
+	reason "$err"
+}
 
-# A bare mount on top fails with "already mounted" inside a container:
-# unmount first, then mount so the namespace root is the new root.
-err=$(umount "$cg" 2>&1) || fail "remount: umount $cg: ${err:-failed}"
-err=$(mount -t cgroup2 cgroup2 "$cg" 2>&1) || fail "remount: mount -t cgroup2 cgroup2 $cg: ${err:-failed}"
-err=$(mkdir -p "$cg/init" 2>&1) || fail "mkdir $cg/init: ${err:-failed}"
+# read_err FILE: why FILE cannot be read.
+read_err() {
+	err=$(cat -- "$1" 2>&1 >/dev/null) && { printf 'read failed'; return; }
+	reason "$err"
+}
 
-# Read a whole file of whitespace-separated words into $words without a fork.
+# read_words FILE: the whole FILE, words joined by single spaces, into
+# $words, without a fork. The file is read completely before the caller
+# acts on it: reading cgroup.procs while processes leave it skips entries.
 read_words() {
 	words=''
 	while read -r line || [ -n "$line" ]; do
@@ -45,7 +62,31 @@ read_words() {
 	words=${words# }
 }
 
-read_words "$cg/cgroup.controllers" || fail "read $cg/cgroup.controllers failed"
+attempts=${ENVBOX_DELEGATE_ATTEMPTS-100}
+case $attempts in
+'' | *[!0-9]* | 0* | ??????????*)
+	status=2 fail "ENVBOX_DELEGATE_ATTEMPTS=\"$attempts\": want a whole number from 1 to 999999999"
+	;;
+esac
+
+# cgroup v1, or hybrid without cgroup2 at /sys/fs/cgroup: nothing to delegate.
+[ -e "$cg/cgroup.controllers" ] || exec "$0" "$@"
+
+# A bare mount on top fails with "already mounted" inside a container:
+# unmount first, then mount so the namespace root is the new root.
+err=$(umount "$cg" 2>&1) || fail "remount: umount $cg: $(reason "$err")"
+err=$(mount -t cgroup2 cgroup2 "$cg" 2>&1) || fail "remount: mount -t cgroup2 cgroup2 $cg: $(reason "$err")"
+err=$(mkdir -p "$cg/init" 2>&1) || fail "mkdir -p $cg/init: $(reason "$err")"
+
+# One open for every move: half the time of one open per PID, and a PID
+# that vanished (ESRCH) fails only its own write(2) in dash, busybox and bash.
+if ! { command exec 3>"$cg/init/cgroup.procs"; } 2>/dev/null; then
+	err=$({ exec 3>"$cg/init/cgroup.procs"; } 2>&1)
+	fail "open $cg/init/cgroup.procs: $(reason "$err")"
+fi
+
+read_words "$cg/cgroup.controllers" 2>/dev/null ||
+	fail "read $cg/cgroup.controllers: $(read_err "$cg/cgroup.controllers")"
 enable=''
 for c in $words; do
 	enable="$enable +$c"
@@ -53,41 +94,49 @@ done
 enable=${enable# }
 
 n=0
-last_err=''
-while [ "$n" -lt "$attempts" ]; do
+while :; do
 	n=$((n + 1))
-	# Read the whole list before moving anyone: reading cgroup.procs while
-	# processes leave it can skip entries.
-	read_words "$cg/cgroup.procs" || fail "read $cg/cgroup.procs failed"
+	read_words "$cg/cgroup.procs" 2>/dev/null || fail "read $cg/cgroup.procs: $(read_err "$cg/cgroup.procs")"
 	for pid in $words; do
-		# A PID that exited meanwhile (ESRCH) is not an error: the re-read
-		# below decides whether the root is empty.
-		echo "$pid" 2>/dev/null >"$cg/init/cgroup.procs"
-	done
+		echo "$pid"
+	done >&3 2>/dev/null
+	# Domain controllers (memory, io) refuse with EBUSY while the root still
+	# holds processes; threaded ones (cpu, pids) do not, so success needs
+	# both the write and an empty root.
 	enabled=yes
 	if [ -n "$enable" ]; then
-		# Domain controllers (memory, io) refuse with EBUSY while the root
-		# still holds processes; threaded ones (cpu, pids) do not, so the
-		# write alone proves nothing.
-		if ! err=$({ echo "$enable" >"$cg/cgroup.subtree_control"; } 2>&1); then
-			enabled=no
-			last_err="write \"$enable\" to $cg/cgroup.subtree_control: ${err:-write failed}"
-		fi
+		{ echo "$enable" >"$cg/cgroup.subtree_control"; } 2>/dev/null || enabled=no
 	fi
-	read_words "$cg/cgroup.procs" || fail "read $cg/cgroup.procs failed"
-	if [ "$enabled" = yes ] && [ -z "$words" ]; then
+	read_words "$cg/cgroup.procs" 2>/dev/null || fail "read $cg/cgroup.procs: $(read_err "$cg/cgroup.procs")"
+	if [ -z "$words" ] && [ "$enabled" = yes ]; then
+		exec 3>&-
 		exec "$0" "$@"
 	fi
-	[ -n "$words" ] && last_err="${last_err:+$last_err; }processes still in $cg: $words"
-	[ "$n" -lt "$attempts" ] && { sleep 0.01 2>/dev/null || sleep 1; }
-	[ "$n" -lt "$attempts" ] && last_err=''
+	[ "$n" -lt "$attempts" ] || break
+	# Forks in the root and exiting children settle within milliseconds.
+	sleep 0.01 2>/dev/null || sleep 1
 done
+exec 3>&-
 
-# Name the controllers that refuse on their own (e.g. cpu while a realtime
-# task exists: EINVAL), so the operator knows which one, not only that one did.
-bad=''
+# Exhausted: find the last error with a tool that reports the errno.
+if [ -n "$words" ]; then
+	pid=${words%% *}
+	if why=$(write_err "$pid" "$cg/init/cgroup.procs"); then
+		last="move $pid to $cg/init/cgroup.procs: $why"
+	else
+		last="processes keep entering $cg"
+	fi
+else
+	why=$(write_err "$enable" "$cg/cgroup.subtree_control") || why='refused until the last attempt'
+	last="write \"$enable\" to $cg/cgroup.subtree_control: $why"
+fi
+# Name each controller that refuses on its own (e.g. cpu while a realtime
+# task exists: EINVAL), so the operator knows which one, not only that one
+# did. The probe leaves the controllers that accept enabled; nothing is
+# exec'd after it.
+refusing=''
 for c in $enable; do
-	{ echo "$c" >"$cg/cgroup.subtree_control"; } 2>/dev/null || bad="$bad ${c#+}"
+	why=$(write_err "$c" "$cg/cgroup.subtree_control") && refusing="$refusing, ${c#+} ($why)"
 done
-read_words "$cg/cgroup.procs" || words='?'
-fail "gave up after $attempts attempts: ${last_err:-unknown error}${bad:+; controllers that cannot be enabled:$bad}; pids still in $cg: ${words:-none}"
+refusing=${refusing#, }
+fail "gave up after $n attempts: $last; pids still in $cg: ${words:-none}; controllers refusing: ${refusing:-none}"

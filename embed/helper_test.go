@@ -1,0 +1,208 @@
+package embed_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/envbox/envbox/embed"
+)
+
+// The test binary doubles as the two programs a delegation run needs. They
+// only ever run inside a cgtest child (own cgroup, cgroup and mount
+// namespaces, /sys/fs/cgroup proven to be the test cgroup):
+//
+//   - the launcher (env helperEnv=launch) fills the cgroup root with
+//     processes, then runs `unshare --cgroup -- SHELL -c SCRIPT SELF
+//     targetArg targetArgs...`, then kills and reaps what it started and
+//     exits with the script's status;
+//   - the target (argv[1] == targetArg) is what the script execs: it prints
+//     its pid, argv, the v2 line of /proc/self/cgroup and the time since the
+//     launcher started the script.
+const (
+	helperEnv   = "EMBED_TEST_HELPER"   // "launch" selects the launcher
+	shellEnv    = "EMBED_TEST_SHELL"    // shell argv, space separated: "busybox sh"
+	scriptEnv   = "EMBED_TEST_SCRIPT"   // "classic" runs classicScript instead
+	sleepsEnv   = "EMBED_TEST_SLEEPS"   // processes to leave in the root
+	blockersEnv = "EMBED_TEST_BLOCKERS" // processes that keep re-entering the root
+	bindEnv     = "EMBED_TEST_BIND"     // dir to bind-mount on /sys/fs/cgroup (fake tree)
+	fullEnv     = "EMBED_TEST_FULL"     // "1": bind /dev/full on the fake cgroup.subtree_control
+	pathEnv     = "EMBED_TEST_PATH"     // dir to put first in the script's PATH (fake tools)
+	holdEnv     = "EMBED_TEST_HOLD"     // "1": the target waits for EOF on stdin
+	startEnv    = "EMBED_TEST_T0"       // CLOCK_MONOTONIC ns when the script was started
+
+	targetArg = "envbox-test-target"
+)
+
+// targetArgs are passed through the script; they must arrive byte for byte.
+var targetArgs = []string{"--flag=a b", "", `it's "quoted" $HOME * \n`}
+
+// classicScript is the moby hack/dind delegation, with the same remount the
+// envbox script does, run by the benchmark in the same harness.
+const classicScript = `cg=/sys/fs/cgroup
+umount "$cg" && mount -t cgroup2 cgroup2 "$cg" || exit 1
+mkdir -p "$cg/init"
+xargs -rn1 < "$cg/cgroup.procs" > "$cg/init/cgroup.procs" || :
+sed -e 's/ / +/g' -e 's/^/+/' < "$cg/cgroup.controllers" > "$cg/cgroup.subtree_control"
+exec "$0" "$@"
+`
+
+// helperMain runs the launcher or the target and returns true with the
+// exit code when this process is one of them.
+func helperMain() (int, bool) {
+	if len(os.Args) > 1 && os.Args[1] == targetArg {
+		return target(), true
+	}
+	if os.Getenv(helperEnv) == "launch" {
+		code, err := launch()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "launcher: %v\n", err)
+			return 120, true
+		}
+		return code, true
+	}
+	return 0, false
+}
+
+func monotonic() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
+
+func target() int {
+	elapsed := monotonic()
+	if t0, err := strconv.ParseInt(os.Getenv(startEnv), 10, 64); err == nil {
+		elapsed -= t0
+	}
+	argv, _ := json.Marshal(os.Args[1:])
+	cg, err := os.ReadFile("/proc/self/cgroup")
+	line := "unreadable: " + fmt.Sprint(err)
+	for _, l := range strings.Split(string(cg), "\n") {
+		if strings.HasPrefix(l, "0::") {
+			line = l
+		}
+	}
+	fmt.Printf("pid %d\nelapsed_ns %d\nargv %s\ncgroup %s\n", os.Getpid(), elapsed, argv, line)
+	if os.Getenv(holdEnv) == "1" {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+	}
+	return 0
+}
+
+func launch() (int, error) {
+	if err := fakeTree(); err != nil {
+		return 0, err
+	}
+	var started []*exec.Cmd
+	defer func() {
+		for _, c := range started {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+	}()
+	sleeps, err := startN(os.Getenv(sleepsEnv), &started, func(*exec.Cmd) {}, "sleep", "1000")
+	if err != nil {
+		return 0, err
+	}
+	blockers, err := startBlockers(&started)
+	if err != nil {
+		return 0, err
+	}
+	fmt.Printf("sleeps %s\nblockers %s\n", sleeps, blockers)
+	return runScript()
+}
+
+// fakeTree replaces /sys/fs/cgroup (in this private mount namespace only)
+// with a plain directory the test prepared.
+func fakeTree() error {
+	dir := os.Getenv(bindEnv)
+	if dir == "" {
+		return nil
+	}
+	if err := unix.Mount(dir, "/sys/fs/cgroup", "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind %s on /sys/fs/cgroup: %w", dir, err)
+	}
+	if os.Getenv(fullEnv) != "1" {
+		return nil
+	}
+	const sc = "/sys/fs/cgroup/cgroup.subtree_control"
+	if err := unix.Mount("/dev/full", sc, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind /dev/full on %s: %w", sc, err)
+	}
+	return nil
+}
+
+// startBlockers starts processes that write themselves into the test
+// cgroup's root as fast as they can, through fd 3: the test opened it on the
+// host's mount, so it neither keeps the script's umount busy nor ever
+// resolves /sys/fs/cgroup while that path is the host's tmpfs (between the
+// script's umount and mount).
+func startBlockers(started *[]*exec.Cmd) (string, error) {
+	count := os.Getenv(blockersEnv)
+	if count == "" || count == "0" {
+		return "", nil
+	}
+	unix.CloseOnExec(3) // only the blockers get it, not the script
+	procs := os.NewFile(3, "test cgroup.procs")
+	return startN(count, started, func(c *exec.Cmd) { c.ExtraFiles = []*os.File{procs} },
+		"/bin/sh", "-c", `while :; do echo $$ >&3; done`)
+}
+
+func startN(count string, started *[]*exec.Cmd, setup func(*exec.Cmd), name string, args ...string) (string, error) {
+	n := 0
+	if count != "" {
+		var err error
+		if n, err = strconv.Atoi(count); err != nil {
+			return "", fmt.Errorf("parse count %q: %w", count, err)
+		}
+	}
+	pids := make([]string, 0, n)
+	for range n {
+		c := exec.Command(name, args...)
+		setup(c)
+		if err := c.Start(); err != nil {
+			return "", fmt.Errorf("start %s: %w", name, err)
+		}
+		*started = append(*started, c)
+		pids = append(pids, strconv.Itoa(c.Process.Pid))
+	}
+	return strings.Join(pids, " "), nil
+}
+
+func runScript() (int, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	script := embed.DelegateScript
+	if os.Getenv(scriptEnv) == "classic" {
+		script = classicScript
+	}
+	argv := append([]string{"--cgroup", "--"}, strings.Fields(os.Getenv(shellEnv))...)
+	argv = append(argv, "-c", script, self, targetArg)
+	argv = append(argv, targetArgs...)
+	cmd := exec.Command("unshare", argv...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = os.Environ()
+	if dir := os.Getenv(pathEnv); dir != "" {
+		cmd.Env = append(cmd.Env, "PATH="+dir+":"+os.Getenv("PATH"))
+	}
+	cmd.Env = append(cmd.Env, startEnv+"="+strconv.FormatInt(monotonic(), 10))
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	fmt.Printf("script %d\n", cmd.Process.Pid)
+	err = cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Exited() {
+		return ws.ExitStatus(), nil
+	}
+	return 0, err
+}
