@@ -5,12 +5,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-		"fmt"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // DefaultCacheDir keeps the extracted kernel between runs (CI included).
@@ -37,9 +38,11 @@ type Kernel struct {
 // Only apt-cache, apt-get, dpkg-deb and xz are used; the host's own /boot is
 // not, so CI gets the same kernel on a machine that never installed it.
 func EnsureKernel(ctx context.Context, cacheDir string) (Kernel, error) {
-	pkg, err := kernelPackage(ctx)
+	pkg, err := cachedPackage(cacheDir)
 	if err != nil {
-		return Kernel{}, err
+		if pkg, err = kernelPackage(ctx); err != nil {
+			return Kernel{}, err
+		}
 	}
 	k := Kernel{
 		Package: pkg,
@@ -47,7 +50,7 @@ func EnsureKernel(ctx context.Context, cacheDir string) (Kernel, error) {
 		Config:  filepath.Join(cacheDir, pkg, "config"),
 	}
 	if _, err := os.Stat(k.Image); err == nil {
-		return k, nil
+		return k, markCurrent(cacheDir, pkg)
 	}
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return Kernel{}, fmt.Errorf("create kernel cache %s: %w", cacheDir, err)
@@ -66,7 +69,45 @@ func EnsureKernel(ctx context.Context, cacheDir string) (Kernel, error) {
 			return Kernel{}, fmt.Errorf("publish kernel %s: %w", pkg, err)
 		}
 	}
-	return k, nil
+	return k, markCurrent(cacheDir, pkg)
+}
+
+// resolveTTL is how long the package name apt resolved is trusted: without
+// a pkgcache.bin (Debian container images) every apt-cache call re-reads
+// all package lists, 4 to 9 s on a loaded 2-core machine.
+const resolveTTL = 24 * time.Hour
+
+// cachedPackage is the package recorded in cacheDir/current by the last run
+// within resolveTTL, if its kernel is still there.
+func cachedPackage(cacheDir string) (string, error) {
+	p := filepath.Join(cacheDir, "current")
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "", err
+	}
+	if age := time.Since(fi.ModTime()); age > resolveTTL {
+		return "", fmt.Errorf("%s is %s old, more than %s", p, age, resolveTTL)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", err
+	}
+	pkg := strings.TrimSpace(string(b))
+	if _, err := os.Stat(filepath.Join(cacheDir, pkg, "vmlinux")); err != nil {
+		return "", err
+	}
+	return pkg, nil
+}
+
+func markCurrent(cacheDir, pkg string) error {
+	p := filepath.Join(cacheDir, "current")
+	if cur, err := cachedPackage(cacheDir); err == nil && cur == pkg {
+		return nil
+	}
+	if err := os.WriteFile(p, []byte(pkg+"\n"), 0o644); err != nil {
+		return fmt.Errorf("record current kernel package: %w", err)
+	}
+	return nil
 }
 
 // fetchKernel downloads pkg into dir and leaves dir/vmlinux and dir/config.

@@ -53,6 +53,7 @@ spawn() {
 delegate() {
 	pod=$1
 	shift
+	read -r t0 _ </proc/uptime
 	(
 		echo 0 >"$cg/$pod/cgroup.procs" || exit 97
 		read -r self </proc/self/cgroup
@@ -60,7 +61,11 @@ delegate() {
 		[ "$self" = "0::/$pod" ] || exit 98
 		exec env "$@" "$h" ns /bin/sh -c "$script" /bin/target "$pod"
 	) 2>"/tmp/$pod.err"
-	rec "$pod" rc "$?"
+	rc=$?
+	read -r t1 _ </proc/uptime
+	rec "$pod" rc "$rc"
+	# /proc/uptime has centiseconds: "12.34".
+	rec "$pod" elapsed_ms "$(((${t1%.*}${t1#*.} - ${t0%.*}${t0#*.}) * 10))"
 	recf "$pod" stderr "/tmp/$pod.err"
 }
 
@@ -149,9 +154,9 @@ report $s
 # still accepted, so this kernel cannot show the EINVAL case.
 s=s5_realtime
 mkdir "$cg/$s"
-(echo 0 >"$cg/$s/cgroup.procs" && exec chrt -f 10 sleep 600) &
+(echo 0 >"$cg/$s/cgroup.procs" && exec "$h" rt /bin/sleep 600) &
 sleep 0.2
-rec $s sched "$(chrt -p "$(cat "$cg/$s/cgroup.procs")")"
+rec $s sched "$("$h" policy "$(cat "$cg/$s/cgroup.procs")" 2>&1)"
 delegate $s ENVBOX_DELEGATE_ATTEMPTS=3
 rec $s host_subtree_control "$(cat "$cg/$s/cgroup.subtree_control")"
 echo 1 >"$cg/$s/cgroup.kill"
@@ -178,14 +183,21 @@ mkdir "$cg/$s"
 spawn $s
 (
 	while :; do
-		spawn $s
+		sleep 600 &
+		r=$("$h" write "$cg/$s/cgroup.procs" $!)
+		echo "$r" >>/tmp/$s.injected
+		[ "$r" = ok ] || kill $!
 		sleep 0.02
 	done
 ) &
 injector=$!
 sleep 0.3
 delegate $s ENVBOX_DELEGATE_ATTEMPTS=5
+sleep 0.3
 kill "$injector"
+rec $s injected_ok "$(grep -c '^ok$' /tmp/$s.injected)"
+rec $s injected_refused "$(grep -vc '^ok$' /tmp/$s.injected)"
+rec $s injected_errnos "$(grep -v '^ok$' /tmp/$s.injected | sort -u)"
 echo 1 >"$cg/$s/cgroup.kill"
 report $s
 

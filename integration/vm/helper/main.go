@@ -7,6 +7,8 @@
 //	vmhelper ns CMD [ARGS...]        new mount+cgroup namespace, / rprivate, exec CMD
 //	vmhelper write PATH DATA          one write(2); prints "ok" or the errno name (EBUSY)
 //	vmhelper hog MIB                  allocate and touch MIB MiB, then print "survived"
+//	vmhelper rt CMD [ARGS...]         SCHED_FIFO priority 10, exec CMD
+//	vmhelper policy PID               print PID's scheduling policy (SCHED_FIFO)
 //	vmhelper cpuquota DIR             xunix quota of "self", and of DIR with the root fallback
 //	vmhelper report NAME DIR          print "RESULT NAME {file: content, ...}" for DIR's files
 package main
@@ -47,6 +49,10 @@ func run(args []string) error {
 		return nil
 	case cmd == "hog" && len(rest) == 1:
 		return hog(rest[0])
+	case cmd == "rt" && len(rest) >= 1:
+		return realtime(rest)
+	case cmd == "policy" && len(rest) == 1:
+		return policy(rest[0])
 	case cmd == "cpuquota" && len(rest) == 1:
 		return cpuQuota(rest[0])
 	case cmd == "report" && len(rest) == 2:
@@ -112,6 +118,37 @@ func hog(mib string) error {
 		keep = append(keep, b)
 	}
 	fmt.Printf("survived %d MiB\n", len(keep))
+	return nil
+}
+
+// realtime execs argv as a SCHED_FIFO task: with CONFIG_RT_GROUP_SCHED such
+// a task makes enabling cpu in its cgroup's parent fail with EINVAL.
+func realtime(argv []string) error {
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 10}
+	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
+		return fmt.Errorf("sched_setattr SCHED_FIFO 10: %w", err)
+	}
+	if err := unix.Exec(argv[0], argv, os.Environ()); err != nil {
+		return fmt.Errorf("exec %q: %w", argv, err)
+	}
+	return nil
+}
+
+func policy(pid string) error {
+	n, err := strconv.Atoi(pid)
+	if err != nil {
+		return fmt.Errorf("parse PID %q: %w", pid, err)
+	}
+	attr, err := unix.SchedGetAttr(n, 0)
+	if err != nil {
+		return fmt.Errorf("sched_getattr %d: %w", n, err)
+	}
+	names := map[uint32]string{unix.SCHED_NORMAL: "SCHED_OTHER", unix.SCHED_FIFO: "SCHED_FIFO", unix.SCHED_RR: "SCHED_RR"}
+	name, ok := names[attr.Policy]
+	if !ok {
+		name = strconv.FormatUint(uint64(attr.Policy), 10)
+	}
+	fmt.Printf("%s %d\n", name, attr.Priority)
 	return nil
 }
 
