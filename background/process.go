@@ -18,7 +18,10 @@ import (
 type Process struct {
 	// Env is appended to the inherited environment at every start.
 	Env []string
-	// OnLine, when set, sees every output line (stdout and stderr).
+	// OnLine, when set, sees every output line (stdout and stderr). It must
+	// be safe for concurrent use and return quickly: after a restart, lines
+	// from orphans of the previous run that still hold its output pipe may
+	// arrive beside the new run's.
 	OnLine func(line string)
 	// IdentifyTimeout bounds the time the process may take to become
 	// binName (DefaultIdentifyTimeout when zero).

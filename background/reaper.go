@@ -21,7 +21,9 @@ import (
 //
 // The reaper never takes the exit status of a Process or of a StartCmd
 // child: it peeks with waitid(P_ALL, WNOHANG|WNOWAIT) and reaps only pids
-// that nobody owns. stop ends the loop and returns once it has.
+// that nobody owns. A zombie whose owner has not reaped it yet holds the
+// queue until the owner does (Process always waits at once). Call it once
+// per process; stop ends the loop and returns once it has.
 func StartReaper(ctx context.Context, log slog.Logger) (stop func(), err error) {
 	if os.Getpid() != 1 {
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
