@@ -122,7 +122,7 @@ func TestPureCgroupV2(t *testing.T) {
 		r.want("ns_controllers", allControllers)
 		r.want("ns_subtree_control", allControllers)
 		r.want("ns_root_procs", "")
-		r.want("ns_mountinfo", "29 28 0:22 / /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw")
+		r.wantMount("ns_mountinfo", "/", "/sys/fs/cgroup", "rw")
 		r.want("host_procs", "")
 		r.want("host_init_procs_count", "3")
 		r.want("host_subtree_control", allControllers)
@@ -235,17 +235,17 @@ func TestPureCgroupV2(t *testing.T) {
 		r := res(t, "s7_mount_options")
 		const opts = "rw,nsdelegate,memory_localevents,memory_recursiveprot"
 		r.want("remount_rc", "0")
-		r.wantSuperOptions("host_before_remount", "rw")
-		r.wantSuperOptions("host_before", opts)
+		r.wantMount("host_before_remount", "/", "/sys/fs/cgroup", "rw")
+		r.wantMount("host_before", "/", "/sys/fs/cgroup", opts)
 		r.want("rc", "0")
 		r.want("stderr", "")
 		r.want("ns_subtree_control", allControllers)
-		r.wantSuperOptions("ns_mountinfo", opts)
-		r.wantSuperOptions("host_after", opts)
+		r.wantMount("ns_mountinfo", "/", "/sys/fs/cgroup", opts)
+		r.wantMount("host_after", "/", "/sys/fs/cgroup", opts)
 		// Control: the same remount without a new cgroup namespace resets
 		// them, so this test would see a script that lost them.
 		r.want("control_rc", "0")
-		r.wantSuperOptions("host_after_control", "rw")
+		r.wantMount("host_after_control", "/", "/sys/fs/cgroup", "rw")
 	})
 }
 
@@ -318,19 +318,21 @@ func (r result) wantAtMost(key string, max int64) {
 	}
 }
 
-// wantSuperOptions checks the super options of a mountinfo line (the field
-// after " - <fstype> <source> ").
-func (r result) wantSuperOptions(key, want string) {
+// wantMount checks a cgroup2 mountinfo line: the root of the mount (relative
+// to the reader's cgroup namespace), its mount point and the super options
+// (the field after " - cgroup2 <source> ").
+func (r result) wantMount(key, root, point, superOpts string) {
 	r.t.Helper()
 	line := r.get(key)
-	_, after, ok := strings.Cut(line, " - ")
-	f := strings.Fields(after)
-	if !ok || len(f) != 3 {
-		r.t.Errorf("%s = %q is not a mountinfo line", key, line)
+	before, after, ok := strings.Cut(line, " - ")
+	mnt, super := strings.Fields(before), strings.Fields(after)
+	if !ok || len(mnt) < 5 || len(super) != 3 || super[0] != "cgroup2" {
+		r.t.Errorf("%s = %q is not a cgroup2 mountinfo line", key, line)
 		return
 	}
-	if f[2] != want {
-		r.t.Errorf("%s super options = %q, want %q (line %q)", key, f[2], want, line)
+	if mnt[3] != root || mnt[4] != point || super[2] != superOpts {
+		r.t.Errorf("%s = %q: root %q mount point %q super options %q, want %q %q %q",
+			key, line, mnt[3], mnt[4], super[2], root, point, superOpts)
 	}
 }
 

@@ -1,0 +1,59 @@
+package vm
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+func TestCheckStatic(t *testing.T) {
+	t.Parallel()
+	// Debian's dash is dynamically linked; busybox-static's busybox is not.
+	if err := checkStatic("/bin/dash"); err == nil || err.Error() != "/bin/dash is dynamically linked (has PT_INTERP); the initramfs needs a static binary" {
+		t.Errorf("checkStatic(/bin/dash) = %v, want the dynamically linked error", err)
+	}
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skipf("no /bin/busybox: %v", err)
+	}
+	if err := checkStatic("/bin/busybox"); err != nil {
+		t.Errorf("checkStatic(/bin/busybox) = %v, want nil", err)
+	}
+}
+
+// TestBuildInitramfs packs a guest and lists it back with cpio -t.
+func TestBuildInitramfs(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("cpio"); err != nil {
+		t.Skipf("cpio is not installed (integration/deps.sh installs it): %v", err)
+	}
+	if checkStatic("/bin/busybox") != nil {
+		t.Skip("no static /bin/busybox (busybox-static)")
+	}
+	dir := t.TempDir()
+	out, err := BuildInitramfs(dir, Guest{
+		Busybox: "/bin/busybox", Helper: "/bin/busybox",
+		Init: "#!/bin/sh\n", Target: "#!/bin/sh\n", Delegate: "# script\n",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != filepath.Join(dir, "initramfs.cpio") {
+		t.Errorf("BuildInitramfs() = %q, want %q", out, filepath.Join(dir, "initramfs.cpio"))
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command("cpio", "-t", "--quiet")
+	cmd.Stdin = f
+	got, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("cpio -t %s: %v", out, err)
+	}
+	want := ".\nbin\nbin/busybox\nbin/sh\nbin/target\nbin/vmhelper\ndelegate.sh\ndev\ninit\nproc\nsys\ntmp\n"
+	if string(got) != want {
+		t.Errorf("cpio -t %s = %q, want %q", out, got, want)
+	}
+}
