@@ -149,8 +149,9 @@ func (s *session) superviseOnce(ctx context.Context) (bool, error) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	exited := make(chan waitResult, 1)
+	api, id := s.api, s.id // setup may replace them while this waits
 	go func() {
-		e, err := workspace.WaitExit(wctx, s.api, s.id)
+		e, err := workspace.WaitExit(wctx, api, id)
 		exited <- waitResult{e, err}
 	}()
 	select {

@@ -25,7 +25,7 @@ func InspectImage(ctx context.Context, api API, ref, runtime string) (img Image,
 		return Image{}, fmt.Errorf("inspect image %s: create probe: %w", ref, err)
 	}
 	defer func() {
-		if rerr := api.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); rerr != nil && err == nil {
+		if rerr := api.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); rerr != nil && !errdefs.IsNotFound(rerr) && err == nil {
 			err = fmt.Errorf("inspect image %s: remove probe %s: %w", ref, c.ID, rerr)
 		}
 	}()

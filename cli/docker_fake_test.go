@@ -1,0 +1,270 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"cdr.dev/slog"
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/errdefs"
+	"github.com/docker/docker/pkg/stdcopy"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/envbox/envbox/dind"
+)
+
+// recorder is the ordered list of what the flow did, across fakes.
+type recorder struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (r *recorder) add(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, fmt.Sprintf(format, args...))
+}
+
+func (r *recorder) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.events...)
+}
+
+// fakeProc is a supervised process that never runs anything.
+type fakeProc struct {
+	rec    *recorder
+	mu     sync.Mutex
+	name   string
+	argv   [][]string // every start and restart
+	env    []string
+	onLine func(string)
+	log    slog.Logger
+	done   chan struct{}
+	err    error
+	// started is signalled at every start and restart.
+	started chan struct{}
+}
+
+func (p *fakeProc) Done() <-chan struct{} { p.mu.Lock(); defer p.mu.Unlock(); return p.done }
+
+func (p *fakeProc) Wait() error {
+	<-p.Done()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// exit ends the current run with err, after printing lines.
+func (p *fakeProc) exit(err error, lines ...string) {
+	for _, l := range lines {
+		p.emit(l)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.err = err
+	close(p.done)
+}
+
+// emit prints one output line the way background.Process does: logged
+// under the process's name, then handed to OnLine.
+func (p *fakeProc) emit(line string) {
+	p.log.Named(p.name).Info(context.Background(), line)
+	if p.onLine != nil {
+		p.onLine(line)
+	}
+}
+
+func (p *fakeProc) Stop(time.Duration) error {
+	p.rec.add("stop %s", p.name)
+	p.exit(nil)
+	return nil
+}
+
+func (p *fakeProc) Restart(_ time.Duration, binName, cmd string, args ...string) error {
+	p.exit(nil)
+	p.mu.Lock()
+	p.argv = append(p.argv, append([]string{cmd}, args...))
+	p.done, p.err = make(chan struct{}), nil
+	p.mu.Unlock()
+	p.rec.add("restart %s as %s", p.name, binName)
+	p.started <- struct{}{}
+	return nil
+}
+
+// fakeAPI is dockerd as the Docker client sees it.
+type fakeAPI struct {
+	rec        *recorder
+	mu         sync.Mutex
+	pingErr    error
+	haveImage  bool
+	created    []*container.Config
+	hosts      []*container.HostConfig
+	execs      []container.ExecOptions
+	scripts    chan string
+	bootOutput string
+	// exits delivers the workspace container's end to ContainerWait.
+	exits     chan container.WaitResponse
+	oomKilled bool
+	nextID    int
+}
+
+func newFakeAPI(rec *recorder) *fakeAPI {
+	return &fakeAPI{rec: rec, haveImage: true, scripts: make(chan string, 4), exits: make(chan container.WaitResponse, 1)}
+}
+
+func (f *fakeAPI) Ping(context.Context) (types.Ping, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return types.Ping{}, f.pingErr
+}
+
+func (f *fakeAPI) ImageInspectWithRaw(_ context.Context, ref string) (types.ImageInspect, []byte, error) {
+	if f.haveImage {
+		return types.ImageInspect{ID: ref}, nil, nil
+	}
+	return types.ImageInspect{}, nil, errdefs.NotFound(errors.New("no such image: " + ref))
+}
+
+func (f *fakeAPI) ImagePull(_ context.Context, ref string, o image.PullOptions) (io.ReadCloser, error) {
+	f.rec.add("pull %s auth=%t", ref, o.RegistryAuth != "")
+	return io.NopCloser(strings.NewReader(`{"status":"Pulling fs layer","id":"a1"}` + "\n" + `{"status":"Download complete","id":"a1"}` + "\n")), nil
+}
+
+func (f *fakeAPI) ContainerCreate(_ context.Context, c *container.Config, h *container.HostConfig, _ *network.NetworkingConfig, _ *ocispec.Platform, name string) (container.CreateResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nextID++
+	f.created, f.hosts = append(f.created, c), append(f.hosts, h)
+	f.rec.add("create %s", name)
+	return container.CreateResponse{ID: fmt.Sprintf("id%d", f.nextID)}, nil
+}
+
+func (f *fakeAPI) ContainerStart(_ context.Context, id string, _ container.StartOptions) error {
+	f.rec.add("start %s", id)
+	return nil
+}
+
+func (f *fakeAPI) ContainerStop(_ context.Context, id string, o container.StopOptions) error {
+	f.rec.add("stop container %s timeout=%d", id, *o.Timeout)
+	return nil
+}
+
+func (f *fakeAPI) ContainerRemove(_ context.Context, id string, _ container.RemoveOptions) error {
+	f.rec.add("remove %s", id)
+	if strings.HasPrefix(id, "id") {
+		return nil
+	}
+	return errdefs.NotFound(errors.New("no such container: " + id))
+}
+
+func (f *fakeAPI) ContainerInspect(_ context.Context, id string) (types.ContainerJSON, error) {
+	return types.ContainerJSON{ContainerJSONBase: &types.ContainerJSONBase{ID: id, State: &types.ContainerState{OOMKilled: f.oomKilled}}}, nil
+}
+
+func (f *fakeAPI) ContainerWait(ctx context.Context, _ string, _ container.WaitCondition) (<-chan container.WaitResponse, <-chan error) {
+	res, errs := make(chan container.WaitResponse, 1), make(chan error, 1)
+	go func() {
+		select {
+		case r := <-f.exits:
+			res <- r
+		case <-ctx.Done():
+			errs <- ctx.Err()
+		}
+	}()
+	return res, errs
+}
+
+func (f *fakeAPI) ContainerStatPath(context.Context, string, string) (container.PathStat, error) {
+	return container.PathStat{}, errdefs.NotFound(errors.New("no /sbin/init"))
+}
+
+func (f *fakeAPI) CopyFromContainer(context.Context, string, string) (io.ReadCloser, container.PathStat, error) {
+	return nil, container.PathStat{}, errdefs.NotFound(errors.New("no os-release"))
+}
+
+func (f *fakeAPI) ContainerExecCreate(_ context.Context, id string, o container.ExecOptions) (types.IDResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.execs = append(f.execs, o)
+	f.rec.add("exec in %s as %s", id, o.User)
+	return types.IDResponse{ID: "exec1"}, nil
+}
+
+func (f *fakeAPI) ContainerExecAttach(context.Context, string, container.ExecAttachOptions) (types.HijackedResponse, error) {
+	ours, theirs := net.Pipe()
+	go func() {
+		b, _ := io.ReadAll(theirs)
+		f.scripts <- string(b)
+	}()
+	var out bytes.Buffer
+	_, _ = stdcopy.NewStdWriter(&out, stdcopy.Stdout).Write([]byte(f.bootOutput))
+	return types.NewHijackedResponse(closeWriter{ours}, ""), nil
+}
+
+// closeWriter ends the script stream the way a TCP half-close would.
+type closeWriter struct{ net.Conn }
+
+func (c closeWriter) CloseWrite() error { return c.Conn.Close() }
+
+// fakeWorld wires fakes into dockerDeps.
+type fakeWorld struct {
+	rec     *recorder
+	api     *fakeAPI
+	procs   map[string]*fakeProc
+	mu      sync.Mutex
+	started chan string
+	signals chan os.Signal
+	logs    *dockerLogBuffer
+}
+
+// dockerLogBuffer collects log output from several goroutines.
+type dockerLogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *dockerLogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *dockerLogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (w *fakeWorld) start(_ context.Context, log slog.Logger, cmd dind.Command, onLine func(string)) (proc, error) {
+	p := &fakeProc{rec: w.rec, name: cmd.BinName, argv: [][]string{cmd.Argv()}, env: cmd.Env, onLine: onLine, log: log,
+		done: make(chan struct{}), started: make(chan struct{}, 4)}
+	w.mu.Lock()
+	w.procs[cmd.BinName] = p
+	w.mu.Unlock()
+	w.rec.add("start %s", cmd.BinName)
+	w.started <- cmd.BinName
+	return p, nil
+}
+
+func (w *fakeWorld) proc(name string) *fakeProc {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.procs[name]
+}

@@ -1,0 +1,265 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/spf13/afero"
+
+	"github.com/envbox/envbox/dind/workspace"
+	"github.com/envbox/envbox/embed"
+)
+
+// wantDockerdArgv is the complete first dockerd command line for defaults().
+func wantDockerdArgv(dataRoot string, extra ...string) []string {
+	return append([]string{
+		"unshare", "--cgroup", "--", "/bin/sh", "-c", embed.DelegateScript, "dockerd",
+		"--host=unix:///var/run/docker.sock", "--data-root=" + dataRoot,
+		"--bip=172.19.0.1/30", "--fixed-cidr=172.19.0.0/30",
+	}, extra...)
+}
+
+// startFlow runs runDocker with fakes in the background.
+func startFlow(t *testing.T, cfg dockerConfig, edit func(w *fakeWorld, d *dockerDeps)) (*fakeWorld, <-chan error) {
+	t.Helper()
+	rec := &recorder{}
+	w := &fakeWorld{rec: rec, api: newFakeAPI(rec), procs: map[string]*fakeProc{}, started: make(chan string, 8),
+		signals: make(chan os.Signal, 1), logs: &dockerLogBuffer{}}
+	log, err := newDockerLogger(w.logs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := dockerDeps{
+		log: log, fs: afero.NewMemMapFs(), environ: []string{"FOO=bar", "CODER_AGENT_TOKEN=" + testToken, "CODER_X=1"},
+		lookPath: func(s string) (string, error) { return "", errors.New(s + ": not found") },
+		signals:  w.signals, start: w.start,
+		api:    func(string) (workspace.API, error) { return w.api, nil },
+		cgroup: fakeLimits{quota: 200000, period: 100000, mem: 1 << 30},
+		now:    time.Now, poll: time.Millisecond,
+	}
+	if edit != nil {
+		edit(w, &deps)
+	}
+	done := make(chan error, 1)
+	go func() { done <- runDocker(context.Background(), cfg, deps) }()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("events: %q\nlogs:\n%s", rec.list(), w.logs.String())
+		}
+	})
+	return w, done
+}
+
+type fakeLimits struct{ quota, period, mem int64 }
+
+func (f fakeLimits) CPU() (int64, int64, error) { return f.quota, f.period, nil }
+func (f fakeLimits) Memory() (int64, error)     { return f.mem, nil }
+
+// waitFor returns the flow's result, failing after a deadline.
+func waitFor(t *testing.T, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("runDocker did not return within 10s")
+		return nil
+	}
+}
+
+// waitScript waits for the bootstrap script to reach the workspace.
+func waitScript(t *testing.T, w *fakeWorld) string {
+	t.Helper()
+	select {
+	case s := <-w.api.scripts:
+		return s
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no bootstrap script; events %q", w.rec.list())
+		return ""
+	}
+}
+
+func flowConfig() dockerConfig {
+	c := defaults()
+	c.BootstrapScript = "echo bootstrapping with $CODER_AGENT_TOKEN\n"
+	c.InnerEnvs = []string{"FOO", "CODER_*"}
+	c.AgentURL = "https://coder.example.com"
+	return c
+}
+
+func TestRunDockerSIGTERM(t *testing.T) {
+	t.Parallel()
+	w, done := startFlow(t, flowConfig(), nil)
+	if got := waitScript(t, w); got != "echo bootstrapping with $CODER_AGENT_TOKEN\n" {
+		t.Errorf("bootstrap script = %q", got)
+	}
+	w.signals <- syscall.SIGTERM
+	if err := waitFor(t, done); err != nil {
+		t.Fatalf("runDocker after SIGTERM = %v, want nil (exit 0)", err)
+	}
+	wantEvents := []string{
+		"start dockerd", "remove workspace_cvm", "create workspace_cvm", "start id1", "exec in id1 as coder",
+		"stop container id1 timeout=25", "stop dockerd",
+	}
+	if got := w.rec.list(); !reflect.DeepEqual(got, wantEvents) {
+		t.Errorf("events =\n%q\nwant\n%q", got, wantEvents)
+	}
+	d := w.proc("dockerd")
+	if got, want := d.argv, [][]string{wantDockerdArgv("/var/lib/docker")}; !reflect.DeepEqual(got, want) {
+		t.Errorf("dockerd argv =\n%q\nwant\n%q", got, want)
+	}
+	if want := []string{"ENVBOX_DELEGATE_ATTEMPTS=100"}; !reflect.DeepEqual(d.env, want) {
+		t.Errorf("dockerd env = %q, want %q", d.env, want)
+	}
+	wantExec := []container.ExecOptions{{
+		User: "coder", Env: []string{"CODER_AGENT_TOKEN=" + testToken},
+		Cmd:         []string{"/bin/sh", "-c", `BINARY_DIR="${HOME:-/tmp}/.coder"; mkdir -p "$BINARY_DIR" 2>/dev/null || BINARY_DIR=$(mktemp -d); export BINARY_DIR; exec /bin/sh -s`},
+		AttachStdin: true, AttachStdout: true, AttachStderr: true,
+	}}
+	if !reflect.DeepEqual(w.api.execs, wantExec) {
+		t.Errorf("exec =\n%+v\nwant\n%+v", w.api.execs, wantExec)
+	}
+	wantEnv := []string{"CODER_AGENT_SUBSYSTEM=envbox", "CODER_AGENT_URL=https://coder.example.com", "CODER_X=1", "FOO=bar"}
+	if got := w.api.created[0].Env; !reflect.DeepEqual(got, wantEnv) {
+		t.Errorf("workspace env = %q, want %q (never the token)", got, wantEnv)
+	}
+	h := w.api.hosts[0]
+	if h.Runtime != "runc" || h.CPUQuota != 200000 || h.CPUPeriod != 100000 || h.Memory != 1073741824 {
+		t.Errorf("host config runtime=%q cpu=%d/%d memory=%d, want runc 200000/100000 1073741824 (from the outer cgroup)",
+			h.Runtime, h.CPUQuota, h.CPUPeriod, h.Memory)
+	}
+}
+
+func TestRunDockerNoSpaceRestartsThroughSameWrapper(t *testing.T) {
+	t.Parallel()
+	w, done := startFlow(t, flowConfig(), nil)
+	waitScript(t, w)
+	d := w.proc("dockerd")
+	d.exit(errors.New("exit status 1"), `failed to start daemon: write /var/lib/docker/engine-id: no space left on device`)
+	<-d.started
+	waitScript(t, w)
+	want := [][]string{
+		wantDockerdArgv("/var/lib/docker"),
+		wantDockerdArgv("/var/lib/docker.bak", "--storage-driver=vfs"),
+	}
+	if !reflect.DeepEqual(d.argv, want) {
+		t.Errorf("dockerd argv per start =\n%q\nwant\n%q", d.argv, want)
+	}
+	w.signals <- syscall.SIGTERM
+	if err := waitFor(t, done); err != nil {
+		t.Fatalf("runDocker = %v, want nil", err)
+	}
+	wantEvents := []string{
+		"start dockerd", "remove workspace_cvm", "create workspace_cvm", "start id1", "exec in id1 as coder",
+		"restart dockerd as dockerd", "remove workspace_cvm", "create workspace_cvm", "start id2", "exec in id2 as coder",
+		"stop container id2 timeout=25", "stop dockerd",
+	}
+	if got := w.rec.list(); !reflect.DeepEqual(got, wantEvents) {
+		t.Errorf("events =\n%q\nwant\n%q", got, wantEvents)
+	}
+}
+
+func TestRunDockerWorkspaceDeathExitsNonZero(t *testing.T) {
+	t.Parallel()
+	w, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *dockerDeps) { w.api.oomKilled = true })
+	waitScript(t, w)
+	w.api.exits <- container.WaitResponse{StatusCode: 137}
+	err := waitFor(t, done)
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != 1 || err.Error() != "workspace container workspace_cvm (id1) stopped: exit status 137, OOM-killed" {
+		t.Fatalf("runDocker = %v, want exit 1: workspace container workspace_cvm (id1) stopped: exit status 137, OOM-killed", err)
+	}
+	if got := w.rec.list(); got[len(got)-1] != "stop dockerd" {
+		t.Errorf("last event %q, want stop dockerd; all %q", got[len(got)-1], got)
+	}
+}
+
+func TestRunDockerDockerdDiesExitsNonZero(t *testing.T) {
+	t.Parallel()
+	w, done := startFlow(t, flowConfig(), nil)
+	waitScript(t, w)
+	w.proc("dockerd").exit(errors.New("dockerd (pid 7) killed by killed"), "panic: boom")
+	err := waitFor(t, done)
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != 1 || err.Error() != "dockerd exited: dockerd (pid 7) killed by killed" {
+		t.Fatalf("runDocker = %v, want exit 1 naming dockerd's end", err)
+	}
+}
+
+func TestRunDockerAPITimeoutQuotesDockerd(t *testing.T) {
+	t.Parallel()
+	cfg := flowConfig()
+	cfg.DockerTimeout = 50 * time.Millisecond
+	w, done := startFlow(t, cfg, func(w *fakeWorld, _ *dockerDeps) {
+		w.api.pingErr = errors.New("dial unix /var/run/docker.sock: connect: no such file or directory")
+	})
+	<-w.started
+	w.proc("dockerd").emit("level=info msg=\"Starting up\"")
+	w.proc("dockerd").emit("level=warning msg=\"failed to mount overlay: invalid argument\"")
+	err := waitFor(t, done)
+	want := "wait for dockerd API at /var/run/docker.sock (timeout 50ms): docker API: context deadline exceeded " +
+		"(last ping: dial unix /var/run/docker.sock: connect: no such file or directory); dockerd's last output:\n" +
+		"level=info msg=\"Starting up\"\nlevel=warning msg=\"failed to mount overlay: invalid argument\""
+	if err == nil || err.Error() != want {
+		t.Fatalf("runDocker = %v\nwant %s", err, want)
+	}
+}
+
+func TestRunDockerSysbox(t *testing.T) {
+	t.Parallel()
+	cfg := flowConfig()
+	cfg.DisableIDMapped = true
+	w, done := startFlow(t, cfg, func(_ *fakeWorld, d *dockerDeps) {
+		d.lookPath = func(s string) (string, error) { return "/usr/bin/" + s, nil }
+		for _, s := range []string{"/run/sysbox/sysmgr.sock", "/run/sysbox/sysfs.sock"} {
+			_ = afero.WriteFile(d.fs, s, nil, 0o600)
+		}
+	})
+	waitScript(t, w)
+	w.signals <- syscall.SIGTERM
+	if err := waitFor(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := w.proc("sysbox-mgr").argv, [][]string{{"/usr/bin/sysbox-mgr", "--disable-idmapped-mount"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("sysbox-mgr argv = %q, want %q", got, want)
+	}
+	if got, want := w.proc("sysbox-fs").argv, [][]string{{"/usr/bin/sysbox-fs"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("sysbox-fs argv = %q, want %q", got, want)
+	}
+	if got := w.api.hosts[len(w.api.hosts)-1].Runtime; got != "sysbox-runc" {
+		t.Errorf("runtime = %q, want sysbox-runc", got)
+	}
+	wantTail := []string{"stop container id2 timeout=25", "stop dockerd", "stop sysbox-fs", "stop sysbox-mgr"}
+	if got := w.rec.list(); !reflect.DeepEqual(got[len(got)-4:], wantTail) {
+		t.Errorf("shutdown events = %q, want ... %q", got, wantTail)
+	}
+}
+
+// TestRunDockerRedactsToken: the token reaches the bootstrap exec, but no
+// log line, even when dockerd or the bootstrap script print it.
+func TestRunDockerRedactsToken(t *testing.T) {
+	t.Parallel()
+	w, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *dockerDeps) {
+		w.api.bootOutput = "agent token is " + testToken + "\n"
+	})
+	waitScript(t, w)
+	w.proc("dockerd").emit("debug: env CODER_AGENT_TOKEN=" + testToken)
+	w.signals <- syscall.SIGTERM
+	if err := waitFor(t, done); err != nil {
+		t.Fatal(err)
+	}
+	logs := w.logs.String()
+	if strings.Contains(logs, testToken) {
+		t.Errorf("logs contain the token:\n%s", logs)
+	}
+	if !strings.Contains(logs, "[REDACTED]") {
+		t.Errorf("logs lack [REDACTED]; the redacted lines were not logged at all:\n%s", logs)
+	}
+}
