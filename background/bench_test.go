@@ -23,18 +23,21 @@ import (
 // just before it exits; the supervisor side reads the same clock.
 func BenchmarkExitDetection(b *testing.B) {
 	dir := b.TempDir()
-	var pidfd, poll []time.Duration
+	var pidfd, raw, poll []time.Duration
 	for i := 0; b.Loop(); i++ {
 		rec := filepath.Join(dir, strconv.Itoa(i))
 		pidfd = append(pidfd, detectByWait(b, rec+"-wait"))
+		raw = append(raw, detectByRawWait(b, rec+"-raw"))
 		poll = append(poll, detectByPolling(b, rec+"-poll"))
 	}
 	b.ReportMetric(quantile(pidfd, 0.5), "wait_p50_µs")
 	b.ReportMetric(quantile(pidfd, 0.9), "wait_p90_µs")
 	b.ReportMetric(quantile(poll, 0.5), "poll10ms_p50_µs")
 	b.ReportMetric(quantile(poll, 0.9), "poll10ms_p90_µs")
-	b.Logf("exit detection over %d exits: Process (wait status via pidfd) p50 %.0f µs, p90 %.0f µs, max %.0f µs; /proc polling every 10 ms p50 %.0f µs, p90 %.0f µs, max %.0f µs",
-		len(pidfd), quantile(pidfd, 0.5), quantile(pidfd, 0.9), quantile(pidfd, 1), quantile(poll, 0.5), quantile(poll, 0.9), quantile(poll, 1))
+	b.Logf("exit detection over %d exits, µs p50/p90/max: Process (wait status via pidfd) %.0f/%.0f/%.0f; bare exec.Cmd.Wait %.0f/%.0f/%.0f; /proc polling every 10 ms %.0f/%.0f/%.0f",
+		len(pidfd), quantile(pidfd, 0.5), quantile(pidfd, 0.9), quantile(pidfd, 1),
+		quantile(raw, 0.5), quantile(raw, 0.9), quantile(raw, 1),
+		quantile(poll, 0.5), quantile(poll, 0.9), quantile(poll, 1))
 }
 
 // detectByWait starts an exit-at helper as a Process and returns the time
@@ -52,6 +55,18 @@ func detectByWait(b *testing.B, rec string) time.Duration {
 	<-p.Done()
 	noticed := monotonic()
 	return sinceExit(b, rec, noticed)
+}
+
+// detectByRawWait is the floor: the same helper under a bare exec.Cmd,
+// noticed when Wait returns.
+func detectByRawWait(b *testing.B, rec string) time.Duration {
+	b.Helper()
+	c := exec.Command(helperPath("fakedockerd"))
+	c.Env = append(os.Environ(), exitAtEnv(rec)...)
+	if err := c.Run(); err != nil {
+		b.Fatal(err)
+	}
+	return sinceExit(b, rec, monotonic())
 }
 
 // detectByPolling starts the same helper with os/exec and polls
