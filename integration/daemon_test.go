@@ -71,7 +71,7 @@ func startEnvboxDockerd(t *testing.T) (*daemon, *cgtest.Cgroup) {
 	t.Helper()
 	dir := newDaemonDir(t)
 	cg := cgtest.New(t)
-	args := append([]string{envboxBinary(t), "dind", "--stop-grace=" + stopGrace.String(), "--"}, dockerdFlags(dir)...)
+	args := append([]string{envboxBinary(t), "dind", "--stop-grace=" + stopGrace.String(), "--", "dockerd"}, dockerdFlags(dir)...)
 	env := []string{"ENVBOX_LOG_FORMAT=human"}
 	d := &daemon{dir: dir, pod: startPod(t, cg, stopGrace+5*time.Second, env, args...)}
 	d.connect(t)

@@ -101,7 +101,7 @@ mkdir "$cg" || fail "mkdir $cg"
 ino=$(stat -c %i "$cg")
 echo '{}' >"$dir/daemon.json"
 echo "demo: test cgroup $cg (cgroup ID $ino), pod cgroup $cg/pod, data in $dir"
-/bin/sh "$0" __join "$cg" "$ino" "$envbox" dind -- \
+/bin/sh "$0" __join "$cg" "$ino" "$envbox" dind -- dockerd \
 	"--host=unix://$sock" "--data-root=$dir/data" "--exec-root=$dir/x" \
 	"--pidfile=$dir/docker.pid" "--config-file=$dir/daemon.json" \
 	--storage-driver=overlay2 --bridge=none --iptables=false --ip6tables=false \

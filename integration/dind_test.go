@@ -33,7 +33,7 @@ func TestEnvboxDockerInDocker(t *testing.T) {
 	base := imageTarball(t, "base")
 
 	outer := runContainer(t, d.pool, dindImage, []string{
-		"/envbox", "dind", "--stop-grace=20s", "--",
+		"/envbox", "dind", "--stop-grace=20s", "--", "dockerd",
 		"--host=unix:///sock/docker.sock", "--data-root=/var/lib/docker",
 		"--storage-driver=overlay2", "--bridge=none", "--iptables=false", "--ip6tables=false",
 	}, func(o *docker.CreateContainerOptions) {
