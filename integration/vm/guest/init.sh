@@ -47,6 +47,28 @@ spawn() {
 	(echo 0 >"$cg/$1/cgroup.procs" && exec sleep 600) &
 }
 
+# settle POD N [COMM]: wait (at most 10 s) until POD's root holds at least
+# N processes, all named COMM when given: under TCG a background start
+# (fork, join, exec) takes a while, and a fixed sleep is a flake.
+settle() {
+	i=0
+	while [ $i -lt 200 ]; do
+		i=$((i + 1))
+		n=0
+		ok=yes
+		while read -r p; do
+			n=$((n + 1))
+			[ -z "${3:-}" ] && continue
+			comm=''
+			read -r comm <"/proc/$p/comm"
+			[ "$comm" = "$3" ] || ok=no
+		done <"$cg/$1/cgroup.procs"
+		[ "$n" -ge "$2" ] && [ $ok = yes ] && return 0
+		sleep 0.05
+	done
+	echo "settle $1: $n processes, want $2 ${3:-}" >&2
+}
+
 # delegate POD [VAR=VALUE...]: from inside POD, in new cgroup and mount
 # namespaces, run the delegation script exactly as envbox does
 # (sh -c SCRIPT BIN ARGS), with BIN=/bin/target POD. Records rc and stderr.
@@ -84,7 +106,7 @@ done
 s=s1_no_delegation
 mkdir "$cg/$s" "$cg/$s/leaf"
 spawn "$s"
-sleep 0.2
+settle "$s" 1 sleep
 rec $s controllers "$(cat "$cg/$s/cgroup.controllers")"
 rec $s procs_count "$(wc -l <"$cg/$s/cgroup.procs")"
 rec $s write_with_procs "$("$h" write "$cg/$s/cgroup.subtree_control" +memory)"
@@ -100,7 +122,7 @@ mkdir "$cg/$s"
 spawn $s
 spawn $s
 spawn $s
-sleep 0.2
+settle $s 3 sleep
 rec $s procs_before "$(wc -l <"$cg/$s/cgroup.procs")"
 delegate $s
 rec $s host_procs "$(cat "$cg/$s/cgroup.procs")"
@@ -117,8 +139,9 @@ mkdir "$cg/$s"
 echo 32M >"$cg/$s/memory.max"
 echo 24 >"$cg/$s/pids.max"
 spawn $s
-sleep 0.2
+settle $s 1 sleep
 delegate $s
+rec $s host_nested "$(cd "$cg/$s/docker" && echo */)"
 rec $s host_memory_events "$(cat "$cg/$s/memory.events")"
 rec $s host_pids_events "$(cat "$cg/$s/pids.events")"
 echo 1 >"$cg/$s/cgroup.kill"
@@ -130,7 +153,7 @@ mkdir "$cg/$s"
 echo "50000 100000" >"$cg/$s/cpu.max"
 rec $s host_cpu_max "$(cat "$cg/$s/cpu.max")"
 spawn $s
-sleep 0.2
+settle $s 1 sleep
 delegate $s
 echo 1 >"$cg/$s/cgroup.kill"
 report $s
@@ -143,7 +166,7 @@ mkdir "$cg/$s" "$cg/$s/threads"
 echo threaded >"$cg/$s/threads/cgroup.type"
 rec $s host_type "$(cat "$cg/$s/cgroup.type")"
 spawn $s
-sleep 0.2
+settle $s 1 sleep
 rec $s probe_memory "$("$h" write "$cg/$s/cgroup.subtree_control" +memory)"
 delegate $s ENVBOX_DELEGATE_ATTEMPTS=3
 rec $s host_subtree_control "$(cat "$cg/$s/cgroup.subtree_control")"
@@ -155,7 +178,7 @@ report $s
 s=s5_realtime
 mkdir "$cg/$s"
 (echo 0 >"$cg/$s/cgroup.procs" && exec "$h" rt /bin/sleep 600) &
-sleep 0.2
+settle $s 1 sleep
 rec $s sched "$("$h" policy "$(cat "$cg/$s/cgroup.procs")" 2>&1)"
 delegate $s ENVBOX_DELEGATE_ATTEMPTS=3
 rec $s host_subtree_control "$(cat "$cg/$s/cgroup.subtree_control")"
@@ -168,7 +191,7 @@ mkdir "$cg/$s"
 for _ in 1 2 3; do
 	(echo 0 >"$cg/$s/cgroup.procs" && while :; do (:); done) &
 done
-sleep 0.5
+settle $s 3
 rec $s procs_before "$(wc -l <"$cg/$s/cgroup.procs")"
 delegate $s ENVBOX_DELEGATE_ATTEMPTS=10
 rec $s host_procs_after "$(cat "$cg/$s/cgroup.procs")"
@@ -191,9 +214,14 @@ spawn $s
 	done
 ) &
 injector=$!
-sleep 0.3
+settle $s 3 sleep
 delegate $s ENVBOX_DELEGATE_ATTEMPTS=5
-sleep 0.3
+# Let the injector meet the delegated root at least once.
+i=0
+while [ $i -lt 100 ] && ! grep -qv '^ok$' /tmp/$s.injected; do
+	i=$((i + 1))
+	sleep 0.05
+done
 kill "$injector"
 rec $s injected_ok "$(grep -c '^ok$' /tmp/$s.injected)"
 rec $s injected_refused "$(grep -vc '^ok$' /tmp/$s.injected)"
@@ -210,7 +238,7 @@ rec $s remount_rc "$(mount -o remount,$opts $cg 2>&1; echo $?)"
 rec $s host_before "$(hostmount)"
 mkdir "$cg/$s"
 spawn $s
-sleep 0.2
+settle $s 1 sleep
 delegate $s
 rec $s host_after "$(hostmount)"
 echo 1 >"$cg/$s/cgroup.kill"
