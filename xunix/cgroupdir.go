@@ -56,10 +56,32 @@ func (p ProcCgroup) V1Dir(controller string) (string, error) {
 	return CgroupV1Dir(p.Mounts, controller, cg)
 }
 
+// V2Chain is the directory of the process's cgroup v2 and of each ancestor
+// up to the mount point (the namespace root after the delegation remount),
+// own first.
+func (p ProcCgroup) V2Chain() ([]string, error) {
+	cg, err := p.Cgroups.V2Path()
+	if err != nil {
+		return nil, err
+	}
+	return cgroupChain(p.Mounts, cg, "cgroup2", isCgroup2Mount)
+}
+
+// V1Chain is V2Chain for the v1 hierarchy of controller.
+func (p ProcCgroup) V1Chain(controller string) ([]string, error) {
+	cg, err := p.Cgroups.V1Path(controller)
+	if err != nil {
+		return nil, err
+	}
+	return cgroupChain(p.Mounts, cg, "cgroup v1 "+controller, func(m Mount) bool { return isV1Of(m, controller) })
+}
+
+func isCgroup2Mount(m Mount) bool { return m.FSType == "cgroup2" }
+
 // CgroupV2Dir is the directory of the v2 cgroup cgPath: the mount point of a
 // cgroup2 mount plus cgPath relative to that mount's root.
 func CgroupV2Dir(mounts []Mount, cgPath string) (string, error) {
-	return cgroupDir(mounts, cgPath, "cgroup2", func(m Mount) bool { return m.FSType == "cgroup2" })
+	return cgroupDir(mounts, cgPath, "cgroup2", isCgroup2Mount)
 }
 
 // CgroupV1Dir is the directory of cgPath in the v1 hierarchy of controller.
@@ -67,9 +89,20 @@ func CgroupV1Dir(mounts []Mount, controller, cgPath string) (string, error) {
 	return cgroupDir(mounts, cgPath, "cgroup v1 "+controller, func(m Mount) bool { return isV1Of(m, controller) })
 }
 
-// cgroupDir picks, among the visible mounts of a hierarchy that show cgPath,
-// the one with the deepest root (the most specific); on a tie the later line.
+// cgroupDir is the first entry of cgroupChain: the cgroup's own directory.
 func cgroupDir(mounts []Mount, cgPath, hierarchy string, ofHierarchy func(Mount) bool) (string, error) {
+	chain, err := cgroupChain(mounts, cgPath, hierarchy, ofHierarchy)
+	if err != nil {
+		return "", err
+	}
+	return chain[0], nil
+}
+
+// cgroupChain returns the directory of cgPath and of each ancestor up to the
+// mount point, own first. It picks, among the visible mounts of the hierarchy
+// that show cgPath, the one with the deepest root (the most specific); on a
+// tie the later line.
+func cgroupChain(mounts []Mount, cgPath, hierarchy string, ofHierarchy func(Mount) bool) ([]string, error) {
 	best, bestRel := -1, ""
 	for i, m := range mounts {
 		if !ofHierarchy(m) || hidden(mounts, i) {
@@ -81,9 +114,15 @@ func cgroupDir(mounts []Mount, cgPath, hierarchy string, ofHierarchy func(Mount)
 		}
 	}
 	if best < 0 {
-		return "", fmt.Errorf("%s path %q: %w", hierarchy, cgPath, ErrCgroupNotMounted)
+		return nil, fmt.Errorf("%s path %q: %w", hierarchy, cgPath, ErrCgroupNotMounted)
 	}
-	return filepath.Join(mounts[best].MountPoint, bestRel), nil
+	top := filepath.Clean(mounts[best].MountPoint)
+	chain := []string{filepath.Join(top, bestRel)}
+	for d := chain[0]; d != top && d != "/"; {
+		d = filepath.Dir(d)
+		chain = append(chain, d)
+	}
+	return chain, nil
 }
 
 // relBelow returns p relative to root when p is root or below it. Paths are

@@ -64,6 +64,10 @@ func readCPUQuotaV2(fsys afero.Fs, dir string, dirErr error) (CPUQuota, error) {
 	if err != nil {
 		return CPUQuota{}, err
 	}
+	return parseCPUMaxFile(data, src)
+}
+
+func parseCPUMaxFile(data, src string) (CPUQuota, error) {
 	q, err := parseCPUMax(data)
 	if err != nil {
 		return CPUQuota{}, withPath(err, src)

@@ -92,7 +92,15 @@ func TestRealMachineLimits(t *testing.T) {
 	if v := strings.TrimSpace(string(raw)); !m.Unlimited && strconv.FormatInt(m.Bytes, 10) != v {
 		t.Errorf("ReadMemoryLimit = %+v, but %s holds %q", m, m.Source, raw)
 	}
-	t.Logf("cpu %+v; memory %+v", q, m)
+	eq, err := ReadEffectiveCPUQuota(fsys, "self")
+	if err != nil || tighterCPU(q, eq) {
+		t.Errorf("ReadEffectiveCPUQuota = %+v, %v; want no error and at least as tight as the own %+v", eq, err, q)
+	}
+	em, err := ReadEffectiveMemoryLimit(fsys, "self")
+	if err != nil || tighterMemory(m, em) {
+		t.Errorf("ReadEffectiveMemoryLimit = %+v, %v; want no error and at least as tight as the own %+v", em, err, m)
+	}
+	t.Logf("cpu %+v, effective %+v; memory %+v, effective %+v", q, eq, m, em)
 }
 
 // helperEnv makes the test binary, re-executed inside a test cgroup, run
@@ -127,6 +135,7 @@ func TestRealNamespaceView(t *testing.T) {
 		"xunix self=/sys/fs/cgroup/init err=<nil>",
 		`xunix parent= err=cgroup2 path "/..": cgroup not below any mount of its hierarchy: file does not exist`,
 		"xunix cpu err=read cpu.max: own cgroup: open /sys/fs/cgroup/init/cpu.max: no such file or directory; namespace root: open /sys/fs/cgroup/cpu.max: no such file or directory",
+		"xunix effective cpu err=no cpu.max in /sys/fs/cgroup/init or its 1 ancestors: file does not exist",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("helper reported\n%s\nwant\n%s\nfull output:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), out)
@@ -166,6 +175,8 @@ func TestRealNamespaceHelper(t *testing.T) {
 	fmt.Printf("xunix parent=%s err=%v\n", dir, err)
 	_, err = ReadCPUQuota(fsys, "self")
 	fmt.Printf("xunix cpu err=%v\n", err)
+	_, err = ReadEffectiveCPUQuota(fsys, "self")
+	fmt.Printf("xunix effective cpu err=%v\n", err)
 }
 
 func errSuffix(err error) string {
