@@ -3,13 +3,24 @@ package embed
 import _ "embed"
 
 // DelegateScript is the cgroup delegation wrapper (delegate.sh). It is run as
-// `/bin/sh -c DelegateScript BIN ARGS...` inside a new cgroup namespace and
-// ends by exec'ing BIN.
+// `unshare --cgroup -- /bin/sh -c DelegateScript BIN ARGS...` and ends by
+// exec'ing BIN with ARGS unchanged. On cgroup v2 it first remounts
+// /sys/fs/cgroup (so the namespace root is the root), moves every process of
+// the root into /init and enables every controller for children; without
+// /sys/fs/cgroup/cgroup.controllers it changes nothing.
+//
+// It behaves the same under dash, busybox ash and bash. A failure exits
+// non-zero (2: bad EnvDelegateAttempts; 1: anything else) with exactly one
+// line on stderr starting "envbox-delegate: " that names the step, the path
+// and the system error. When the bound is exhausted that line reads
+//
+//	envbox-delegate: gave up after N attempts: LAST ERROR; pids still in /sys/fs/cgroup: PIDS|none; controllers refusing: NAME (ERROR), ...|none
 //
 //go:embed delegate.sh
 var DelegateScript string
 
-// EnvDelegateAttempts bounds the script's migrate-and-enable loop. The Go
-// caller sets it in the child's environment; it is never spliced into the
-// script text.
+// EnvDelegateAttempts bounds the script's migrate-and-enable loop: a whole
+// number from 1 to 999999999, default 100 when unset; set but empty is an
+// error. The Go caller sets it in the child's environment; it is never
+// spliced into the script text.
 const EnvDelegateAttempts = "ENVBOX_DELEGATE_ATTEMPTS"
