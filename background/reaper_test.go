@@ -221,3 +221,30 @@ func startNaiveReaper(counter *reapCounter) (func(), error) {
 	}()
 	return func() { close(quit); signal.Stop(sigs); <-done }, nil
 }
+
+// TestStartCmdWaitCmd: a child started with StartCmd is owned until
+// WaitCmd has its exact status.
+func TestStartCmdWaitCmd(t *testing.T) {
+	t.Parallel()
+	c := exec.Command("/bin/sh", "-c", "exit 5")
+	if err := StartCmd(c); err != nil {
+		t.Fatal(err)
+	}
+	pid := c.Process.Pid
+	children.mu.Lock()
+	owners := children.pids[pid]
+	children.mu.Unlock()
+	if owners != 1 {
+		t.Errorf("owners of pid %d after StartCmd = %d, want 1", pid, owners)
+	}
+	var ee *exec.ExitError
+	if err := WaitCmd(c); !errors.As(err, &ee) || ee.ExitCode() != 5 {
+		t.Errorf("WaitCmd(sh -c 'exit 5') = %v, want exit status 5", err)
+	}
+	children.mu.Lock()
+	_, still := children.pids[pid]
+	children.mu.Unlock()
+	if still {
+		t.Errorf("pid %d still owned after WaitCmd", pid)
+	}
+}
