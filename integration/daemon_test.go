@@ -37,11 +37,14 @@ type daemon struct {
 	pool *dockertest.Pool
 }
 
-// dockerdFlags keeps dockerd off everything the host uses: own data and
+// dockerdArgv keeps dockerd off everything the host uses: own data and
 // exec roots, pid file, socket and an empty config file; no bridge, no
-// iptables rules.
-func dockerdFlags(dir string) []string {
+// iptables rules. It is a full command line ("dockerd ..."), which `envbox
+// dind` runs as given: bare flags would get docker:dind's default
+// --host=unix:///var/run/docker.sock in front, the host's socket path.
+func dockerdArgv(dir string) []string {
 	return []string{
+		"dockerd",
 		"--host=unix://" + filepath.Join(dir, "docker.sock"),
 		"--data-root=" + filepath.Join(dir, "data"),
 		"--exec-root=" + filepath.Join(dir, "x"),
@@ -65,13 +68,13 @@ func newDaemonDir(t *testing.T) string {
 	return dir
 }
 
-// startEnvboxDockerd runs `envbox dind -- <dockerdFlags>` as the pod's
+// startEnvboxDockerd runs `envbox dind -- <dockerdArgv>` as the pod's
 // payload and waits until the Docker API answers.
 func startEnvboxDockerd(t *testing.T) (*daemon, *cgtest.Cgroup) {
 	t.Helper()
 	dir := newDaemonDir(t)
 	cg := cgtest.New(t)
-	args := append([]string{envboxBinary(t), "dind", "--stop-grace=" + stopGrace.String(), "--", "dockerd"}, dockerdFlags(dir)...)
+	args := append([]string{envboxBinary(t), "dind", "--stop-grace=" + stopGrace.String(), "--"}, dockerdArgv(dir)...)
 	env := []string{"ENVBOX_LOG_FORMAT=human"}
 	d := &daemon{dir: dir, pod: startPod(t, cg, stopGrace+5*time.Second, env, args...)}
 	d.connect(t)
@@ -84,8 +87,7 @@ func startBareDockerd(t *testing.T) (*daemon, *cgtest.Cgroup) {
 	t.Helper()
 	dir := newDaemonDir(t)
 	cg := cgtest.New(t)
-	args := append([]string{"dockerd"}, dockerdFlags(dir)...)
-	d := &daemon{dir: dir, pod: startPod(t, cg, stopGrace, nil, args...)}
+	d := &daemon{dir: dir, pod: startPod(t, cg, stopGrace, nil, dockerdArgv(dir)...)}
 	d.connect(t)
 	return d, cg
 }
