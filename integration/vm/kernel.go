@@ -60,6 +60,9 @@ func EnsureKernel(ctx context.Context, cacheDir string) (Kernel, error) {
 		return Kernel{}, fmt.Errorf("create temp dir in %s: %w", cacheDir, err)
 	}
 	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return Kernel{}, fmt.Errorf("chmod %s: %w", tmp, err)
+	}
 	if err := fetchKernel(ctx, pkg, tmp); err != nil {
 		return Kernel{}, err
 	}
