@@ -11,7 +11,9 @@ import (
 
 const want = "/docker/3f1c9a"
 
-func sameCgroupfs(asked string) bool { return sameParent(asked, want, Driver{Name: "cgroupfs", Version: "2"}) }
+func sameCgroupfs(asked string) bool {
+	return sameParent(asked, want, Driver{Name: "cgroupfs", Version: "2"})
+}
 
 func TestRewriteCreate(t *testing.T) {
 	t.Parallel()

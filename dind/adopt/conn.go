@@ -11,6 +11,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"time"
 
 	"cdr.dev/slog"
 )
@@ -37,7 +38,7 @@ func (p *Proxy) serveConn(ctx context.Context, client *net.UnixConn) {
 	up, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: p.Upstream, Net: "unix"})
 	if err != nil {
 		p.Log.Error(ctx, "dial dockerd", slog.F("upstream", p.Upstream), slog.Error(err))
-		_ = writeError(client, http.StatusBadGateway, fmt.Sprintf("envbox adopt-proxy: dial dockerd at %s: %v", p.Upstream, err), true)
+		refuseUnreachable(client, fmt.Sprintf("envbox adopt-proxy: dial dockerd at %s: %v", p.Upstream, err))
 		return
 	}
 	c := &conn{p: p, peer: pr, client: client, up: up, cr: bufio.NewReader(client), ur: bufio.NewReader(up)}
@@ -56,6 +57,19 @@ func (p *Proxy) serveConn(ctx context.Context, client *net.UnixConn) {
 			return
 		}
 	}
+}
+
+// refuseUnreachable answers the first request with 502 once it has been
+// read, so the client sees the reason rather than a broken pipe.
+func refuseUnreachable(c *net.UnixConn, msg string) {
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	if head, err := readHead(br); err == nil {
+		if req, err := parseRequestHead(head); err == nil {
+			_ = copyBody(io.Discard, br, requestFraming(req), nil)
+		}
+	}
+	_ = writeError(c, http.StatusBadGateway, msg, true)
 }
 
 func (c *conn) close() {

@@ -5,12 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -238,23 +237,16 @@ func do(t testing.TB, hc *http.Client, method, path, body string) (int, string) 
 	return resp.StatusCode, string(b)
 }
 
-// poll retries f until it returns nil or the deadline passes.
-func poll(t testing.TB, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still %v after 10s", what, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+func timeout() <-chan time.Time { return time.After(10 * time.Second) }
+
+type cgtestChild struct {
+	cmd  *exec.Cmd
+	out  *strings.Builder
+	once sync.Once
+	err  error
 }
 
-var _ = json.Valid
-var _ = errors.New
-
-func timeout() <-chan time.Time { return time.After(10 * time.Second) }
+func (c *cgtestChild) wait() error {
+	c.once.Do(func() { c.err = c.cmd.Wait() })
+	return c.err
+}
