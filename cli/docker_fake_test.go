@@ -207,6 +207,10 @@ func (f *fakeAPI) ContainerExecCreate(_ context.Context, id string, o container.
 	return types.IDResponse{ID: "exec1"}, nil
 }
 
+func (f *fakeAPI) ContainerExecInspect(context.Context, string) (container.ExecInspect, error) {
+	return container.ExecInspect{ExitCode: 0}, nil
+}
+
 func (f *fakeAPI) ContainerExecAttach(context.Context, string, container.ExecAttachOptions) (types.HijackedResponse, error) {
 	ours, theirs := net.Pipe()
 	go func() {

@@ -164,8 +164,26 @@ func Bootstrap(ctx context.Context, api API, log slog.Logger, id, user, script s
 		resp.Close()
 		return fmt.Errorf("bootstrap as %s in %s: close stdin: %w", user, id, err)
 	}
-	go logOutput(ctx, log, resp.Reader, resp.Close)
+	go func() {
+		logOutput(ctx, log, resp.Reader, resp.Close)
+		logExit(ctx, api, log, ex.ID)
+	}()
 	return nil
+}
+
+// logExit reports the bootstrap script's exit status once its output ended.
+func logExit(ctx context.Context, api API, log slog.Logger, execID string) {
+	in, err := api.ContainerExecInspect(ctx, execID)
+	switch {
+	case err != nil:
+		log.Warn(ctx, "bootstrap status unknown", slog.Error(err))
+	case in.Running:
+		log.Info(ctx, "bootstrap still running with its output closed")
+	case in.ExitCode != 0:
+		log.Warn(ctx, "bootstrap script failed", slog.F("exit_code", in.ExitCode))
+	default:
+		log.Info(ctx, "bootstrap script done", slog.F("exit_code", 0))
+	}
 }
 
 // logOutput demultiplexes an exec's stdout/stderr and logs each line.
@@ -183,5 +201,4 @@ func logOutput(ctx context.Context, log slog.Logger, r io.Reader, closeFn func()
 	if err := s.Err(); err != nil && !errors.Is(err, io.ErrClosedPipe) {
 		log.Warn(ctx, "bootstrap output ended", slog.Error(err))
 	}
-	log.Info(ctx, "bootstrap output closed")
 }

@@ -1,0 +1,193 @@
+package integration
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ory/dockertest/v3"
+	"github.com/ory/dockertest/v3/docker"
+
+	"github.com/envbox/envbox/integration/cgtest"
+)
+
+// workspaceToken is the agent token of the workspace test: it must reach
+// the bootstrap script and appear nowhere in envbox's output.
+const workspaceToken = "envbox-it-token-5d1c0f"
+
+// TestDockerWorkspace runs `envbox docker` as a pod (runc, no sysbox) on a
+// data root primed with the locally imported base image: the workspace
+// lands in the pod's cgroup with the requested limits, the bootstrap script
+// runs as the user with the token, the token is never logged, and SIGTERM
+// shuts everything down with exit 0.
+func TestDockerWorkspace(t *testing.T) {
+	requireDockerd(t)
+	if _, err := os.Stat("/usr/bin/unshare"); err != nil {
+		t.Skipf("unshare not installed: %v", err)
+	}
+	primer, _ := startEnvboxDockerd(t)
+	importImage(t, primer.pool, imageTarball(t, "base"), baseImage)
+	stopPod(t, primer.pod)
+
+	cg := cgtest.New(t)
+	p := startPod(t, cg, stopGrace+5*time.Second, workspaceEnv(primer.dir), workspacePayload(t)...)
+	d := &daemon{dir: primer.dir, pod: p}
+	d.connect(t)
+
+	var ws *docker.Container
+	poll(t, timeoutStart, "workspace container running", d.podExited, func() (err error) {
+		ws, err = d.pool.Client.InspectContainer("workspace_cvm")
+		if err == nil && !ws.State.Running {
+			err = fmt.Errorf("state %s", ws.State.Status)
+		}
+		return err
+	})
+	checkWorkspaceCgroup(t, cg, ws)
+	checkWorkspaceLimits(t, cg, ws)
+	checkBootstrap(t, d)
+
+	start := time.Now()
+	p.stop(stopGrace + 5*time.Second)
+	if done, err := p.exited(); !done || err != nil {
+		t.Fatalf("envbox docker after SIGTERM: exited=%v err=%v, want a clean exit 0", done, err)
+	}
+	t.Logf("envbox docker stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+	out := p.out.String()
+	if strings.Contains(out, workspaceToken) {
+		t.Errorf("envbox output contains the agent token")
+	}
+	for _, want := range []string{"[REDACTED]", "stopping the workspace", "stopped"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("envbox output lacks %q", want)
+		}
+	}
+}
+
+// stopPod sends SIGTERM and requires the pod to be gone: the next dockerd
+// reuses its data root.
+func stopPod(t *testing.T, p *pod) {
+	t.Helper()
+	p.stop(stopGrace + 5*time.Second)
+	if done, _ := p.exited(); !done {
+		t.Fatal("primer pod did not exit after SIGTERM")
+	}
+}
+
+// workspaceEnv is the Coder template's environment for the test workspace,
+// plus envbox's knobs keeping dockerd off the host's paths.
+func workspaceEnv(dir string) []string {
+	extra := []string{
+		"--exec-root=" + filepath.Join(dir, "x"),
+		"--pidfile=" + filepath.Join(dir, "docker.pid"),
+		"--config-file=" + filepath.Join(dir, "daemon.json"),
+		"--storage-driver=overlay2",
+		"--iptables=false",
+		"--ip6tables=false",
+	}
+	return []string{
+		"CODER_INNER_IMAGE=" + baseImage,
+		"CODER_INNER_USERNAME=nobody",
+		"CODER_AGENT_TOKEN=" + workspaceToken,
+		"CODER_CPUS=0.5",
+		"CODER_MEMORY=268435456",
+		"CODER_INNER_HOSTNAME=ws-test",
+		"CODER_BOOTSTRAP_SCRIPT=" + `id -un >/tmp/boot-user; printf '%s' "$CODER_AGENT_TOKEN" >/tmp/boot-token; echo "bootstrap saw $CODER_AGENT_TOKEN"`,
+		"ENVBOX_DOCKER_DATA_ROOT=" + filepath.Join(dir, "data"),
+		"ENVBOX_DOCKER_SOCKET=" + filepath.Join(dir, "docker.sock"),
+		"ENVBOX_DOCKERD_EXTRA_ARGS=" + strings.Join(extra, " "),
+		"ENVBOX_DOCKERD_TIMEOUT=90s",
+		"ENVBOX_STOP_GRACE=5s",
+		"ENVBOX_LOG_FORMAT=json",
+	}
+}
+
+// workspacePayload runs envbox in a new network namespace: dockerd's bridge
+// (--bip from CODER_DOCKER_BRIDGE_CIDR) must not touch the host's network.
+func workspacePayload(t *testing.T) []string {
+	t.Helper()
+	return []string{"unshare", "--net", "--", envboxBinary(t), "docker"}
+}
+
+// checkWorkspaceCgroup: the workspace's init process is in
+// <test cgroup>/pod/docker/<id> as the host sees it.
+func checkWorkspaceCgroup(t *testing.T, cg *cgtest.Cgroup, ws *docker.Container) {
+	t.Helper()
+	got, err := hostCgroup(ws.State.Pid)
+	want := testRel(cg) + "/pod/docker/" + ws.ID
+	if err != nil || got != want {
+		t.Errorf("workspace pid %d host cgroup = %q, %v; want %q", ws.State.Pid, got, err, want)
+	}
+	if ws.Config.Hostname != "ws-test" {
+		t.Errorf("workspace hostname %q, want ws-test", ws.Config.Hostname)
+	}
+	for _, e := range ws.Config.Env {
+		if strings.Contains(e, workspaceToken) {
+			t.Errorf("workspace container env holds the token: %q", e)
+		}
+	}
+}
+
+// checkWorkspaceLimits: 0.5 CPU and 256 MiB in the host's cgroupfs. Only a
+// cgroup2 hierarchy with the cpu and memory controllers has the files; on
+// a hybrid host (controllers on v1) dockerd discards the limits, which the
+// pure-v2 VM suite covers.
+func checkWorkspaceLimits(t *testing.T, cg *cgtest.Cgroup, ws *docker.Container) {
+	t.Helper()
+	rel := "pod/docker/" + ws.ID
+	cpu, err := cg.ReadFile(rel + "/cpu.max")
+	if errors.Is(err, os.ErrNotExist) {
+		t.Logf("limits not checked in cgroupfs: %s/%s has no cpu.max (no cpu controller on this cgroup2 hierarchy)", cg.Path, rel)
+		return
+	}
+	if err != nil || cpu != "50000 100000\n" {
+		t.Errorf("%s/cpu.max = %q, %v; want \"50000 100000\\n\"", rel, cpu, err)
+	}
+	mem, err := cg.ReadFile(rel + "/memory.max")
+	if err != nil || mem != "268435456\n" {
+		t.Errorf("%s/memory.max = %q, %v; want \"268435456\\n\"", rel, mem, err)
+	}
+}
+
+// checkBootstrap: the script ran as the user with the token in its env.
+func checkBootstrap(t *testing.T, d *daemon) {
+	t.Helper()
+	var user, token string
+	poll(t, 30*time.Second, "bootstrap output files", d.podExited, func() (err error) {
+		if user, err = execOutput(d.pool, "workspace_cvm", "cat", "/tmp/boot-user"); err != nil {
+			return err
+		}
+		token, err = execOutput(d.pool, "workspace_cvm", "cat", "/tmp/boot-token")
+		return err
+	})
+	if user != "nobody\n" {
+		t.Errorf("bootstrap ran as %q, want \"nobody\\n\"", user)
+	}
+	if token != workspaceToken {
+		t.Errorf("bootstrap saw token %q, want the configured one", token)
+	}
+}
+
+// execOutput runs cmd in the container and returns its stdout.
+func execOutput(pool *dockertest.Pool, container string, cmd ...string) (string, error) {
+	ex, err := pool.Client.CreateExec(docker.CreateExecOptions{Container: container, Cmd: cmd, AttachStdout: true, AttachStderr: true})
+	if err != nil {
+		return "", err
+	}
+	var out, errOut bytes.Buffer
+	if err := pool.Client.StartExec(ex.ID, docker.StartExecOptions{OutputStream: &out, ErrorStream: &errOut}); err != nil {
+		return "", err
+	}
+	in, err := pool.Client.InspectExec(ex.ID)
+	if err != nil {
+		return "", err
+	}
+	if in.ExitCode != 0 {
+		return "", fmt.Errorf("%q exited %d: %s", cmd, in.ExitCode, errOut.String())
+	}
+	return out.String(), nil
+}
