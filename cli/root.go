@@ -41,5 +41,6 @@ func Root() *cobra.Command {
 	root.AddCommand(dindCmd())
 	root.AddCommand(dockerCmd())
 	root.AddCommand(adoptCmd())
+	root.AddCommand(doctorCmd())
 	return root
 }

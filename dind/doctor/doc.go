@@ -10,7 +10,8 @@
 // effective CPU and memory limits with the file they came from, and the list
 // of offenders.
 //
-// It never writes to a cgroup, never starts or stops anything, and never
-// reads the machine directly: the filesystem is an afero.Fs, inode numbers
-// come from an injected function and dockerd from a small client interface.
+// It never writes to a cgroup, never starts or stops anything, and reads the
+// machine only through its seams: the filesystem is an afero.Fs, inode
+// numbers come from an injected function (OSInode in production) and dockerd
+// from a small client interface.
 package doctor

@@ -1,0 +1,166 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/docker/docker/client"
+	"github.com/spf13/afero"
+	"github.com/spf13/cobra"
+
+	"github.com/envbox/envbox/dind"
+	"github.com/envbox/envbox/dind/doctor"
+)
+
+// doctorConfig is everything `envbox doctor` needs, parsed and validated.
+type doctorConfig struct {
+	JSON           bool
+	Host           string // Docker API URL: unix:///path or tcp://host:port
+	HostCgroupRoot string // host path of the cgroup2 mount's root; "" = from mountinfo
+	PID            string // envbox's PID: a number or "self"
+}
+
+// doctorDeps are the OS seams of runDoctor.
+type doctorDeps struct {
+	Fs        afero.Fs
+	Inode     func(path string) (uint64, error)
+	NewDocker func(host string) (doctor.Docker, error)
+}
+
+func doctorCmd() *cobra.Command {
+	cfg := doctorConfig{}
+	cmd := &cobra.Command{
+		Use:   "doctor [--json] [--host URL] [--host-cgroup-root PATH] [--pid PID]",
+		Short: "Check that envbox and every running container are attributed to the pod's cgroup",
+		Long: `Prints the cgroup mode, the cgroup2 mount and its root (the cgroup namespace
+root), whether the delegation happened (an "init" leaf, every controller of
+cgroup.controllers enabled in cgroup.subtree_control), the pod's CPU and memory
+limits with the file they came from, and for envbox and every running
+container of the local dockerd: its cgroup as seen here and as the host sees it,
+its cgroup ID (the directory's inode: what Tetragon and Falco key on) and
+whether it is at or below envbox's own cgroup root.
+
+Exit status: 0 every process is attributed; 1 an offender (listed on stderr)
+or nothing could be checked; 2 a bad flag or environment value.
+
+Environment:
+  ` + dind.EnvDockerHost + `  Docker API when --host is not given (default ` + dind.DefaultSocket + `)`,
+		Args: func(c *cobra.Command, args []string) error {
+			if err := cobra.NoArgs(c, args); err != nil {
+				return usageError(err)
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg.fromEnv(os.LookupEnv, c.Flags().Changed("host"))
+			if err := cfg.validate(); err != nil {
+				return usageError(err)
+			}
+			if cfg.PID == "self" {
+				cfg.PID = strconv.Itoa(os.Getpid())
+			}
+			deps := doctorDeps{Fs: afero.NewOsFs(), Inode: doctor.OSInode, NewDocker: newDoctorDocker}
+			return runDoctor(c.Context(), c.OutOrStdout(), cfg, deps)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
+	f.StringVar(&cfg.Host, "host", dind.DefaultSocket, "Docker API of the dockerd whose containers are checked (unix:///path or tcp://host:port)")
+	f.StringVar(&cfg.HostCgroupRoot, "host-cgroup-root", "", "the host's path of the pod's cgroup (the cgroup2 mount's root), e.g. from the node; default: the mount's root in /proc/self/mountinfo")
+	f.StringVar(&cfg.PID, "pid", "1", "PID of envbox in this PID namespace (1 when envbox is the container's init)")
+	return cmd
+}
+
+// fromEnv takes DOCKER_HOST when --host was not given.
+func (c *doctorConfig) fromEnv(lookup func(string) (string, bool), hostFlagSet bool) {
+	if v, ok := lookup(dind.EnvDockerHost); ok && v != "" && !hostFlagSet {
+		c.Host = v
+	}
+}
+
+func (c *doctorConfig) validate() error {
+	if _, err := socketOf(c.Host); err != nil {
+		return err
+	}
+	if r := c.HostCgroupRoot; r != "" && (!path.IsAbs(r) || path.Clean(r) != r) {
+		return fmt.Errorf("--host-cgroup-root %q: want a clean absolute cgroup path such as /kubepods.slice/pod.slice", r)
+	}
+	if n, err := strconv.Atoi(c.PID); c.PID != "self" && (err != nil || n <= 0 || strconv.Itoa(n) != c.PID) {
+		return fmt.Errorf("--pid %q: want a positive process ID or \"self\"", c.PID)
+	}
+	return nil
+}
+
+// socketOf returns the socket path of a unix:// host, "" for tcp://.
+func socketOf(host string) (string, error) {
+	u, err := url.Parse(host)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("docker host %q: %w", host, err)
+	case u.Scheme == "unix" && u.Path != "" && u.Host == "":
+		return u.Path, nil
+	case u.Scheme == "tcp" && u.Host != "":
+		return "", nil
+	}
+	return "", fmt.Errorf("docker host %q: want unix:///PATH or tcp://HOST:PORT", host)
+}
+
+// runDoctor prints the report and turns offenders into exit status 1.
+func runDoctor(ctx context.Context, w io.Writer, cfg doctorConfig, deps doctorDeps) error {
+	chk := &doctor.Checker{Fs: deps.Fs, Inode: deps.Inode, DockerHost: cfg.Host, PID: cfg.PID, HostRoot: cfg.HostCgroupRoot}
+	if err := connectDocker(chk, cfg.Host, deps); err != nil {
+		return &ExitError{Code: 1, Err: err}
+	}
+	r, err := chk.Run(ctx)
+	if err != nil {
+		return &ExitError{Code: 1, Err: fmt.Errorf("doctor: %w", err)}
+	}
+	if cfg.JSON {
+		err = doctor.WriteJSON(w, r)
+	} else {
+		err = doctor.WriteHuman(w, r)
+	}
+	if err != nil {
+		return &ExitError{Code: 1, Err: fmt.Errorf("write report: %w", err)}
+	}
+	if len(r.Offenders) > 0 {
+		return &ExitError{Code: 1, Err: fmt.Errorf("%d not attributed: %s", len(r.Offenders), strings.Join(r.Offenders, "; "))}
+	}
+	return nil
+}
+
+// connectDocker sets chk.Docker, or a note when a unix socket does not
+// exist: no dockerd runs, so there is no container to misplace.
+func connectDocker(chk *doctor.Checker, host string, deps doctorDeps) error {
+	sock, _ := socketOf(host) // validated
+	if sock != "" {
+		if _, err := deps.Fs.Stat(sock); errors.Is(err, fs.ErrNotExist) {
+			chk.DockerNote = "no socket " + sock + " (dockerd not running)"
+			return nil
+		}
+	}
+	d, err := deps.NewDocker(host)
+	if err != nil {
+		return err
+	}
+	chk.Docker = d
+	return nil
+}
+
+// newDoctorDocker is the official client, speaking whatever API version the
+// daemon offers.
+func newDoctorDocker(host string) (doctor.Docker, error) {
+	c, err := client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker client for %s: %w", host, err)
+	}
+	return c, nil
+}
