@@ -247,11 +247,19 @@ func runDind(ctx context.Context, log slog.Logger, cfg dindConfig, deps dindDeps
 	}
 	dockerd.Env = append(env, cmd.Env...)
 	log.Info(ctx, "starting dockerd", slog.F("dockerd_argv", cfg.Plan.Dockerd), slog.F("wrapper_argv_prefix", cmd.Argv()[:len(cmd.Argv())-len(cfg.Plan.Dockerd)-1]))
+	// PID-1 duty (as PID 1, else as child subreaper): reap orphans without
+	// taking dockerd's status. Started after prepareDind, whose plain
+	// exec.Command would not be protected from it.
+	stopReaper, err := background.StartReaper(ctx, log)
+	if err != nil {
+		return &ExitError{Code: 1, Err: err}
+	}
+	defer stopReaper()
 	if err := dockerd.Start(); err != nil {
 		return &ExitError{Code: 1, Err: err}
 	}
 	s := &dindSupervisor{log: log, cfg: cfg, cmd: cmd, dockerd: dockerd, sigs: sigs,
-		budget: newRestartBudget(cfg.Restarts, restartWindow)}
+		budget: newRestartBudget(cfg.Restarts, restartWindow), started: time.Now()}
 	if len(cfg.Plan.Command) > 0 {
 		return s.runCommand(ctx)
 	}
@@ -340,6 +348,10 @@ type dindSupervisor struct {
 	dockerd *background.Process
 	sigs    chan os.Signal
 	budget  *restartBudget
+	// started is when the current dockerd was started; crashes counts the
+	// consecutive runs that died young, for the backoff.
+	started time.Time
+	crashes int
 }
 
 // superviseDockerd restarts dockerd when it dies, within the budget, and
@@ -380,7 +392,11 @@ func (s *dindSupervisor) restart(ctx context.Context) error {
 		}
 		return exitStatus(werr)
 	}
-	delay := restartDelay(n)
+	s.crashes++
+	if time.Since(s.started) >= healthyRun {
+		s.crashes = 1
+	}
+	delay := restartDelay(s.crashes)
 	s.log.Warn(ctx, "dockerd exited, restarting through the delegation wrapper", slog.Error(werr),
 		slog.F("restart", n), slog.F("of", s.cfg.Restarts), slog.F("backoff", delay.String()))
 	select {
@@ -389,6 +405,7 @@ func (s *dindSupervisor) restart(ctx context.Context) error {
 		s.log.Info(ctx, "signal while dockerd was down, not restarting", slog.F("signal", sig.String()))
 		return nil
 	}
+	s.started = time.Now()
 	return s.dockerd.Restart(s.cfg.StopGrace, s.cmd.BinName, s.cmd.Path, s.cmd.Args...)
 }
 
@@ -459,14 +476,20 @@ func exitStatus(err error) error {
 	return err
 }
 
-// restartDelay backs off 250 ms, 500 ms, 1 s ... up to 15 s: a dockerd that
-// dies at once must not spin, a one-off crash must come back fast.
+// healthyRun is how long dockerd must have run for its death to count as a
+// fresh crash rather than one more in a crash loop (as kubelet resets its
+// back-off).
+const healthyRun = 30 * time.Second
+
+// restartDelay is the back-off before restart after n consecutive young
+// deaths: 250 ms doubling up to 8 s. A dockerd that dies at once must not
+// spin; a one-off crash must come back fast.
 func restartDelay(n int) time.Duration {
 	d := 250 * time.Millisecond
-	for i := 1; i < n && d < 15*time.Second; i++ {
+	for i := 1; i < n && d < 8*time.Second; i++ {
 		d *= 2
 	}
-	return min(d, 15*time.Second)
+	return min(d, 8*time.Second)
 }
 
 // restartBudget allows at most max restarts in any window.

@@ -109,7 +109,7 @@ func TestRestartBudget(t *testing.T) {
 
 func TestRestartDelay(t *testing.T) {
 	t.Parallel()
-	want := []string{"250ms", "500ms", "1s", "2s", "4s", "8s", "15s", "15s"}
+	want := []string{"250ms", "500ms", "1s", "2s", "4s", "8s", "8s", "8s"}
 	var got []string
 	for n := 1; n <= len(want); n++ {
 		got = append(got, restartDelay(n).String())
