@@ -24,6 +24,16 @@ import (
 // the payload sees T as the cgroup root, like a pod container that shares
 // the node's cgroup namespace, and T/pod is "the pod's cgroup".
 
+// TestMain removes the envbox binary built for the run. Only main-like
+// code exits: here, with the tests' own status.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if envboxOnce.path != "" {
+		_ = os.RemoveAll(filepath.Dir(envboxOnce.path))
+	}
+	os.Exit(code)
+}
+
 // envboxOnce builds bin/envbox once per test binary.
 var envboxOnce struct {
 	sync.Once
