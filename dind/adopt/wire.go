@@ -134,8 +134,9 @@ func tee(raw, data io.Writer) io.Writer {
 	return io.MultiWriter(raw, data)
 }
 
-// maxChunkLine bounds a chunk-size line (size, extensions) or trailer line.
-const maxChunkLine = 64 << 10
+// maxChunkLine bounds a chunk-size line (size, extensions) or trailer line,
+// as net/http does.
+const maxChunkLine = 4096
 
 // copyChunked copies a chunked body (RFC 9112 7.1) chunk by chunk, so a
 // stream such as GET /events reaches the client as dockerd writes it.
@@ -159,7 +160,7 @@ func copyChunked(raw io.Writer, src *bufio.Reader, data io.Writer) error {
 			return fmt.Errorf("copy chunk of %d bytes: %w", size, noEOF(err))
 		}
 		crlf, err := readLine(src)
-		if err != nil || len(bytes.TrimRight(crlf, "\r\n")) != 0 {
+		if err != nil || string(crlf) != "\r\n" {
 			return fmt.Errorf("chunk of %d bytes not followed by CRLF: %q %v", size, crlf, err)
 		}
 		if _, err := raw.Write(crlf); err != nil {
@@ -174,13 +175,32 @@ func copyTrailers(raw io.Writer, src *bufio.Reader) error {
 		if err != nil {
 			return fmt.Errorf("read chunked trailer: %w", err)
 		}
+		blank := string(line) == "\r\n"
+		if !blank && !isHeaderLine(line) {
+			return fmt.Errorf("chunked trailer line %q is not a header field", line)
+		}
 		if _, err := raw.Write(line); err != nil {
 			return err
 		}
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+		if blank {
 			return nil
 		}
 	}
+}
+
+// isHeaderLine accepts "name: value" with name an RFC 9110 token; continuation
+// lines are refused (stricter than net/http, so never looser).
+func isHeaderLine(line []byte) bool {
+	name, _, ok := bytes.Cut(line, []byte(":"))
+	if !ok || len(name) == 0 {
+		return false
+	}
+	for _, b := range name {
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func chunkSize(line []byte) (int64, error) {
@@ -201,7 +221,9 @@ func notHex(r rune) bool {
 	return !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F')
 }
 
-// readLine returns one line with its terminator, bounded by maxChunkLine.
+// readLine returns one CRLF-terminated line, bounded by maxChunkLine. A bare
+// LF or a stray CR is an error, as in net/http: both ends must agree on
+// framing.
 func readLine(src *bufio.Reader) ([]byte, error) {
 	var line []byte
 	for {
@@ -213,7 +235,13 @@ func readLine(src *bufio.Reader) ([]byte, error) {
 		if err == bufio.ErrBufferFull {
 			continue
 		}
-		return line, noEOF(err)
+		if err != nil {
+			return nil, noEOF(err)
+		}
+		if bytes.IndexByte(line, '\r') != len(line)-2 {
+			return nil, fmt.Errorf("line %q does not end in its only CR and LF", line)
+		}
+		return line, nil
 	}
 }
 
