@@ -28,15 +28,24 @@ lint:
 	shellcheck $$(git ls-files '*.sh') .ci/run
 
 # Native fuzz targets of FUZZPKGS, FUZZTIME each (go test fuzzes one target
-# per run). A failing input is kept under the package's testdata/fuzz.
+# per run). A failing input is kept under the package's testdata/fuzz. Go
+# 1.26 can end a clean run with a bare "context deadline exceeded" when
+# -fuzztime expires (go.dev/issue/75804, fixed in 1.27): that, without a
+# failing input written, is reported and not counted as a failure.
 FUZZTIME ?= 5s
 FUZZPKGS ?= ./...
 fuzz:
-	@set -e; for pkg in $$($(GO) list $(FUZZPKGS)); do \
+	@set -e; out=$$(mktemp); trap 'rm -f "$$out"' EXIT; \
+	for pkg in $$($(GO) list $(FUZZPKGS)); do \
 		list=$$($(GO) test -list '^Fuzz' "$$pkg"); \
 		for f in $$(echo "$$list" | grep '^Fuzz' || true); do \
 			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+			if $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) "$$pkg" >"$$out" 2>&1; then \
+				tail -n 1 "$$out"; continue; \
+			fi; \
+			cat "$$out"; \
+			if grep -q 'Failing input written' "$$out" || ! grep -q '^    context deadline exceeded$$' "$$out"; then exit 1; fi; \
+			echo "fuzz: $$f hit go.dev/issue/75804 (fuzztime deadline race), no failing input: not a failure"; \
 		done; \
 	done
 
