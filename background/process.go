@@ -23,6 +23,10 @@ type Process struct {
 	// from orphans of the previous run that still hold its output pipe may
 	// arrive beside the new run's.
 	OnLine func(line string)
+	// Stdio gives the child envbox's own stdin, stdout and stderr instead
+	// of logging its output: for a user's command, whose output is its
+	// result. OnLine and the tail then see nothing.
+	Stdio bool
 	// IdentifyTimeout bounds the time the process may take to become
 	// binName (DefaultIdentifyTimeout when zero).
 	IdentifyTimeout time.Duration
@@ -72,7 +76,11 @@ func (p *Process) start() error {
 	if timeout <= 0 {
 		timeout = DefaultIdentifyTimeout
 	}
-	r, err := launch(p.ctx, p.root.Named(bin), bin, p.command(cmd, args), p.OnLine, timeout)
+	c := p.command(cmd, args)
+	if p.Stdio {
+		c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+	}
+	r, err := launch(p.ctx, p.root.Named(bin), bin, c, p.OnLine, timeout)
 	if err != nil {
 		return err
 	}

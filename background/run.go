@@ -40,15 +40,22 @@ type run struct {
 // launch starts c with its output going to log, onLine and a tail, and
 // starts the goroutines that reap it and check that it becomes bin.
 func launch(ctx context.Context, log slog.Logger, bin string, c *exec.Cmd, onLine func(string), timeout time.Duration) (*run, error) {
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("start %s: output pipe: %w", bin, err)
+	// Output already wired (Process.Stdio) goes where the caller said;
+	// otherwise it is logged through a pipe.
+	var pr *os.File
+	if c.Stdout == nil {
+		var pw *os.File
+		var err error
+		if pr, pw, err = os.Pipe(); err != nil {
+			return nil, fmt.Errorf("start %s: output pipe: %w", bin, err)
+		}
+		c.Stdout, c.Stderr = pw, pw
+		defer pw.Close()
 	}
-	c.Stdout, c.Stderr = pw, pw
-	err = StartCmd(c)
-	pw.Close()
-	if err != nil {
-		pr.Close()
+	if err := StartCmd(c); err != nil {
+		if pr != nil {
+			pr.Close()
+		}
 		return nil, fmt.Errorf("start %s (%s): %w", bin, c.Path, err)
 	}
 	r := &run{
@@ -62,7 +69,11 @@ func launch(ctx context.Context, log slog.Logger, bin string, c *exec.Cmd, onLin
 		pidfd = -1
 	}
 	log.Info(ctx, "started", slog.F("pid", r.pid), slog.F("argv", c.Args))
-	go r.readOutput(pr, onLine)
+	if pr != nil {
+		go r.readOutput(pr, onLine)
+	} else {
+		close(r.outputEOF)
+	}
 	go r.wait()
 	go r.identify(timeout, pidfd)
 	return r, nil

@@ -425,6 +425,7 @@ func (s *dindSupervisor) runCommand(ctx context.Context) error {
 		return err
 	}
 	p.Env = []string{dind.EnvDockerHost + "=" + s.cfg.Plan.Socket}
+	p.Stdio = true
 	if err := p.Start(); err != nil {
 		return &ExitError{Code: 127, Err: err}
 	}
