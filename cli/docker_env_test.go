@@ -341,20 +341,3 @@ func TestDockerHelpListsEveryVariable(t *testing.T) {
 		}
 	}
 }
-
-func FuzzParseMounts(f *testing.F) {
-	for _, s := range []string{"/a:/b", "/a:/b:ro,/c:/d", "a:/b", "/a:/b:rw", "/a:/b,", ""} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		ms, err := workspace.ParseMounts(s)
-		if err != nil {
-			return
-		}
-		for _, m := range ms {
-			if m.Source == "" || m.Target == "" || m.Source[0] != '/' || m.Target[0] != '/' {
-				t.Errorf("ParseMounts(%q) accepted %+v", s, m)
-			}
-		}
-	})
-}

@@ -123,6 +123,8 @@ type fakeAPI struct {
 	exits     chan container.WaitResponse
 	oomKilled bool
 	nextID    int
+	// pullErrs are returned by successive pulls before they succeed.
+	pullErrs []error
 }
 
 func newFakeAPI(rec *recorder) *fakeAPI {
@@ -144,6 +146,13 @@ func (f *fakeAPI) ImageInspectWithRaw(_ context.Context, ref string) (types.Imag
 
 func (f *fakeAPI) ImagePull(_ context.Context, ref string, o image.PullOptions) (io.ReadCloser, error) {
 	f.rec.add("pull %s auth=%t", ref, o.RegistryAuth != "")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.pullErrs) > 0 {
+		err := f.pullErrs[0]
+		f.pullErrs = f.pullErrs[1:]
+		return nil, err
+	}
 	return io.NopCloser(strings.NewReader(`{"status":"Pulling fs layer","id":"a1"}` + "\n" + `{"status":"Download complete","id":"a1"}` + "\n")), nil
 }
 

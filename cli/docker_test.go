@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"syscall"
@@ -261,5 +263,65 @@ func TestRunDockerRedactsToken(t *testing.T) {
 	}
 	if !strings.Contains(logs, "[REDACTED]") {
 		t.Errorf("logs lack [REDACTED]; the redacted lines were not logged at all:\n%s", logs)
+	}
+}
+
+// TestDockerCmdBadValueStartsNothing: a bad value is exit 2 with one line
+// naming it, before any process starts (PATH holds recording fakes).
+func TestDockerCmdBadValueStartsNothing(t *testing.T) {
+	bin := t.TempDir()
+	record := filepath.Join(bin, "started")
+	for _, name := range []string{"unshare", "dockerd", "sysbox-mgr", "sysbox-fs"} {
+		script := "#!/bin/sh\necho \"$0 $*\" >>" + record + "\n"
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin)
+	for k, v := range requiredEnv() {
+		t.Setenv(k, v)
+	}
+	t.Setenv(envCPUs, "two")
+	root := Root()
+	root.SetArgs([]string{"docker"})
+	root.SetOut(io.Discard)
+	root.SetErr(io.Discard)
+	err := root.Execute()
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != 2 || err.Error() != `parse CODER_CPUS="two": want a positive number of CPUs such as 2 or 0.5` {
+		t.Fatalf("envbox docker with CODER_CPUS=two: %v, want exit 2 naming the variable", err)
+	}
+	if b, err := os.ReadFile(record); err == nil {
+		t.Errorf("processes started despite the bad value:\n%s", b)
+	}
+}
+
+// TestRunDockerNoSpaceDuringPull: a pull that fills the data root moves
+// dockerd to the fallback before the workspace ever started.
+func TestRunDockerNoSpaceDuringPull(t *testing.T) {
+	t.Parallel()
+	w, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *dockerDeps) {
+		w.api.haveImage = false
+		w.api.pullErrs = []error{errors.New("write /var/lib/docker/tmp/layer: no space left on device")}
+	})
+	waitScript(t, w)
+	w.signals <- syscall.SIGTERM
+	if err := waitFor(t, done); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{
+		wantDockerdArgv("/var/lib/docker"),
+		wantDockerdArgv("/var/lib/docker.bak", "--storage-driver=vfs"),
+	}
+	if got := w.proc("dockerd").argv; !reflect.DeepEqual(got, want) {
+		t.Errorf("dockerd argv per start =\n%q\nwant\n%q", got, want)
+	}
+	wantEvents := []string{
+		"start dockerd", "pull codercom/enterprise-base:ubuntu auth=false", "restart dockerd as dockerd",
+		"pull codercom/enterprise-base:ubuntu auth=false", "remove workspace_cvm", "create workspace_cvm", "start id1",
+		"exec in id1 as coder", "stop container id1 timeout=25", "stop dockerd",
+	}
+	if got := w.rec.list(); !reflect.DeepEqual(got, wantEvents) {
+		t.Errorf("events =\n%q\nwant\n%q", got, wantEvents)
 	}
 }
