@@ -22,6 +22,9 @@ type Guest struct {
 	// Delegate is the delegation script text (embed.DelegateScript), written
 	// to /delegate.sh.
 	Delegate string
+	// Shells are dynamically linked shells (/bin/dash, /bin/bash) staged as
+	// /bin/<name> with their libraries at the same paths as on the host.
+	Shells []string
 }
 
 // BuildInitramfs stages g in dir/root and packs it with `cpio -o -H newc`
@@ -54,6 +57,9 @@ func BuildInitramfs(dir string, g Guest) (string, error) {
 			return "", err
 		}
 	}
+	if err := stageShells(root, g.Shells); err != nil {
+		return "", err
+	}
 	// /init's "#!/bin/sh" needs sh before busybox --install runs.
 	if err := os.Symlink("busybox", filepath.Join(root, "bin/sh")); err != nil {
 		return "", fmt.Errorf("link bin/sh: %w", err)
@@ -74,6 +80,90 @@ func stage(dst, from, text string, mode fs.FileMode) error {
 		return fmt.Errorf("stage %s: %w", dst, err)
 	}
 	return nil
+}
+
+// stageShells copies each shell to bin/ and its libraries (symlinks
+// followed) to their host paths.
+func stageShells(root string, shells []string) error {
+	for _, sh := range shells {
+		libs, err := sharedLibs(sh)
+		if err != nil {
+			return err
+		}
+		if err := stage(filepath.Join(root, "bin", filepath.Base(sh)), sh, "", 0o755); err != nil {
+			return err
+		}
+		for _, lib := range libs {
+			dst := filepath.Join(root, lib)
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return fmt.Errorf("create %s: %w", filepath.Dir(dst), err)
+			}
+			if err := stage(dst, lib, "", 0o755); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// libDirs is where Debian amd64 keeps shared libraries.
+var libDirs = []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64"}
+
+// sharedLibs lists the ELF interpreter and every shared library path needs,
+// transitively, as host paths: what `ldd` prints, without running it.
+func sharedLibs(path string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	var visit func(string) error
+	visit = func(p string) error {
+		f, err := elf.Open(p)
+		if err != nil {
+			return fmt.Errorf("open ELF %s: %w", p, err)
+		}
+		defer f.Close()
+		deps, err := f.ImportedLibraries()
+		if err != nil {
+			return fmt.Errorf("read DT_NEEDED of %s: %w", p, err)
+		}
+		for _, prog := range f.Progs {
+			if prog.Type == elf.PT_INTERP {
+				b := make([]byte, prog.Filesz)
+				if _, err := prog.ReadAt(b, 0); err != nil {
+					return fmt.Errorf("read PT_INTERP of %s: %w", p, err)
+				}
+				deps = append(deps, strings.TrimRight(string(b), "\x00"))
+			}
+		}
+		for _, d := range deps {
+			full, err := findLib(d)
+			if err != nil {
+				return fmt.Errorf("library of %s: %w", p, err)
+			}
+			if seen[full] {
+				continue
+			}
+			seen[full] = true
+			out = append(out, full)
+			if err := visit(full); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return out, visit(path)
+}
+
+func findLib(name string) (string, error) {
+	if filepath.IsAbs(name) {
+		return name, nil
+	}
+	for _, d := range libDirs {
+		p := filepath.Join(d, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found in %v", name, libDirs)
 }
 
 // checkStatic refuses a dynamically linked binary: the initramfs has no

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -55,5 +56,30 @@ func TestBuildInitramfs(t *testing.T) {
 	want := ".\nbin\nbin/busybox\nbin/sh\nbin/target\nbin/vmhelper\ndelegate.sh\ndev\ninit\nproc\nsys\ntmp\n"
 	if string(got) != want {
 		t.Errorf("cpio -t %s = %q, want %q", out, got, want)
+	}
+}
+
+// TestSharedLibs resolves what Debian bookworm's dash needs, as ldd does:
+// libc, and the interpreter both by libc's DT_NEEDED name and by dash's
+// PT_INTERP path.
+func TestSharedLibs(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/bin/dash"); err != nil {
+		t.Skipf("no /bin/dash: %v", err)
+	}
+	got, err := sharedLibs("/bin/dash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"/lib/x86_64-linux-gnu/libc.so.6",
+		"/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+		"/lib64/ld-linux-x86-64.so.2",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("sharedLibs(/bin/dash) = %q, want %q", got, want)
+	}
+	if _, err := sharedLibs("/nonexistent"); err == nil || err.Error() != "open ELF /nonexistent: open /nonexistent: no such file or directory" {
+		t.Errorf("sharedLibs(/nonexistent) error = %v", err)
 	}
 }

@@ -43,9 +43,16 @@ func bootOnce(t *testing.T) (Console, Kernel) {
 	t.Logf("kernel %s ready in %s: %s", k.Package, time.Since(start).Round(time.Millisecond), k.Image)
 	dir := t.TempDir()
 	helper := buildHelper(t, dir)
+	var shells []string
+	for _, sh := range []string{"/bin/dash", "/bin/bash"} {
+		if _, err := os.Stat(sh); err == nil {
+			shells = append(shells, sh)
+		}
+	}
 	initrd, err := BuildInitramfs(dir, Guest{
 		Busybox: busybox, Helper: helper,
 		Init: InitScript, Target: TargetScript, Delegate: embed.DelegateScript,
+		Shells: shells,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +108,7 @@ func TestPureCgroupV2(t *testing.T) {
 		for _, key := range sortedKeys(kv) {
 			t.Logf("%s = %q", key, kv[key])
 		}
-		return result{t: t, kv: kv}
+		return result{t: t, name: name, kv: kv}
 	}
 
 	t.Run("no_delegation_ebusy", func(t *testing.T) {
@@ -113,20 +120,38 @@ func TestPureCgroupV2(t *testing.T) {
 		r.want("subtree_control", "memory")
 	})
 
+	// Scenarios 2 and 5a run under busybox ash (/bin/sh), dash and bash.
+	shells := []struct{ name, suffix, path string }{
+		{"busybox_ash", "", "/bin/sh"}, {"dash", "_dash", "/bin/dash"}, {"bash", "_bash", "/bin/bash"},
+	}
+	underShells := func(t *testing.T, scenario string, check func(r result)) {
+		for _, sh := range shells {
+			t.Run(sh.name, func(t *testing.T) {
+				if _, ok := con.Results[scenario+sh.suffix]; !ok && sh.suffix != "" {
+					t.Skipf("%s is not on this host, so not in the guest", sh.path)
+				}
+				r := res(t, scenario+sh.suffix)
+				r.want("shell", sh.path)
+				check(r)
+			})
+		}
+	}
+
 	t.Run("delegation_in_pod", func(t *testing.T) {
-		r := res(t, "s2_delegate")
-		r.want("procs_before", "3")
-		r.want("rc", "0")
-		r.want("stderr", "")
-		r.want("ns_self_cgroup", "0::/init")
-		r.want("ns_controllers", allControllers)
-		r.want("ns_subtree_control", allControllers)
-		r.want("ns_root_procs", "")
-		r.wantMount("ns_mountinfo", "/", "/sys/fs/cgroup", "rw")
-		r.want("host_procs", "")
-		r.want("host_init_procs_count", "3")
-		r.want("host_subtree_control", allControllers)
-		r.want("host_sleeper_cgroup", "0::/s2_delegate/init")
+		underShells(t, "s2_delegate", func(r result) {
+			r.want("procs_before", "3")
+			r.want("rc", "0")
+			r.want("stderr", "")
+			r.want("ns_self_cgroup", "0::/init")
+			r.want("ns_controllers", allControllers)
+			r.want("ns_subtree_control", allControllers)
+			r.want("ns_root_procs", "")
+			r.wantMount("ns_mountinfo", "/", "/sys/fs/cgroup", "rw")
+			r.want("host_procs", "")
+			r.want("host_init_procs_count", "3")
+			r.want("host_subtree_control", allControllers)
+			r.want("host_sleeper_cgroup", "0::/"+r.name+"/init")
+		})
 	})
 
 	t.Run("pod_limits_hold_for_nested", func(t *testing.T) {
@@ -173,21 +198,22 @@ func TestPureCgroupV2(t *testing.T) {
 	})
 
 	t.Run("persistent_failure_threaded_subtree", func(t *testing.T) {
-		r := res(t, "s5_threaded")
-		r.want("host_type", "domain threaded")
-		// ENOTSUP and EOPNOTSUPP are the same errno (95) on Linux.
-		r.want("probe_memory", "ENOTSUP")
-		r.want("rc", "1")
-		// Bounded (ENVBOX_DELEGATE_ATTEMPTS=3), named, with the reason.
-		for _, part := range []string{
-			"envbox-delegate: gave up after 3 attempts",
-			"Operation not supported",
-			"io", "memory", "hugetlb", "rdma", "misc",
-		} {
-			r.wantContains("stderr", part)
-		}
-		// What it could enable (threaded controllers) it left enabled.
-		r.want("host_subtree_control", "cpuset cpu pids")
+		underShells(t, "s5_threaded", func(r result) {
+			r.want("host_type", "domain threaded")
+			// ENOTSUP and EOPNOTSUPP are the same errno (95) on Linux.
+			r.want("probe_memory", "ENOTSUP")
+			r.want("rc", "1")
+			// Bounded (ENVBOX_DELEGATE_ATTEMPTS=3), named, with the reason.
+			for _, part := range []string{
+				"envbox-delegate: gave up after 3 attempts",
+				"Operation not supported",
+				"io", "memory", "hugetlb", "rdma", "misc",
+			} {
+				r.wantContains("stderr", part)
+			}
+			// What it could enable (threaded controllers) it left enabled.
+			r.want("host_subtree_control", "cpuset cpu pids")
+		})
 	})
 
 	t.Run("realtime_task_without_rt_group_sched", func(t *testing.T) {
@@ -254,8 +280,9 @@ func TestPureCgroupV2(t *testing.T) {
 
 // result holds one scenario's values and asserts on them.
 type result struct {
-	t  *testing.T
-	kv map[string]string
+	t    *testing.T
+	name string
+	kv   map[string]string
 }
 
 func (r result) get(key string) string {

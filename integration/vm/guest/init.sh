@@ -22,6 +22,9 @@ dmesg -n 1
 cg=/sys/fs/cgroup
 h=/bin/vmhelper
 script=$(cat /delegate.sh)
+# The shell that runs the delegation script: busybox ash, then dash and
+# bash (with their libraries in the initramfs) for scenarios 2 and 5a.
+shell=/bin/sh
 export cg h
 
 echo "BOOTED $(cat /proc/uptime)"
@@ -81,7 +84,7 @@ delegate() {
 		read -r self </proc/self/cgroup
 		# Never delegate anything but the pod: the join must have worked.
 		[ "$self" = "0::/$pod" ] || exit 98
-		exec env "$@" "$h" ns /bin/sh -c "$script" /bin/target "$pod"
+		exec env "$@" "$h" ns "$shell" -c "$script" /bin/target "$pod"
 	) 2>"/tmp/$pod.err"
 	rc=$?
 	read -r t1 _ </proc/uptime
@@ -89,6 +92,7 @@ delegate() {
 	# /proc/uptime has centiseconds: "12.34".
 	rec "$pod" elapsed_ms "$(((${t1%.*}${t1#*.} - ${t0%.*}${t0#*.}) * 10))"
 	recf "$pod" stderr "/tmp/$pod.err"
+	rec "$pod" shell "$shell"
 }
 
 # hostmount: the cgroup2 line of the initial namespace's mountinfo.
@@ -107,83 +111,98 @@ s=s1_no_delegation
 mkdir "$cg/$s" "$cg/$s/leaf"
 spawn "$s"
 settle "$s" 1 sleep
-rec $s controllers "$(cat "$cg/$s/cgroup.controllers")"
-rec $s procs_count "$(wc -l <"$cg/$s/cgroup.procs")"
-rec $s write_with_procs "$("$h" write "$cg/$s/cgroup.subtree_control" +memory)"
+rec "$s" controllers "$(cat "$cg/$s/cgroup.controllers")"
+rec "$s" procs_count "$(wc -l <"$cg/$s/cgroup.procs")"
+rec "$s" write_with_procs "$("$h" write "$cg/$s/cgroup.subtree_control" +memory)"
 while read -r p; do echo "$p" >"$cg/$s/leaf/cgroup.procs"; done <"$cg/$s/cgroup.procs"
-rec $s write_after_move "$("$h" write "$cg/$s/cgroup.subtree_control" +memory)"
-rec $s subtree_control "$(cat "$cg/$s/cgroup.subtree_control")"
+rec "$s" write_after_move "$("$h" write "$cg/$s/cgroup.subtree_control" +memory)"
+rec "$s" subtree_control "$(cat "$cg/$s/cgroup.subtree_control")"
 echo 1 >"$cg/$s/leaf/cgroup.kill"
-report $s
+report "$s"
 
 # 2. Delegation from inside a pod with processes.
-s=s2_delegate
-mkdir "$cg/$s"
-spawn $s
-spawn $s
-spawn $s
-settle $s 3 sleep
-rec $s procs_before "$(wc -l <"$cg/$s/cgroup.procs")"
-delegate $s
-rec $s host_procs "$(cat "$cg/$s/cgroup.procs")"
-rec $s host_init_procs_count "$(wc -l <"$cg/$s/init/cgroup.procs")"
-rec $s host_subtree_control "$(cat "$cg/$s/cgroup.subtree_control")"
-p=$(head -n 1 "$cg/$s/init/cgroup.procs")
-rec $s host_sleeper_cgroup "$(cat "/proc/$p/cgroup")"
-echo 1 >"$cg/$s/init/cgroup.kill"
-report $s
+s2() {
+	s=$1
+	mkdir "$cg/$s"
+	spawn "$s"
+	spawn "$s"
+	spawn "$s"
+	settle "$s" 3 sleep
+	rec "$s" procs_before "$(wc -l <"$cg/$s/cgroup.procs")"
+	delegate "$s"
+	rec "$s" host_procs "$(cat "$cg/$s/cgroup.procs")"
+	rec "$s" host_init_procs_count "$(wc -l <"$cg/$s/init/cgroup.procs")"
+	rec "$s" host_subtree_control "$(cat "$cg/$s/cgroup.subtree_control")"
+	p=$(head -n 1 "$cg/$s/init/cgroup.procs")
+	rec "$s" host_sleeper_cgroup "$(cat "/proc/$p/cgroup")"
+	echo 1 >"$cg/$s/init/cgroup.kill"
+	report "$s"
+}
+s2 s2_delegate
 
 # 3. Pod limits hold for workloads nested after delegation.
 s=s3_limits
 mkdir "$cg/$s"
 echo 32M >"$cg/$s/memory.max"
 echo 24 >"$cg/$s/pids.max"
-spawn $s
-settle $s 1 sleep
-delegate $s
-rec $s host_nested "$(cd "$cg/$s/docker" && echo */)"
-rec $s host_memory_events "$(cat "$cg/$s/memory.events")"
-rec $s host_pids_events "$(cat "$cg/$s/pids.events")"
+spawn "$s"
+settle "$s" 1 sleep
+delegate "$s"
+rec "$s" host_nested "$(cd "$cg/$s/docker" && echo */)"
+rec "$s" host_memory_events "$(cat "$cg/$s/memory.events")"
+rec "$s" host_pids_events "$(cat "$cg/$s/pids.events")"
 echo 1 >"$cg/$s/cgroup.kill"
-report $s
+report "$s"
 
 # 4. CPU quota read with envbox's reader inside the namespace.
 s=s4_cpu_quota
 mkdir "$cg/$s"
 echo "50000 100000" >"$cg/$s/cpu.max"
-rec $s host_cpu_max "$(cat "$cg/$s/cpu.max")"
-spawn $s
-settle $s 1 sleep
-delegate $s
+rec "$s" host_cpu_max "$(cat "$cg/$s/cpu.max")"
+spawn "$s"
+settle "$s" 1 sleep
+delegate "$s"
 echo 1 >"$cg/$s/cgroup.kill"
-report $s
+report "$s"
 
 # 5a. A controller that can never be enabled: the pod holds a threaded
 # subtree, so domain controllers (io, memory, hugetlb, rdma, misc) are
 # refused with EOPNOTSUPP on every attempt.
-s=s5_threaded
-mkdir "$cg/$s" "$cg/$s/threads"
-echo threaded >"$cg/$s/threads/cgroup.type"
-rec $s host_type "$(cat "$cg/$s/cgroup.type")"
-spawn $s
-settle $s 1 sleep
-rec $s probe_memory "$("$h" write "$cg/$s/cgroup.subtree_control" +memory)"
-delegate $s ENVBOX_DELEGATE_ATTEMPTS=3
-rec $s host_subtree_control "$(cat "$cg/$s/cgroup.subtree_control")"
-echo 1 >"$cg/$s/cgroup.kill"
-report $s
+s5() {
+	s=$1
+	mkdir "$cg/$s" "$cg/$s/threads"
+	echo threaded >"$cg/$s/threads/cgroup.type"
+	rec "$s" host_type "$(cat "$cg/$s/cgroup.type")"
+	spawn "$s"
+	settle "$s" 1 sleep
+	rec "$s" probe_memory "$("$h" write "$cg/$s/cgroup.subtree_control" +memory)"
+	delegate "$s" ENVBOX_DELEGATE_ATTEMPTS=3
+	rec "$s" host_subtree_control "$(cat "$cg/$s/cgroup.subtree_control")"
+	echo 1 >"$cg/$s/cgroup.kill"
+	report "$s"
+}
+s5 s5_threaded
+
+# 2 and 5a again under the other shells envbox images use as /bin/sh.
+for b in dash bash; do
+	[ -x /bin/$b ] || continue
+	shell=/bin/$b
+	s2 s2_delegate_$b
+	s5 s5_threaded_$b
+done
+shell=/bin/sh
 
 # 5b. A realtime task in the pod: without CONFIG_RT_GROUP_SCHED +cpu is
 # still accepted, so this kernel cannot show the EINVAL case.
 s=s5_realtime
 mkdir "$cg/$s"
 (echo 0 >"$cg/$s/cgroup.procs" && exec "$h" rt /bin/sleep 600) &
-settle $s 1 sleep
-rec $s sched "$("$h" policy "$(cat "$cg/$s/cgroup.procs")" 2>&1)"
-delegate $s ENVBOX_DELEGATE_ATTEMPTS=3
-rec $s host_subtree_control "$(cat "$cg/$s/cgroup.subtree_control")"
+settle "$s" 1 sleep
+rec "$s" sched "$("$h" policy "$(cat "$cg/$s/cgroup.procs")" 2>&1)"
+delegate "$s" ENVBOX_DELEGATE_ATTEMPTS=3
+rec "$s" host_subtree_control "$(cat "$cg/$s/cgroup.subtree_control")"
 echo 1 >"$cg/$s/cgroup.kill"
-report $s
+report "$s"
 
 # 6a. Churn inside the pod: processes fork continuously in the pod root.
 s=s6_churn
@@ -191,19 +210,19 @@ mkdir "$cg/$s"
 for _ in 1 2 3; do
 	(echo 0 >"$cg/$s/cgroup.procs" && while :; do (:); done) &
 done
-settle $s 3
-rec $s procs_before "$(wc -l <"$cg/$s/cgroup.procs")"
-delegate $s ENVBOX_DELEGATE_ATTEMPTS=10
-rec $s host_procs_after "$(cat "$cg/$s/cgroup.procs")"
+settle "$s" 3
+rec "$s" procs_before "$(wc -l <"$cg/$s/cgroup.procs")"
+delegate "$s" ENVBOX_DELEGATE_ATTEMPTS=10
+rec "$s" host_procs_after "$(cat "$cg/$s/cgroup.procs")"
 echo 1 >"$cg/$s/cgroup.kill"
-report $s
+report "$s"
 
 # 6b. Churn from outside: new processes keep entering the pod root (as
 # `kubectl exec` does) while the script runs; it must converge or fail
 # loudly, never succeed with processes left behind.
 s=s6_injected
 mkdir "$cg/$s"
-spawn $s
+spawn "$s"
 (
 	while :; do
 		sleep 600 &
@@ -214,8 +233,8 @@ spawn $s
 	done
 ) &
 injector=$!
-settle $s 3 sleep
-delegate $s ENVBOX_DELEGATE_ATTEMPTS=5
+settle "$s" 3 sleep
+delegate "$s" ENVBOX_DELEGATE_ATTEMPTS=5
 # Let the injector meet the delegated root at least once.
 i=0
 while [ $i -lt 100 ] && ! grep -qv '^ok$' /tmp/$s.injected; do
@@ -223,31 +242,31 @@ while [ $i -lt 100 ] && ! grep -qv '^ok$' /tmp/$s.injected; do
 	sleep 0.05
 done
 kill "$injector"
-rec $s injected_ok "$(grep -c '^ok$' /tmp/$s.injected)"
-rec $s injected_refused "$(grep -vc '^ok$' /tmp/$s.injected)"
-rec $s injected_errnos "$(grep -v '^ok$' /tmp/$s.injected | sort -u)"
+rec "$s" injected_ok "$(grep -c '^ok$' /tmp/$s.injected)"
+rec "$s" injected_refused "$(grep -vc '^ok$' /tmp/$s.injected)"
+rec "$s" injected_errnos "$(grep -v '^ok$' /tmp/$s.injected | sort -u)"
 echo 1 >"$cg/$s/cgroup.kill"
-report $s
+report "$s"
 
 # 7. Mount options of the host's cgroup2 (issue 12): the script's remount in
 # its own cgroup namespace must leave them as the host set them.
 s=s7_mount_options
-rec $s host_before_remount "$(hostmount)"
+rec "$s" host_before_remount "$(hostmount)"
 opts=nsdelegate,memory_recursiveprot,memory_localevents
-rec $s remount_rc "$(mount -o remount,$opts $cg 2>&1; echo $?)"
-rec $s host_before "$(hostmount)"
+rec "$s" remount_rc "$(mount -o remount,$opts $cg 2>&1; echo $?)"
+rec "$s" host_before "$(hostmount)"
 mkdir "$cg/$s"
-spawn $s
-settle $s 1 sleep
-delegate $s
-rec $s host_after "$(hostmount)"
+spawn "$s"
+settle "$s" 1 sleep
+delegate "$s"
+rec "$s" host_after "$(hostmount)"
 echo 1 >"$cg/$s/cgroup.kill"
 # Control: the same umount+mount WITHOUT a new cgroup namespace (private
 # mount namespace only) resets the options, so the check above can fail.
 unshare -m sh -c "mount --make-rprivate / && umount $cg && mount -t cgroup2 cgroup2 $cg"
-rec $s control_rc "$?"
-rec $s host_after_control "$(hostmount)"
-report $s
+rec "$s" control_rc "$?"
+rec "$s" host_after_control "$(hostmount)"
+report "$s"
 
 echo DONE
 poweroff -f
