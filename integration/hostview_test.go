@@ -18,20 +18,25 @@ import (
 // reads from /proc and from cgroupfs, independent of anything dockerd says.
 
 // hostCgroup returns pid's cgroup2 path relative to the host's cgroup2 root,
-// e.g. "/envbox-test-0123456789abcdef/pod/docker/<id>". It scans every line
-// for "0::": hybrid hosts list the v1 hierarchies first.
+// e.g. "/envbox-test-0123456789abcdef/pod/docker/<id>".
 func hostCgroup(pid int) (string, error) {
 	path := fmt.Sprintf("/proc/%d/cgroup", pid)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", path, err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
+	return parseCgroup2(path, string(b))
+}
+
+// parseCgroup2 finds the "0::" line of /proc/<pid>/cgroup text. It scans
+// every line: hybrid hosts list the v1 hierarchies first.
+func parseCgroup2(path, text string) (string, error) {
+	for _, line := range strings.Split(text, "\n") {
 		if rest, ok := strings.CutPrefix(line, "0::"); ok {
 			return rest, nil
 		}
 	}
-	return "", fmt.Errorf("no 0:: line in %s: %q", path, b)
+	return "", fmt.Errorf("no 0:: line in %s: %q", path, text)
 }
 
 // procsByArgv returns the host PIDs whose command line is exactly argv.
