@@ -95,7 +95,9 @@ func unescapeFields(fields []string, sep int, m *Mount) error {
 	if m.Source, err = unescapeOctal(fields[sep+2]); err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
-	if !strings.HasPrefix(m.Root, "/") || !strings.HasPrefix(m.MountPoint, "/") {
+	// Root need not be a path: a bind-mounted namespace file (nsfs, e.g.
+	// dockerd's exec-root/netns/<id>) has root "net:[4026532187]".
+	if !strings.HasPrefix(m.MountPoint, "/") {
 		return fmt.Errorf("root %q or mount point %q is not absolute", m.Root, m.MountPoint)
 	}
 	return nil

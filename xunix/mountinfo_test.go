@@ -42,6 +42,13 @@ func TestParseMountinfo(t *testing.T) {
 			want: []Mount{{ID: 57, ParentID: 47, Major: 0, Minor: 38, Root: "/..", MountPoint: "/sys/fs/cgroup/unified", Options: "rw,relatime", FSType: "cgroup2", Source: "cgroup2", SuperOptions: "rw"}},
 		},
 		{
+			// A network namespace file dockerd bind-mounts under its exec
+			// root, read in the pod of integration/doctor_test.go.
+			name: "nsfs_root_is_not_a_path",
+			in:   "128 65 0:4 net:[4026532187] /tmp/ebx-1943649244/x/netns/47bfbda2cc79 rw - nsfs nsfs rw\n",
+			want: []Mount{{ID: 128, ParentID: 65, Major: 0, Minor: 4, Root: "net:[4026532187]", MountPoint: "/tmp/ebx-1943649244/x/netns/47bfbda2cc79", Options: "rw", FSType: "nsfs", Source: "nsfs", SuperOptions: "rw"}},
+		},
+		{
 			// Example line of proc(5): two optional fields, a big device.
 			name: "proc5_example_two_optional_fields",
 			in:   "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 shared:2 - ext3 /dev/root rw,errors=continue\n",
