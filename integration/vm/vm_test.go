@@ -26,19 +26,19 @@ func bootOnce(t *testing.T) (Console, Kernel) {
 	}
 	for _, bin := range []string{"qemu-system-x86_64", "apt-cache", "apt-get", "dpkg-deb", "xz", "cpio"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s is not installed (integration/deps.sh installs it): %v", bin, err)
+			unavailable(t, "%s is not installed (integration/deps.sh installs it): %v", bin, err)
 		}
 	}
 	busybox, err := exec.LookPath("busybox")
 	if err != nil || checkStatic(busybox) != nil {
-		t.Skipf("no static busybox (Debian busybox-static) in PATH: %v %v", err, checkStatic(busybox))
+		unavailable(t, "no static busybox (Debian busybox-static) in PATH: %v %v", err, checkStatic(busybox))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	start := time.Now()
 	k, err := EnsureKernel(ctx, cacheDir())
 	if err != nil {
-		t.Skipf("no Debian kernel for the VM: %v", err)
+		unavailable(t, "no Debian kernel for the VM: %v", err)
 	}
 	t.Logf("kernel %s ready in %s: %s", k.Package, time.Since(start).Round(time.Millisecond), k.Image)
 	dir := t.TempDir()
@@ -74,6 +74,16 @@ func bootOnce(t *testing.T) (Console, Kernel) {
 		}
 	})
 	return con, k
+}
+
+// unavailable skips when this machine cannot run the VM, except in CI
+// (CI=true), which installs everything and must not pass by skipping.
+func unavailable(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true but the VM test cannot run: "+format, args...)
+	}
+	t.Skipf(format, args...)
 }
 
 func cacheDir() string {
