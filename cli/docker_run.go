@@ -143,12 +143,15 @@ func runDocker(ctx context.Context, cfg dockerConfig, deps dockerDeps) error {
 	if err := s.startDockerd(ctx); err != nil {
 		return err
 	}
-	err := s.setup(ctx)
+	sig, err := s.setupOrSignal(ctx)
 	if isNoSpace(err) {
 		s.log.Warn(ctx, "dockerd data root is full, restarting dockerd on the fallback data root", slog.Error(err))
 		if err = s.restartDockerd(ctx); err == nil {
-			err = s.setup(ctx)
+			sig, err = s.setupOrSignal(ctx)
 		}
+	}
+	if sig != nil {
+		return s.shutdown(ctx, sig)
 	}
 	if err != nil {
 		return err

@@ -268,8 +268,10 @@ func (s *session) shutdown(ctx context.Context, sig os.Signal) error {
 	s.log.Info(ctx, "stopping the workspace", slog.F("signal", sig.String()), slog.F("grace", s.cfg.StopGrace.String()))
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.StopGrace+dockerdStopGrace)
 	defer cancel()
-	if err := workspace.Stop(sctx, s.api, s.id, s.cfg.StopGrace); err != nil {
-		s.log.Warn(ctx, "stop the workspace; stopping dockerd kills it", slog.Error(err))
+	if s.id != "" {
+		if err := workspace.Stop(sctx, s.api, s.id, s.cfg.StopGrace); err != nil {
+			s.log.Warn(ctx, "stop the workspace; stopping dockerd kills it", slog.Error(err))
+		}
 	}
 	s.stopDaemons(ctx)
 	s.log.Info(ctx, "stopped")

@@ -325,3 +325,20 @@ func TestRunDockerNoSpaceDuringPull(t *testing.T) {
 		t.Errorf("events =\n%q\nwant\n%q", got, wantEvents)
 	}
 }
+
+// TestRunDockerSIGTERMDuringStartup: a signal while dockerd is still coming
+// up abandons start-up and shuts down cleanly, without waiting for the API.
+func TestRunDockerSIGTERMDuringStartup(t *testing.T) {
+	t.Parallel()
+	w, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *dockerDeps) {
+		w.api.pingErr = errors.New("dial unix /var/run/docker.sock: connect: no such file or directory")
+	})
+	<-w.started
+	w.signals <- syscall.SIGTERM
+	if err := waitFor(t, done); err != nil {
+		t.Fatalf("runDocker = %v, want nil (exit 0)", err)
+	}
+	if got, want := w.rec.list(), []string{"start dockerd", "stop dockerd"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("events = %q, want %q", got, want)
+	}
+}

@@ -13,6 +13,25 @@ import (
 	"github.com/envbox/envbox/dind/workspace"
 )
 
+// setupOrSignal runs setup, abandoning it when SIGTERM/SIGINT arrives (a
+// pull can take minutes; Kubernetes kills after its grace period). The
+// signal is returned for shutdown once setup has unwound.
+func (s *session) setupOrSignal(ctx context.Context) (os.Signal, error) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- s.setup(sctx) }()
+	select {
+	case err := <-errc:
+		return nil, err
+	case sig := <-s.deps.signals:
+		s.log.Info(ctx, "signal during start-up, abandoning it", slog.F("signal", sig.String()))
+		cancel()
+		<-errc
+		return sig, nil
+	}
+}
+
 // setup brings the workspace up on the running dockerd: API, image,
 // container, bootstrap.
 func (s *session) setup(ctx context.Context) error {
@@ -183,7 +202,11 @@ func (s *session) onDockerdExit(ctx context.Context) (bool, error) {
 	if err := s.restartDockerd(ctx); err != nil {
 		return true, err
 	}
-	if err := s.setup(ctx); err != nil {
+	sig, err := s.setupOrSignal(ctx)
+	if sig != nil {
+		return true, s.shutdown(ctx, sig)
+	}
+	if err != nil {
 		return true, fmt.Errorf("recover the workspace after the dockerd restart: %w", err)
 	}
 	return false, nil
