@@ -66,7 +66,7 @@ func refuseUnreachable(c *net.UnixConn, msg string) {
 	br := bufio.NewReader(c)
 	if head, err := readHead(br); err == nil {
 		if req, err := parseRequestHead(head); err == nil {
-			_ = copyBody(io.Discard, br, requestFraming(req), nil)
+			_ = copyBody(io.Discard, br, requestFraming(req), nil, nil)
 		}
 	}
 	_ = writeError(c, http.StatusBadGateway, msg, true)
@@ -95,12 +95,7 @@ func (c *conn) exchange(ctx context.Context) (keep bool, err error) {
 		return c.create(ctx, head, req)
 	}
 	f := requestFraming(req)
-	return c.forward(req, func() error {
-		if _, err := c.up.Write(head); err != nil {
-			return err
-		}
-		return copyBody(c.up, c.cr, f, nil)
-	})
+	return c.forward(req, func() error { return copyBody(c.up, c.cr, f, nil, head) })
 }
 
 func (c *conn) waitClient() error {
@@ -155,17 +150,19 @@ func (c *conn) relay(req *http.Request, sent <-chan error) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("parse response head from dockerd %q: %w", head, err)
 		}
-		if _, err := c.client.Write(head); err != nil {
-			return false, err
-		}
 		f := responseFraming(resp, req.Method)
+		if resp.StatusCode/100 == 1 || f.kind == untilClose {
+			if _, err := c.client.Write(head); err != nil {
+				return false, err
+			}
+		}
 		switch {
 		case resp.StatusCode == http.StatusSwitchingProtocols, f.kind == untilClose:
 			return false, c.splice(sent)
 		case resp.StatusCode/100 == 1:
 			continue
 		}
-		if err := copyBody(c.client, c.ur, f, nil); err != nil {
+		if err := copyBody(c.client, c.ur, f, nil, head); err != nil {
 			return false, fmt.Errorf("copy response body: %w", err)
 		}
 		if err := <-sent; err != nil {

@@ -24,7 +24,7 @@ func (c *conn) create(ctx context.Context, head []byte, req *http.Request) (bool
 		}
 	}
 	body := &capped{max: maxCreateBody}
-	if err := copyBody(io.Discard, c.cr, requestFraming(req), body); err != nil {
+	if err := copyBody(io.Discard, c.cr, requestFraming(req), body, nil); err != nil {
 		return false, c.refuse(http.StatusBadRequest, fmt.Sprintf("envbox adopt-proxy: read container create body: %v", err), true)
 	}
 	out, parent, err := c.p.adopt(ctx, c.peer, body.Bytes())

@@ -76,6 +76,14 @@ func (f *fakeDockerd) mux() http.Handler {
 		}
 		_, _ = fmt.Fprintf(w, "{\"stream\":\"%d bytes sha256:%s\"}\n", n, hex.EncodeToString(h.Sum(nil)))
 	})
+	m.HandleFunc("POST /{version}/images/load", func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		_, _ = fmt.Fprintf(w, "{\"stream\":\"Loaded %d bytes\"}\n", n)
+	})
 	return m
 }
 

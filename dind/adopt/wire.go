@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // maxHead bounds a request or response head; dockerd's own limit is 1 MiB.
@@ -57,12 +58,21 @@ func noEOF(err error) error {
 	return err
 }
 
+// headReaders are the readers net/http parses a captured head from.
+var headReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
 func parseRequestHead(head []byte) (*http.Request, error) {
-	return http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+	br := headReaders.Get().(*bufio.Reader)
+	defer headReaders.Put(br)
+	br.Reset(bytes.NewReader(head))
+	return http.ReadRequest(br)
 }
 
 func parseResponseHead(head []byte, req *http.Request) (*http.Response, error) {
-	return http.ReadResponse(bufio.NewReader(bytes.NewReader(head)), req)
+	br := headReaders.Get().(*bufio.Reader)
+	defer headReaders.Put(br)
+	br.Reset(bytes.NewReader(head))
+	return http.ReadResponse(br, req)
 }
 
 // framing is how a message body is delimited on the wire.
@@ -111,82 +121,9 @@ func isChunked(te []string) bool {
 	return len(te) > 0 && strings.EqualFold(te[len(te)-1], "chunked")
 }
 
-// copyBody copies one body from src to raw verbatim (chunk sizes and
-// trailers included) as it arrives, and its decoded payload to data when data
-// is not nil. An untilClose body must be handled by the caller.
-func copyBody(raw io.Writer, src *bufio.Reader, f framing, data io.Writer) error {
-	switch f.kind {
-	case noBody:
-		return nil
-	case fixedBody:
-		_, err := io.CopyN(tee(raw, data), src, f.n)
-		return noEOF(err)
-	case chunkedBody:
-		return copyChunked(raw, src, data)
-	}
-	return fmt.Errorf("copy body: framing %d needs the connection", f.kind)
-}
-
-func tee(raw, data io.Writer) io.Writer {
-	if data == nil {
-		return raw
-	}
-	return io.MultiWriter(raw, data)
-}
-
 // maxChunkLine bounds a chunk-size line (size, extensions) or trailer line,
 // as net/http does.
 const maxChunkLine = 4096
-
-// copyChunked copies a chunked body (RFC 9112 7.1) chunk by chunk, so a
-// stream such as GET /events reaches the client as dockerd writes it.
-func copyChunked(raw io.Writer, src *bufio.Reader, data io.Writer) error {
-	for {
-		line, err := readLine(src)
-		if err != nil {
-			return fmt.Errorf("read chunk size: %w", err)
-		}
-		size, err := chunkSize(line)
-		if err != nil {
-			return err
-		}
-		if _, err := raw.Write(line); err != nil {
-			return err
-		}
-		if size == 0 {
-			return copyTrailers(raw, src)
-		}
-		if _, err := io.CopyN(tee(raw, data), src, size); err != nil {
-			return fmt.Errorf("copy chunk of %d bytes: %w", size, noEOF(err))
-		}
-		crlf, err := readLine(src)
-		if err != nil || string(crlf) != "\r\n" {
-			return fmt.Errorf("chunk of %d bytes not followed by CRLF: %q %v", size, crlf, err)
-		}
-		if _, err := raw.Write(crlf); err != nil {
-			return err
-		}
-	}
-}
-
-func copyTrailers(raw io.Writer, src *bufio.Reader) error {
-	for {
-		line, err := readLine(src)
-		if err != nil {
-			return fmt.Errorf("read chunked trailer: %w", err)
-		}
-		blank := string(line) == "\r\n"
-		if !blank && !isHeaderLine(line) {
-			return fmt.Errorf("chunked trailer line %q is not a header field", line)
-		}
-		if _, err := raw.Write(line); err != nil {
-			return err
-		}
-		if blank {
-			return nil
-		}
-	}
-}
 
 // isHeaderLine accepts "name: value" with name an RFC 9110 token; continuation
 // lines are refused (stricter than net/http, so never looser).

@@ -107,7 +107,7 @@ func FuzzCopyChunked(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var raw, data bytes.Buffer
 		src := bufio.NewReader(bytes.NewReader(in))
-		err := copyChunked(&raw, src, &data)
+		err := copyBody(&raw, src, framing{kind: chunkedBody}, &data, nil)
 		if err != nil {
 			return
 		}

@@ -1,0 +1,83 @@
+package adopt
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"cdr.dev/slog"
+)
+
+// BenchmarkProxyOverhead runs the same work straight to the fake dockerd
+// and through the proxy, alternating, and reports proxied/direct as
+// "ratio". ping_x1000: 1,000 GET /_ping on one keep-alive connection.
+// upload_100MiB: one chunked 100 MiB POST /images/load (the shape of a
+// build context or image upload from the docker CLI).
+func BenchmarkProxyOverhead(b *testing.B) {
+	up := startFakeDockerd(b, "cgroupfs")
+	p := startProxy(b, up, cgroupV2Pod, func(p *Proxy) { p.Log = slog.Make() })
+	b.Run("ping_x1000", func(b *testing.B) {
+		compare(b, up.sock, p.sock, func(hc *http.Client) error {
+			for range 1000 {
+				if err := roundTrip(hc, "GET", "/_ping", nil, "OK"); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	b.Run("upload_100MiB", func(b *testing.B) {
+		const size = 100 << 20
+		b.SetBytes(size)
+		compare(b, up.sock, p.sock, func(hc *http.Client) error {
+			body := io.LimitReader(zeros{}, size) // unknown length: chunked
+			return roundTrip(hc, "POST", "/v1.47/images/load", body, fmt.Sprintf("{\"stream\":\"Loaded %d bytes\"}\n", size))
+		})
+	})
+}
+
+func compare(b *testing.B, direct, proxied string, work func(*http.Client) error) {
+	hd, hp := client(direct), client(proxied)
+	var td, tp time.Duration
+	for i := 0; i < b.N; i++ {
+		for _, side := range []struct {
+			hc  *http.Client
+			sum *time.Duration
+		}{{hd, &td}, {hp, &tp}} {
+			start := time.Now()
+			if err := work(side.hc); err != nil {
+				b.Fatal(err)
+			}
+			*side.sum += time.Since(start)
+		}
+	}
+	b.ReportMetric(float64(tp)/float64(td), "ratio")
+	b.ReportMetric(float64(td.Microseconds())/float64(b.N), "direct-µs/op")
+	b.ReportMetric(float64(tp.Microseconds())/float64(b.N), "proxied-µs/op")
+}
+
+func roundTrip(hc *http.Client, method, path string, body io.Reader, want string) error {
+	req, err := http.NewRequest(method, "http://docker"+path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || string(got) != want {
+		return fmt.Errorf("%s %s = %d %q, %v; want %q", method, path, resp.StatusCode, got, err, want)
+	}
+	return nil
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
