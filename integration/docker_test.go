@@ -141,7 +141,9 @@ func checkWorkspaceLimits(t *testing.T, cg *cgtest.Cgroup, ws *docker.Container)
 	rel := "pod/docker/" + ws.ID
 	cpu, err := cg.ReadFile(rel + "/cpu.max")
 	if errors.Is(err, os.ErrNotExist) {
-		t.Logf("limits not checked in cgroupfs: %s/%s has no cpu.max (no cpu controller on this cgroup2 hierarchy)", cg.Path, rel)
+		t.Run("limits_in_cgroupfs", func(t *testing.T) {
+			t.Skipf("%s/%s has no cpu.max: no cpu/memory controller on this cgroup2 hierarchy (hybrid host); dockerd discarded the limits", cg.Path, rel)
+		})
 		return
 	}
 	if err != nil || cpu != "50000 100000\n" {
