@@ -13,3 +13,9 @@ var InitScript string
 //
 //go:embed guest/target.sh
 var TargetScript string
+
+// EnvboxSimScript is /bin/envbox-sim: a stand-in for envbox as PID 1 of a
+// pod's container, for the default-mode scenario.
+//
+//go:embed guest/envbox-sim.sh
+var EnvboxSimScript string

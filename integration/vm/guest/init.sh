@@ -165,6 +165,29 @@ delegate "$s"
 echo 1 >"$cg/$s/cgroup.kill"
 report "$s"
 
+# 4b. envbox's default mode end to end: a stand-in for envbox (PID 1 of the
+# pod's container, own cgroup and mount namespaces, cgroup2 mounted by the
+# "runtime") reads its limits, starts the wrapper in a new cgroup namespace
+# only (the remount is shared with it), and reads them again, as
+# `envbox docker` does after dockerd is up.
+s=s4b_envbox_default_mode
+mkdir "$cg/$s"
+echo "50000 100000" >"$cg/$s/cpu.max"
+echo 64M >"$cg/$s/memory.max"
+spawn "$s"
+settle "$s" 1 sleep
+(
+	echo 0 >"$cg/$s/cgroup.procs" || exit 97
+	read -r self </proc/self/cgroup
+	[ "$self" = "0::/$s" ] || exit 98
+	export s script
+	exec "$h" ns /bin/sh /bin/envbox-sim
+) 2>"/tmp/$s.err"
+rec "$s" sim_rc "$?"
+recf "$s" sim_stderr "/tmp/$s.err"
+echo 1 >"$cg/$s/cgroup.kill"
+report "$s"
+
 # 5a. A controller that can never be enabled: the pod holds a threaded
 # subtree, so domain controllers (io, memory, hugetlb, rdma, misc) are
 # refused with EOPNOTSUPP on every attempt.

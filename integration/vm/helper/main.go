@@ -5,6 +5,8 @@
 // and print a scenario's results as one JSON line.
 //
 //	vmhelper ns CMD [ARGS...]        new mount+cgroup namespace, / rprivate, exec CMD
+//	vmhelper cgns CMD [ARGS...]      new cgroup namespace only (envbox's default wrapper), exec CMD
+//	vmhelper limits                   xunix CPU quota and memory limit of "self", one line each
 //	vmhelper write PATH DATA          one write(2); prints "ok" or the errno name (EBUSY)
 //	vmhelper hog MIB                  allocate and touch MIB MiB, then print "survived"
 //	vmhelper rt CMD [ARGS...]         SCHED_FIFO priority 10, exec CMD
@@ -44,6 +46,10 @@ func run(args []string) error {
 	switch {
 	case cmd == "ns" && len(rest) >= 1:
 		return enterNamespaces(rest)
+	case cmd == "cgns" && len(rest) >= 1:
+		return enterCgroupNamespace(rest)
+	case cmd == "limits" && len(rest) == 0:
+		return limits()
 	case cmd == "write" && len(rest) == 2:
 		fmt.Println(writeOnce(rest[0], rest[1]))
 		return nil
@@ -71,6 +77,18 @@ func enterNamespaces(argv []string) error {
 	}
 	if err := unix.Mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / rprivate: %w", err)
+	}
+	if err := unix.Exec(argv[0], argv, os.Environ()); err != nil {
+		return fmt.Errorf("exec %q: %w", argv, err)
+	}
+	return nil
+}
+
+// enterCgroupNamespace is `unshare --cgroup` then exec: the mount namespace
+// stays shared with the caller, as in envbox's default (non-isolated) mode.
+func enterCgroupNamespace(argv []string) error {
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("unshare cgroup namespace: %w", err)
 	}
 	if err := unix.Exec(argv[0], argv, os.Environ()); err != nil {
 		return fmt.Errorf("exec %q: %w", argv, err)
@@ -161,6 +179,21 @@ func cpuQuota(dir string) error {
 	fmt.Printf("self %s\n", quotaString(self, err))
 	d, err := xunix.ReadCPUQuotaV2(fsys, dir)
 	fmt.Printf("dir %s\n", quotaString(d, err))
+	return nil
+}
+
+// limits prints what `envbox docker` reads for the workspace's default
+// limits: the CPU quota and memory limit of its own cgroup.
+func limits() error {
+	fsys := afero.NewOsFs()
+	q, err := xunix.ReadCPUQuota(fsys, "self")
+	fmt.Printf("cpu %s\n", quotaString(q, err))
+	m, err := xunix.ReadMemoryLimit(fsys, "self")
+	if err != nil {
+		fmt.Printf("memory error %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+		return nil
+	}
+	fmt.Printf("memory bytes=%d unlimited=%t source=%s\n", m.Bytes, m.Unlimited, m.Source)
 	return nil
 }
 
