@@ -1,0 +1,161 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestAdoptProxyPlacesContainersInCallersCgroup: `envbox adopt-proxy` in
+// front of a real dockerd under `envbox dind`. The docker CLI, run in its
+// own cgroup T/pod/peer, creates containers through the proxy; they land
+// below that cgroup as the host sees it, `docker run` (attach hijack, wait)
+// works through it, a conflicting --cgroup-parent gets the proxy's 400, and
+// a caller outside dockerd's cgroup namespace is refused.
+func TestAdoptProxyPlacesContainersInCallersCgroup(t *testing.T) {
+	requireDockerd(t)
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skipf("adopt-proxy test: docker CLI not installed (docker.io): %v", err)
+	}
+	d, cg := startEnvboxDockerd(t)
+	importImage(t, d.pool, imageTarball(t, "base"), baseImage)
+	dpid, err := d.dockerdPid()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := startAdoptProxy(t, dpid, d.sock())
+	peer := filepath.Join(cg.Path, "pod", "peer")
+	if err := os.Mkdir(peer, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	argv := sleeper(t)
+	id, err := dockerCLI(t, peer, sock, append([]string{"create", "--network", "none", "--stop-timeout", "2", baseImage}, argv...)...)
+	if err != nil {
+		t.Fatalf("docker create through the proxy: %v", err)
+	}
+	id = strings.TrimSpace(id)
+	if _, err := dockerCLI(t, peer, sock, "start", id); err != nil {
+		t.Fatalf("docker start through the proxy: %v", err)
+	}
+	pid := onlyProc(t, argv)
+	got, err := hostCgroup(pid)
+	if want := testRel(cg) + "/pod/peer/" + id; err != nil || got != want {
+		t.Errorf("container %s process %d host cgroup = %q, %v; want %q", id[:12], pid, got, err, want)
+	}
+	parent, err := dockerCLI(t, "", d.sock(), "inspect", "-f", "{{.HostConfig.CgroupParent}}", id)
+	if err != nil || parent != "/peer\n" {
+		t.Errorf("CgroupParent dockerd recorded = %q, %v; want \"/peer\\n\"", parent, err)
+	}
+
+	start := time.Now()
+	out, err := dockerCLI(t, peer, sock, "run", "--rm", "--network", "none", baseImage, "echo", "adopted")
+	if err != nil || out != "adopted\n" {
+		t.Errorf("docker run through the proxy = %q, %v; want \"adopted\\n\"", out, err)
+	}
+	t.Logf("docker run --rm echo through the proxy: %v", time.Since(start).Round(time.Millisecond))
+
+	_, err = dockerCLI(t, peer, sock, "create", "--cgroup-parent", "/elsewhere", baseImage, "true")
+	wantConflict := regexp.MustCompile(`Error response from daemon: envbox adopt-proxy: container create from pid \d+ refused: ` +
+		`HostConfig\.CgroupParent "/elsewhere" conflicts with the cgroup of the calling process "/peer": envbox adopt-proxy ` +
+		`places containers in their creator's cgroup; omit CgroupParent or set it to "/peer"`)
+	if err == nil || !wantConflict.MatchString(err.Error()) {
+		t.Errorf("create with another --cgroup-parent: %v; want match of %s", err, wantConflict)
+	}
+
+	// This test process sits at the host's cgroup2 root: from dockerd's
+	// namespace (rooted at T/pod) that is "/../..".
+	_, err = dockerCLI(t, "", sock, "create", baseImage, "true")
+	wantOutside := regexp.MustCompile(`Error response from daemon: envbox adopt-proxy: container create from pid \d+ refused: ` +
+		`calling process pid \d+: peer cgroup "/\.\./\.\./?[^"]*": cgroup is outside this cgroup namespace`)
+	if err == nil || !wantOutside.MatchString(err.Error()) {
+		t.Errorf("create from outside dockerd's cgroup namespace: %v; want match of %s", err, wantOutside)
+	}
+}
+
+// startAdoptProxy runs `envbox adopt-proxy` in dockerd's cgroup namespace
+// (nsenter --cgroup), where a caller's cgroup path reads as dockerd names
+// it, and waits for its socket.
+func startAdoptProxy(t *testing.T, dockerdPid int, upstream string) string {
+	t.Helper()
+	sock := filepath.Join(shortTempDir(t), "adopt.sock")
+	out := &lockedBuffer{}
+	cmd := exec.Command("nsenter", fmt.Sprintf("--cgroup=/proc/%d/ns/cgroup", dockerdPid), "--",
+		envboxBinary(t), "adopt-proxy", "--debug", "--listen", sock, "--upstream", upstream)
+	cmd.Env = append(os.Environ(), "ENVBOX_LOG_FORMAT=human")
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("adopt-proxy exit after SIGTERM: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("adopt-proxy still running 10s after SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("adopt-proxy output:\n%s", out.String())
+		}
+	})
+	poll(t, 10*time.Second, "adopt-proxy socket "+sock, func() error {
+		select {
+		case err := <-done:
+			return fmt.Errorf("adopt-proxy exited: %v\n%s", err, out.String())
+		default:
+			return nil
+		}
+	}, func() error {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	return sock
+}
+
+// dockerCLI runs the docker CLI against sock, inside cgroup dir when dir is
+// not empty (CLONE_INTO_CGROUP: the CLI is in that cgroup from its first
+// instruction). It returns stdout, or an error carrying stderr.
+func dockerCLI(t *testing.T, dir, sock string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeoutStart)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", append([]string{"--host", "unix://" + sock}, args...)...)
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if dir != "" {
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatalf("open %s: %v", dir, err)
+		}
+		defer unix.Close(fd)
+		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+	}
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return stdout.String(), fmt.Errorf("docker %q: %v: %s", args, err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), err
+}
