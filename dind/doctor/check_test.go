@@ -35,7 +35,7 @@ cgroup2 mount:  /sys/fs/cgroup (cgroupns root /)
 host root:      / (from mountinfo)
 pod cgroup:     /pod
 delegation:     no (/sys/fs/cgroup/pod/init absent; subtree_control "" of cgroup.controllers "")
-limits:         cpu unknown (read cpu.max: own cgroup: open /sys/fs/cgroup/pod/cpu.max: file does not exist; namespace root: open /sys/fs/cgroup/cpu.max: file does not exist); memory unknown (read memory.max: own cgroup: open /sys/fs/cgroup/pod/memory.max: file does not exist; namespace root: open /sys/fs/cgroup/memory.max: file does not exist)
+limits:         cpu unknown (no cpu.max in /sys/fs/cgroup/pod or its 1 ancestors: file does not exist); memory unknown (no memory.max in /sys/fs/cgroup/pod or its 1 ancestors: file does not exist)
 docker:         unix:///var/run/docker.sock: 1 running container(s)
 
 KIND       NAME    PID   CGROUP                                                                    HOST CGROUP                                                               CGROUP ID  ATTRIBUTED

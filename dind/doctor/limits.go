@@ -6,27 +6,13 @@ import (
 	"github.com/envbox/envbox/xunix"
 )
 
-// limits reads the pod's CPU and memory limits: on cgroup v2 the files of
-// the pod directory itself (its children, "init" included, are unlimited
-// below it); elsewhere the v1 hierarchy envbox belongs to.
-func (c *Checker) limits(mode xunix.CgroupMode, podDir string) Limits {
-	var (
-		cpu xunix.CPUQuota
-		mem xunix.MemoryLimit
-		err error
-		l   Limits
-	)
-	if mode == xunix.CgroupV2 {
-		cpu, err = xunix.ReadCPUQuotaV2(c.Fs, podDir)
-	} else {
-		cpu, err = xunix.ReadCPUQuota(c.Fs, c.PID)
-	}
-	l.CPU = cpuLimit(cpu, err)
-	if mode == xunix.CgroupV2 {
-		mem, err = xunix.ReadMemoryLimitV2(c.Fs, podDir)
-	} else {
-		mem, err = xunix.ReadMemoryLimit(c.Fs, c.PID)
-	}
+// limits reads the CPU and memory limits that bind envbox: the tightest of
+// its own cgroup and every ancestor the mount shows (after delegation its
+// own "init" says max while the pod's limit sits on the namespace root).
+func (c *Checker) limits() Limits {
+	cpu, err := xunix.ReadEffectiveCPUQuota(c.Fs, c.PID)
+	l := Limits{CPU: cpuLimit(cpu, err)}
+	mem, err := xunix.ReadEffectiveMemoryLimit(c.Fs, c.PID)
 	l.Memory = memoryLimit(mem, err)
 	return l
 }

@@ -92,10 +92,10 @@ const wantEscapedJSON = `{
   },
   "limits": {
     "cpu": {
-      "error": "read cpu.max: own cgroup: open /sys/fs/cgroup/pod/cpu.max: file does not exist; namespace root: open /sys/fs/cgroup/cpu.max: file does not exist"
+      "error": "no cpu.max in /sys/fs/cgroup/pod or its 1 ancestors: file does not exist"
     },
     "memory": {
-      "error": "read memory.max: own cgroup: open /sys/fs/cgroup/pod/memory.max: file does not exist; namespace root: open /sys/fs/cgroup/memory.max: file does not exist"
+      "error": "no memory.max in /sys/fs/cgroup/pod or its 1 ancestors: file does not exist"
     }
   },
   "docker": "unix:///var/run/docker.sock",

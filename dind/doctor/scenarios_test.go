@@ -67,8 +67,6 @@ func escapedPod() scenario {
 			"/proc/4242/cgroup":                         "1:cpu:/docker/" + idWeb + "\n0::/docker/" + idWeb + "\n",
 			"/sys/fs/cgroup/pod/cgroup.controllers":     "",
 			"/sys/fs/cgroup/pod/cgroup.subtree_control": "",
-			"/sys/fs/cgroup/cpu/cpu.cfs_quota_us":       "-1\n",
-			"/sys/fs/cgroup/cpu/cpu.cfs_period_us":      "100000\n",
 		},
 		inodes: map[string]uint64{
 			"/sys/fs/cgroup/pod":             1207,
