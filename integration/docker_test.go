@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -66,6 +67,33 @@ func TestDockerWorkspace(t *testing.T) {
 			t.Errorf("envbox output lacks %q", want)
 		}
 	}
+	checkRequestedLimits(t, out)
+}
+
+// checkRequestedLimits: envbox asked dockerd for 0.5 CPU and 256 MiB, as
+// its JSON log of the container creation says.
+func checkRequestedLimits(t *testing.T, out string) {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		var e struct {
+			Msg    string `json:"msg"`
+			Fields struct {
+				CPUQuota  int64  `json:"cpu_quota"`
+				CPUPeriod int64  `json:"cpu_period"`
+				Memory    int64  `json:"memory"`
+				Runtime   string `json:"runtime"`
+			} `json:"fields"`
+		}
+		if json.Unmarshal([]byte(line), &e) != nil || e.Msg != "creating the workspace container" {
+			continue
+		}
+		f := e.Fields
+		if f.CPUQuota != 50000 || f.CPUPeriod != 100000 || f.Memory != 268435456 || f.Runtime != "runc" {
+			t.Errorf("requested cpu %d/%d memory %d runtime %q; want 50000/100000 268435456 runc", f.CPUQuota, f.CPUPeriod, f.Memory, f.Runtime)
+		}
+		return
+	}
+	t.Error("no \"creating the workspace container\" line in envbox's output")
 }
 
 // stopPod sends SIGTERM and requires the pod to be gone: the next dockerd
@@ -163,8 +191,14 @@ func checkBootstrap(t *testing.T, d *daemon) {
 		if user, err = execOutput(d.pool, "workspace_cvm", "cat", "/tmp/boot-user"); err != nil {
 			return err
 		}
-		token, err = execOutput(d.pool, "workspace_cvm", "cat", "/tmp/boot-token")
-		return err
+		if token, err = execOutput(d.pool, "workspace_cvm", "cat", "/tmp/boot-token"); err != nil {
+			return err
+		}
+		if user == "" || token == "" {
+			// The shell creates a file before the command writes it.
+			return fmt.Errorf("boot-user %q, boot-token %d bytes: not written yet", user, len(token))
+		}
+		return nil
 	})
 	if user != "nobody\n" {
 		t.Errorf("bootstrap ran as %q, want \"nobody\\n\"", user)
