@@ -34,7 +34,7 @@ func TestBuildInitramfs(t *testing.T) {
 	dir := t.TempDir()
 	out, err := BuildInitramfs(dir, Guest{
 		Busybox: "/bin/busybox", Helper: "/bin/busybox",
-		Init: "#!/bin/sh\n", Target: "#!/bin/sh\n", Delegate: "# script\n",
+		Init: "#!/bin/sh\n", Target: "#!/bin/sh\n", EnvboxSim: "#!/bin/sh\n", Delegate: "# script\n",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +53,7 @@ func TestBuildInitramfs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cpio -t %s: %v", out, err)
 	}
-	want := ".\nbin\nbin/busybox\nbin/sh\nbin/target\nbin/vmhelper\ndelegate.sh\ndev\ninit\nproc\nsys\ntmp\n"
+	want := ".\nbin\nbin/busybox\nbin/envbox-sim\nbin/sh\nbin/target\nbin/vmhelper\ndelegate.sh\ndev\ninit\nproc\nsys\ntmp\n"
 	if string(got) != want {
 		t.Errorf("cpio -t %s = %q, want %q", out, got, want)
 	}
