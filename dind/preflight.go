@@ -57,11 +57,14 @@ func Check(f Facts) []Finding {
 		return out
 	}
 	if f.ReadOnly {
-		fix := "run the container privileged, or give it a writable cgroup2 mount"
+		// Not fatal: the delegation script unmounts it and mounts a fresh,
+		// writable cgroup2 (as in a container run with --cap-add ALL but
+		// not --privileged). If that mount is refused, the script says so.
+		msg := "/sys/fs/cgroup is mounted read-only: the delegation script remounts it read-write; if that fails, run the container privileged"
 		if f.UserNS {
-			fix = "in a user namespace the cgroup must be delegated to it: use sysbox, or a runtime that mounts a writable cgroup2 for user-namespaced pods"
+			msg += ", or (in a user namespace) let the runtime delegate the cgroup to it (sysbox)"
 		}
-		out = append(out, Finding{Fatal: true, Message: "/sys/fs/cgroup is mounted read-only, so mkdir /sys/fs/cgroup/init will fail: " + fix})
+		out = append(out, Finding{Message: msg})
 	}
 	if missing := missingControllers(f.Controllers); len(missing) > 0 {
 		out = append(out, Finding{Message: fmt.Sprintf("the pod does not delegate controllers %s (it offers %q): limits of those kinds do not hold for inner containers; enable them in the parent cgroup's cgroup.subtree_control", strings.Join(missing, ", "), strings.Join(f.Controllers, " "))})

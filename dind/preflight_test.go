@@ -25,12 +25,12 @@ func TestCheck(t *testing.T) {
 		{
 			name:  "read_only_cgroupfs",
 			facts: Facts{Mode: CgroupV2, OwnCgroup: "/", CapSysAdmin: true, Controllers: all, ReadOnly: true},
-			want:  []Finding{{Fatal: true, Message: "/sys/fs/cgroup is mounted read-only, so mkdir /sys/fs/cgroup/init will fail: run the container privileged, or give it a writable cgroup2 mount"}},
+			want:  []Finding{{Message: "/sys/fs/cgroup is mounted read-only: the delegation script remounts it read-write; if that fails, run the container privileged"}},
 		},
 		{
 			name:  "read_only_in_user_namespace",
 			facts: Facts{Mode: CgroupV2, OwnCgroup: "/", CapSysAdmin: true, UserNS: true, Controllers: all, ReadOnly: true},
-			want:  []Finding{{Fatal: true, Message: "/sys/fs/cgroup is mounted read-only, so mkdir /sys/fs/cgroup/init will fail: in a user namespace the cgroup must be delegated to it: use sysbox, or a runtime that mounts a writable cgroup2 for user-namespaced pods"}},
+			want:  []Finding{{Message: "/sys/fs/cgroup is mounted read-only: the delegation script remounts it read-write; if that fails, run the container privileged, or (in a user namespace) let the runtime delegate the cgroup to it (sysbox)"}},
 		},
 		{
 			name:  "missing_controllers",
