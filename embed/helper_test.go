@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -108,15 +109,20 @@ func launch() (int, error) {
 			_ = c.Wait()
 		}
 	}()
-	sleeps, err := startN(os.Getenv(sleepsEnv), &started, func(*exec.Cmd) {}, "sleep", "1000")
+	sleeps, err := startN(os.Getenv(sleepsEnv), func(*exec.Cmd) {}, "sleep", "1000")
+	started = append(started, sleeps...)
 	if err != nil {
 		return 0, err
 	}
-	blockers, err := startBlockers(&started)
+	blockers, err := startBlockers()
+	started = append(started, blockers...)
 	if err != nil {
 		return 0, err
 	}
-	fmt.Printf("sleeps %s\nblockers %s\n", sleeps, blockers)
+	if err := settle(sleeps); err != nil {
+		return 0, err
+	}
+	fmt.Printf("sleeps %s\nblockers %s\n", pidList(sleeps), pidList(blockers))
 	return runScript()
 }
 
@@ -145,36 +151,71 @@ func fakeTree() error {
 // host's mount, so it neither keeps the script's umount busy nor ever
 // resolves /sys/fs/cgroup while that path is the host's tmpfs (between the
 // script's umount and mount).
-func startBlockers(started *[]*exec.Cmd) (string, error) {
+func startBlockers() ([]*exec.Cmd, error) {
 	count := os.Getenv(blockersEnv)
 	if count == "" || count == "0" {
-		return "", nil
+		return nil, nil
 	}
 	unix.CloseOnExec(3) // only the blockers get it, not the script
 	procs := os.NewFile(3, "test cgroup.procs")
-	return startN(count, started, func(c *exec.Cmd) { c.ExtraFiles = []*os.File{procs} },
+	return startN(count, func(c *exec.Cmd) { c.ExtraFiles = []*os.File{procs} },
 		"/bin/sh", "-c", `while :; do echo $$ >&3; done`)
 }
 
-func startN(count string, started *[]*exec.Cmd, setup func(*exec.Cmd), name string, args ...string) (string, error) {
+// settle waits until every sleep is asleep (state S): a thousand freshly
+// exec'd processes still loading their libraries would compete with the
+// script for the CPU and blur what is measured.
+func settle(sleeps []*exec.Cmd) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for _, c := range sleeps {
+		for !asleep(c.Process.Pid) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("sleep %d not asleep after 30s", c.Process.Pid)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// asleep reads the state field of /proc/PID/stat ("PID (comm) S ...").
+func asleep(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i > 0 && i+2 < len(b) && b[i+2] == 'S'
+}
+
+// startN starts count copies of name args; it returns those started even
+// on error, so the caller can stop them.
+func startN(count string, setup func(*exec.Cmd), name string, args ...string) ([]*exec.Cmd, error) {
 	n := 0
 	if count != "" {
 		var err error
 		if n, err = strconv.Atoi(count); err != nil {
-			return "", fmt.Errorf("parse count %q: %w", count, err)
+			return nil, fmt.Errorf("parse count %q: %w", count, err)
 		}
 	}
-	pids := make([]string, 0, n)
+	cmds := make([]*exec.Cmd, 0, n)
 	for range n {
 		c := exec.Command(name, args...)
 		setup(c)
 		if err := c.Start(); err != nil {
-			return "", fmt.Errorf("start %s: %w", name, err)
+			return cmds, fmt.Errorf("start %s: %w", name, err)
 		}
-		*started = append(*started, c)
+		cmds = append(cmds, c)
+	}
+	return cmds, nil
+}
+
+func pidList(cmds []*exec.Cmd) string {
+	pids := make([]string, 0, len(cmds))
+	for _, c := range cmds {
 		pids = append(pids, strconv.Itoa(c.Process.Pid))
 	}
-	return strings.Join(pids, " "), nil
+	return strings.Join(pids, " ")
 }
 
 func runScript() (int, error) {

@@ -18,7 +18,7 @@ import (
 // TestMoveLoopSurvivesESRCH shows it is as correct as moveOpenPerPID and
 // BenchmarkMoveLoop that it is about twice as fast.
 const (
-	readProcs = `words=''; while read -r l; do words="$words $l"; done <"$1/cgroup.procs"; words="$words $3"; `
+	readProcs = `words=$(cat "$1/cgroup.procs"); words="$words $3"; `
 	// moveOneOpen opens the destination once; each echo is one write(2).
 	moveOneOpen = readProcs + `for p in $words; do echo "$p"; done 2>/dev/null >"$2/cgroup.procs"`
 	// moveOpenPerPID opens (and truncates) the destination for every PID.
