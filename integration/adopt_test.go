@@ -34,7 +34,7 @@ func TestAdoptProxyPlacesContainersInCallersCgroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sock := startAdoptProxy(t, dpid, d.sock())
+	sock := startAdoptProxy(t, d.sock(), "nsenter", fmt.Sprintf("--cgroup=/proc/%d/ns/cgroup", dpid), "--")
 	peer := filepath.Join(cg.Path, "pod", "peer")
 	if err := os.Mkdir(peer, 0o755); err != nil {
 		t.Fatal(err)
@@ -82,17 +82,28 @@ func TestAdoptProxyPlacesContainersInCallersCgroup(t *testing.T) {
 	if err == nil || !wantOutside.MatchString(err.Error()) {
 		t.Errorf("create from outside dockerd's cgroup namespace: %v; want match of %s", err, wantOutside)
 	}
+
+	// A proxy left in the host's cgroup namespace would read paths that
+	// dockerd resolves elsewhere: it refuses every create.
+	hostSock := startAdoptProxy(t, d.sock())
+	_, err = dockerCLI(t, peer, hostSock, "create", baseImage, "true")
+	wantNS := regexp.MustCompile(`Error response from daemon: envbox adopt-proxy: container create from pid \d+ refused: ` +
+		`adopt-proxy is in cgroup namespace cgroup:\[\d+\] but dockerd \(pid ` + fmt.Sprint(dpid) + `\) in cgroup:\[\d+\]: ` +
+		`cgroup paths would not match; run adopt-proxy in dockerd's \(nsenter --cgroup=/proc/` + fmt.Sprint(dpid) + `/ns/cgroup\)`)
+	if err == nil || !wantNS.MatchString(err.Error()) {
+		t.Errorf("create through a proxy outside dockerd's cgroup namespace: %v; want match of %s", err, wantNS)
+	}
 }
 
-// startAdoptProxy runs `envbox adopt-proxy` in dockerd's cgroup namespace
-// (nsenter --cgroup), where a caller's cgroup path reads as dockerd names
-// it, and waits for its socket.
-func startAdoptProxy(t *testing.T, dockerdPid int, upstream string) string {
+// startAdoptProxy runs `envbox adopt-proxy`, behind the command prefix
+// (e.g. nsenter into dockerd's cgroup namespace, where a caller's cgroup
+// path reads as dockerd names it), and waits for its socket.
+func startAdoptProxy(t *testing.T, upstream string, prefix ...string) string {
 	t.Helper()
 	sock := filepath.Join(shortTempDir(t), "adopt.sock")
 	out := &lockedBuffer{}
-	cmd := exec.Command("nsenter", fmt.Sprintf("--cgroup=/proc/%d/ns/cgroup", dockerdPid), "--",
-		envboxBinary(t), "adopt-proxy", "--debug", "--listen", sock, "--upstream", upstream)
+	argv := append(prefix, envboxBinary(t), "adopt-proxy", "--debug", "--listen", sock, "--upstream", upstream)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "ENVBOX_LOG_FORMAT=human")
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -29,7 +29,7 @@ type fakeDockerd struct {
 	driver  string // CgroupDriver for GET /info
 	infos   atomic.Int32
 	creates atomic.Int32
-	conns   atomic.Int32
+	conns   atomic.Int32  // connections that carried a request
 	events  chan string   // each value is one /events message
 	evDone  chan struct{} // closed when an /events handler ends
 	mu      sync.Mutex
@@ -45,8 +45,14 @@ func startFakeDockerd(t testing.TB, driver string) *fakeDockerd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: f.mux(), ConnState: func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
+	seen := sync.Map{}
+	srv := &http.Server{Handler: f.mux(), ConnState: func(c net.Conn, s http.ConnState) {
+		// Count connections that carried a request (the proxy's namespace
+		// check connects and says nothing).
+		if s != http.StateActive {
+			return
+		}
+		if _, dup := seen.LoadOrStore(c, true); !dup {
 			f.conns.Add(1)
 		}
 	}}
