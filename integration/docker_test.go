@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,27 +29,8 @@ const workspaceToken = "envbox-it-token-5d1c0f"
 // runs as the user with the token, the token is never logged, and SIGTERM
 // shuts everything down with exit 0.
 func TestDockerWorkspace(t *testing.T) {
-	requireDockerd(t)
-	if _, err := os.Stat("/usr/bin/unshare"); err != nil {
-		t.Skipf("unshare not installed: %v", err)
-	}
-	primer, _ := startEnvboxDockerd(t)
-	importImage(t, primer.pool, imageTarball(t, "base"), baseImage)
-	stopPod(t, primer.pod)
-
-	cg := cgtest.New(t)
-	p := startPod(t, cg, stopGrace+5*time.Second, workspaceEnv(primer.dir), workspacePayload(t)...)
-	d := &daemon{dir: primer.dir, pod: p}
-	d.connect(t)
-
-	var ws *docker.Container
-	poll(t, timeoutStart, "workspace container running", d.podExited, func() (err error) {
-		ws, err = d.pool.Client.InspectContainer("workspace_cvm")
-		if err == nil && !ws.State.Running {
-			err = fmt.Errorf("state %s", ws.State.Status)
-		}
-		return err
-	})
+	d, cg, ws := startWorkspace(t)
+	p := d.pod
 	checkWorkspaceCgroup(t, cg, ws)
 	checkWorkspaceLimits(t, cg, ws)
 	checkBootstrap(t, d)
@@ -94,6 +77,58 @@ func checkRequestedLimits(t *testing.T, out string) {
 		return
 	}
 	t.Error("no \"creating the workspace container\" line in envbox's output")
+}
+
+// TestDockerWorkspaceDeathEndsPod: when the workspace container dies,
+// envbox stops dockerd and exits 1, so Kubernetes restarts the pod.
+func TestDockerWorkspaceDeathEndsPod(t *testing.T) {
+	d, _, ws := startWorkspace(t)
+	if err := d.pool.Client.KillContainer(docker.KillContainerOptions{ID: ws.ID}); err != nil {
+		t.Fatalf("kill workspace %s: %v", ws.ID[:12], err)
+	}
+	var err error
+	poll(t, 30*time.Second, "envbox exit after the workspace died", nil, func() error {
+		var done bool
+		if done, err = d.pod.exited(); !done {
+			return errors.New("still running")
+		}
+		return nil
+	})
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("envbox exit = %v, want exit status 1", err)
+	}
+	if out := d.pod.out.String(); !strings.Contains(out, "workspace container workspace_cvm ("+ws.ID+") stopped: exit status 137") {
+		t.Errorf("envbox output lacks the workspace's end (exit status 137)")
+	}
+	// dockerd removes its pid file when it stops.
+	if pid, err := d.dockerdPid(); err == nil && syscall.Kill(pid, 0) == nil {
+		t.Errorf("dockerd (pid %d) still runs after envbox exited", pid)
+	}
+}
+
+// startWorkspace primes a data root with the base image, then runs
+// `envbox docker` as a pod and waits for the workspace to run.
+func startWorkspace(t *testing.T) (*daemon, *cgtest.Cgroup, *docker.Container) {
+	t.Helper()
+	requireDockerd(t)
+	primer, _ := startEnvboxDockerd(t)
+	importImage(t, primer.pool, imageTarball(t, "base"), baseImage)
+	stopPod(t, primer.pod)
+
+	cg := cgtest.New(t)
+	p := startPod(t, cg, stopGrace+5*time.Second, workspaceEnv(primer.dir), workspacePayload(t)...)
+	d := &daemon{dir: primer.dir, pod: p}
+	d.connect(t)
+	var ws *docker.Container
+	poll(t, timeoutStart, "workspace container running", d.podExited, func() (err error) {
+		ws, err = d.pool.Client.InspectContainer("workspace_cvm")
+		if err == nil && !ws.State.Running {
+			err = fmt.Errorf("state %s", ws.State.Status)
+		}
+		return err
+	})
+	return d, cg, ws
 }
 
 // stopPod sends SIGTERM and requires the pod to be gone: the next dockerd
