@@ -11,7 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/distribution/reference"
 	"github.com/spf13/pflag"
 
 	"github.com/envbox/envbox/dind/workspace"
@@ -103,6 +106,7 @@ type dockerVar struct {
 	env       string
 	flag      string
 	def       string // parsed like a user value; "" = none
+	defText   string // what happens without a value, when def is ""
 	meaning   string
 	conflicts string
 	required  bool
@@ -114,12 +118,12 @@ type dockerVar struct {
 // dockerVars is THE table. Order is the order of --help and the docs.
 var dockerVars = []dockerVar{
 	{env: envInnerImage, flag: "image", required: true, meaning: "image of the inner workspace container",
-		set: func(c *dockerConfig, v string) error { c.Image = v; return nil }},
+		set: setImage},
 	{env: envInnerUsername, flag: "username", required: true, meaning: "user the bootstrap script runs as inside the workspace",
 		set: func(c *dockerConfig, v string) error { return setName(&c.Username, v, userRE) }},
 	{env: envAgentToken, flag: "agent-token", required: true, secret: true, meaning: "Coder agent token, given to the bootstrap script only; redacted from every log line",
 		conflicts: "a flag shows in /proc/*/cmdline: prefer the variable",
-		set:       func(c *dockerConfig, v string) error { c.AgentToken = v; return nil }},
+		set:       setToken},
 	{env: envAgentURL, flag: "agent-url", meaning: "URL of the Coder deployment, passed into the workspace",
 		set: setAgentURL},
 	{env: envAgentSubsystem, flag: "agent-subsystem", def: "envbox", meaning: `comma list passed into the workspace; "envbox" is always added`,
@@ -130,9 +134,9 @@ var dockerVars = []dockerVar{
 			c.InnerEnvs, err = workspace.ParseEnvPatterns(v)
 			return err
 		}},
-	{env: envInnerHostname, flag: "hostname", meaning: "hostname of the workspace (default: the container name)",
+	{env: envInnerHostname, flag: "hostname", meaning: "hostname of the workspace", defText: "the container name",
 		set: func(c *dockerConfig, v string) error { return setName(&c.Hostname, v, hostnameRE) }},
-	{env: envInnerWorkDir, flag: "work-dir", meaning: "working directory of the workspace (absolute; default: the image's)",
+	{env: envInnerWorkDir, flag: "work-dir", meaning: "working directory of the workspace (absolute)", defText: "the image's",
 		set: func(c *dockerConfig, v string) error { return setAbs(&c.WorkDir, v) }},
 	{env: envImagePullSecret, flag: "image-secret", secret: true, meaning: "a .dockerconfigjson document used to pull the image; never logged",
 		conflicts: "wins over " + envDockerConfig,
@@ -142,14 +146,14 @@ var dockerVars = []dockerVar{
 		set:       func(c *dockerConfig, v string) error { return setAbs(&c.DockerConfig, v) }},
 	{env: envBridgeCIDR, flag: "bridge-cidr", def: "172.19.0.1/30", meaning: "IPv4 CIDR of the inner dockerd's bridge (--bip and --fixed-cidr)",
 		set: setBridge},
-	{env: envBootstrapScript, flag: "bootstrap-script", meaning: "shell script run with /bin/sh -s as the user once the workspace started; usually starts the agent",
+	{env: envBootstrapScript, flag: "bootstrap-script", meaning: "shell script run with /bin/sh -s as the user once the workspace started; usually starts the agent", defText: "none: no bootstrap",
 		set: func(c *dockerConfig, v string) error { c.BootstrapScript = v; return nil }},
 	{env: envMounts, flag: "mounts", meaning: `comma list of bind mounts "src:dst[:ro]", absolute paths`,
 		set: func(c *dockerConfig, v string) (err error) { c.Mounts, err = workspace.ParseMounts(v); return err }},
 	{env: envUsrLibDir, flag: "usr-lib-dir", meaning: "outer directory holding the host's GPU driver libraries",
 		conflicts: "required by " + envAddGPU,
 		set:       func(c *dockerConfig, v string) error { return setAbs(&c.UsrLibDir, v) }},
-	{env: envInnerUsrLibDir, flag: "inner-usr-lib-dir", meaning: "where GPU libraries go in the workspace (default: from the image's /etc/os-release)",
+	{env: envInnerUsrLibDir, flag: "inner-usr-lib-dir", meaning: "where GPU libraries go in the workspace", defText: "from the image's /etc/os-release",
 		conflicts: "only used with " + envAddGPU,
 		set:       func(c *dockerConfig, v string) error { return setAbs(&c.InnerUsrLibDir, v) }},
 	{env: envAddTUN, flag: "add-tun", isBool: true, def: "false", meaning: "give the workspace /dev/net/tun",
@@ -159,9 +163,9 @@ var dockerVars = []dockerVar{
 	{env: envAddGPU, flag: "add-gpu", isBool: true, def: "false", meaning: "give the workspace the outer /dev/nvidia* devices and driver libraries",
 		conflicts: "needs " + envUsrLibDir,
 		set:       func(c *dockerConfig, v string) error { return setBool(&c.AddGPU, v) }},
-	{env: envCPUs, flag: "cpus", meaning: "CPU limit of the workspace, e.g. 1.5 (default: the outer cgroup's quota)",
+	{env: envCPUs, flag: "cpus", meaning: "CPU limit of the workspace, e.g. 1.5", defText: "the outer cgroup's quota",
 		set: setCPUs},
-	{env: envMemory, flag: "memory", meaning: "memory limit of the workspace in bytes (default: the outer cgroup's limit)",
+	{env: envMemory, flag: "memory", meaning: "memory limit of the workspace in bytes", defText: "the outer cgroup's limit",
 		set: setMemory},
 	{env: envDisableIDMappedMount, flag: "disable-idmapped-mount", isBool: true, def: "false", meaning: "pass --disable-idmapped-mount to sysbox-mgr",
 		conflicts: "no effect without sysbox",
@@ -172,10 +176,10 @@ var dockerVars = []dockerVar{
 		set: func(c *dockerConfig, v string) error { return setName(&c.ContainerName, v, containerNameRE) }},
 	{env: envDebug, flag: "debug", isBool: true, def: "false", meaning: "log at debug level",
 		set: func(c *dockerConfig, v string) error { return setBool(&c.Debug, v) }},
-	{env: envInnerRuntime, flag: "runtime", meaning: "OCI runtime of the workspace (default: sysbox-runc when sysbox-mgr is installed, else runc)",
+	{env: envInnerRuntime, flag: "runtime", meaning: "OCI runtime of the workspace", defText: "sysbox-runc when sysbox is installed, else runc",
 		set: func(c *dockerConfig, v string) error { return setName(&c.Runtime, v, runtimeRE) }},
 	{env: envDockerd, flag: "dockerd", def: "dockerd", meaning: "dockerd binary, started through the delegation wrapper",
-		set: func(c *dockerConfig, v string) error { c.Dockerd = v; return nil }},
+		set: setDockerd},
 	{env: envDataRoot, flag: "data-root", def: "/var/lib/docker", meaning: "dockerd --data-root",
 		set: func(c *dockerConfig, v string) error { return setAbs(&c.DataRoot, v) }},
 	{env: envDockerSocket, flag: "docker-socket", def: "/var/run/docker.sock", meaning: "unix socket dockerd listens on",
@@ -188,7 +192,7 @@ var dockerVars = []dockerVar{
 		set: func(c *dockerConfig, v string) error { return setDuration(&c.StopGrace, v) }},
 	{env: embed.EnvDelegateAttempts, flag: "delegate-attempts", def: "100", meaning: "bound on the delegation script's attempts",
 		set: func(c *dockerConfig, v string) (err error) { c.Attempts, err = parsePositive(v); return err }},
-	{env: envLogFormat, flag: "log-format", meaning: `"json" or "human" (default: human on a terminal, else json)`,
+	{env: envLogFormat, flag: "log-format", meaning: `"json" or "human"`, defText: "human on a terminal, else json",
 		set: setLogFormat},
 }
 
@@ -197,7 +201,37 @@ var (
 	hostnameRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 	containerNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 	runtimeRE       = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+	subsystemRE     = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
 )
+
+// setImage accepts what docker pull accepts: a normalized reference.
+func setImage(c *dockerConfig, v string) error {
+	if _, err := reference.ParseNormalizedNamed(v); err != nil {
+		return fmt.Errorf("want an image reference such as debian:12 or ghcr.io/org/img@sha256:... (%w)", err)
+	}
+	c.Image = v
+	return nil
+}
+
+// setToken refuses a token that cannot be one: a blank or a control
+// character would end up in the workspace's environment as given. The
+// error never holds the value.
+func setToken(c *dockerConfig, v string) error {
+	if strings.IndexFunc(v, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return errors.New("want a token without blanks or control characters")
+	}
+	c.AgentToken = v
+	return nil
+}
+
+// setDockerd takes a name looked up in PATH or an absolute path.
+func setDockerd(c *dockerConfig, v string) error {
+	if !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsSpace) || (strings.Contains(v, "/") && !path.IsAbs(v)) {
+		return errors.New("want a binary name or an absolute path without blanks")
+	}
+	c.Dockerd = v
+	return nil
+}
 
 // rawValue is a flag that only records the text it was given: flags and
 // variables go through the same parser and the same error text.
@@ -270,7 +304,14 @@ func (c *dockerConfig) validate() error {
 	return nil
 }
 
+// maxName bounds every name: a value longer than any kernel, Docker or
+// passwd field would take is an error here, not later.
+const maxName = 255
+
 func setName(dst *string, v string, re *regexp.Regexp) error {
+	if len(v) > maxName {
+		return fmt.Errorf("want at most %d bytes, got %d", maxName, len(v))
+	}
 	if !re.MatchString(v) {
 		return fmt.Errorf("want a name matching %s", re)
 	}
@@ -306,7 +347,7 @@ func setDuration(dst *time.Duration, v string) error {
 
 func setAgentURL(c *dockerConfig, v string) error {
 	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || !utf8.ValidString(v) || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(u.Hostname()) > 253 {
 		return errors.New("want an absolute http(s) URL")
 	}
 	c.AgentURL = v
@@ -322,6 +363,9 @@ func setSubsystem(c *dockerConfig, v string) error {
 		s = strings.TrimSpace(s)
 		if s == "" || seen[s] {
 			continue
+		}
+		if !subsystemRE.MatchString(s) {
+			return fmt.Errorf("name %q: want letters, digits, _ or -", s)
 		}
 		seen[s] = true
 		subs = append(subs, s)
