@@ -184,8 +184,14 @@ func (c *dindConfig) parseEnv(lookup func(string) (string, bool)) error {
 	if v, ok := lookup(dind.EnvIPTablesLegacy); ok {
 		c.IPTablesLegacy = &v
 	}
-	if v, ok := lookup(dind.EnvDockerHost); ok && v != "" && !strings.Contains(v, "://") {
-		return fmt.Errorf("parse %s=%q: want unix://PATH or tcp://HOST:PORT", dind.EnvDockerHost, v)
+	if v, ok := lookup(dind.EnvDockerHost); ok && v != "" {
+		if _, err := socketOf(v); err != nil {
+			return fmt.Errorf("parse %s=%q: want unix://PATH or tcp://HOST:PORT", dind.EnvDockerHost, v)
+		}
+	}
+	// Relative, certificates would be written wherever envbox was started.
+	if v, ok := lookup(dind.EnvTLSCertDir); ok && v != "" && !path.IsAbs(v) {
+		return fmt.Errorf("parse %s=%q: want an absolute directory", dind.EnvTLSCertDir, v)
 	}
 	return nil
 }
