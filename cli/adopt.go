@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"cdr.dev/slog"
@@ -38,7 +40,7 @@ else, attach/exec streams included, passes through unchanged. TCP is refused.
 
 Environment:
   ` + envLogFormat + `  json or human (default: human on a terminal)`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg.LogFormat, _ = os.LookupEnv(envLogFormat)
 			if err := cfg.validate(); err != nil {
@@ -59,12 +61,22 @@ Environment:
 	return cmd
 }
 
+// maxSocketPath is the room for a path in sockaddr_un, less the NUL.
+const maxSocketPath = 107
+
 func (c *adoptConfig) validate() error {
-	if _, err := adopt.SocketPath(c.Listen); err != nil {
-		return err
+	p, err := adopt.SocketPath(c.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	if len(p) > maxSocketPath {
+		return fmt.Errorf("--listen %q: longer than the %d bytes of a unix socket path", c.Listen, maxSocketPath)
 	}
 	if c.Upstream == "" {
 		return errors.New("--upstream: empty socket path")
+	}
+	if !strings.HasPrefix(c.Upstream, "/") {
+		return fmt.Errorf("--upstream %q: want an absolute socket path (dockerd's unix socket)", c.Upstream)
 	}
 	if c.Upstream == c.Listen {
 		return errors.New("--upstream and --listen name the same socket " + c.Listen)

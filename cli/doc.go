@@ -33,11 +33,11 @@
 //		comma list of outer variables copied into the workspace: NAME or PREFIX_*
 //		default: unset; conflicts: never copies CODER_AGENT_TOKEN or CODER_IMAGE_PULL_SECRET
 //	CODER_INNER_HOSTNAME (--hostname)
-//		hostname of the workspace (default: the container name)
-//		default: unset; conflicts: -
+//		hostname of the workspace
+//		default: the container name; conflicts: -
 //	CODER_INNER_WORK_DIR (--work-dir)
-//		working directory of the workspace (absolute; default: the image's)
-//		default: unset; conflicts: -
+//		working directory of the workspace (absolute)
+//		default: the image's; conflicts: -
 //	CODER_IMAGE_PULL_SECRET (--image-secret)
 //		a .dockerconfigjson document used to pull the image; never logged
 //		default: unset; conflicts: wins over CODER_DOCKER_CONFIG
@@ -49,7 +49,7 @@
 //		default: 172.19.0.1/30; conflicts: -
 //	CODER_BOOTSTRAP_SCRIPT (--bootstrap-script)
 //		shell script run with /bin/sh -s as the user once the workspace started; usually starts the agent
-//		default: unset; conflicts: -
+//		default: none: no bootstrap; conflicts: -
 //	CODER_MOUNTS (--mounts)
 //		comma list of bind mounts "src:dst[:ro]", absolute paths
 //		default: unset; conflicts: -
@@ -57,8 +57,8 @@
 //		outer directory holding the host's GPU driver libraries
 //		default: unset; conflicts: required by CODER_ADD_GPU
 //	CODER_INNER_USR_LIB_DIR (--inner-usr-lib-dir)
-//		where GPU libraries go in the workspace (default: from the image's /etc/os-release)
-//		default: unset; conflicts: only used with CODER_ADD_GPU
+//		where GPU libraries go in the workspace
+//		default: from the image's /etc/os-release; conflicts: only used with CODER_ADD_GPU
 //	CODER_ADD_TUN (--add-tun)
 //		give the workspace /dev/net/tun
 //		default: false; conflicts: -
@@ -69,11 +69,11 @@
 //		give the workspace the outer /dev/nvidia* devices and driver libraries
 //		default: false; conflicts: needs CODER_USR_LIB_DIR
 //	CODER_CPUS (--cpus)
-//		CPU limit of the workspace, e.g. 1.5 (default: the outer cgroup's quota)
-//		default: unset; conflicts: -
+//		CPU limit of the workspace, e.g. 1.5
+//		default: the outer cgroup's quota; conflicts: -
 //	CODER_MEMORY (--memory)
-//		memory limit of the workspace in bytes (default: the outer cgroup's limit)
-//		default: unset; conflicts: -
+//		memory limit of the workspace in bytes
+//		default: the outer cgroup's limit; conflicts: -
 //	CODER_DISABLE_IDMAPPED_MOUNT (--disable-idmapped-mount)
 //		pass --disable-idmapped-mount to sysbox-mgr
 //		default: false; conflicts: no effect without sysbox
@@ -87,8 +87,8 @@
 //		log at debug level
 //		default: false; conflicts: -
 //	ENVBOX_INNER_RUNTIME (--runtime)
-//		OCI runtime of the workspace (default: sysbox-runc when sysbox-mgr is installed, else runc)
-//		default: unset; conflicts: -
+//		OCI runtime of the workspace
+//		default: sysbox-runc when sysbox is installed, else runc; conflicts: -
 //	ENVBOX_DOCKERD (--dockerd)
 //		dockerd binary, started through the delegation wrapper
 //		default: dockerd; conflicts: -
@@ -111,8 +111,8 @@
 //		bound on the delegation script's attempts
 //		default: 100; conflicts: -
 //	ENVBOX_LOG_FORMAT (--log-format)
-//		"json" or "human" (default: human on a terminal, else json)
-//		default: unset; conflicts: -
+//		"json" or "human"
+//		default: human on a terminal, else json; conflicts: -
 //
 // END envbox docker environment
 package cli

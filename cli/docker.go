@@ -18,7 +18,7 @@ workspace dies, 0 after a clean SIGTERM shutdown. A bad value exits 2 before
 anything starts.
 
 ` + dockerHelp(),
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := parseDocker(os.LookupEnv, vals, func(f string) bool { return c.Flags().Changed(f) })
 			if err != nil {

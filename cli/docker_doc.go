@@ -11,6 +11,8 @@ func (v dockerVar) describe() (def, conflicts string) {
 	switch {
 	case v.required:
 		def = "required"
+	case def == "" && v.defText != "":
+		def = v.defText
 	case def == "":
 		def = "unset"
 	}

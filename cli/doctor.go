@@ -26,6 +26,8 @@ type doctorConfig struct {
 	Host           string // Docker API URL: unix:///path or tcp://host:port
 	HostCgroupRoot string // host path of the cgroup2 mount's root; "" = from mountinfo
 	PID            string // envbox's PID: a number or "self"
+	// hostFrom names where Host came from, for errors: --host or DOCKER_HOST.
+	hostFrom string
 }
 
 // doctorDeps are the OS seams of runDoctor.
@@ -81,14 +83,15 @@ Environment:
 
 // fromEnv takes DOCKER_HOST when --host was not given.
 func (c *doctorConfig) fromEnv(lookup func(string) (string, bool), hostFlagSet bool) {
+	c.hostFrom = "--host"
 	if v, ok := lookup(dind.EnvDockerHost); ok && v != "" && !hostFlagSet {
-		c.Host = v
+		c.Host, c.hostFrom = v, dind.EnvDockerHost
 	}
 }
 
 func (c *doctorConfig) validate() error {
 	if _, err := socketOf(c.Host); err != nil {
-		return err
+		return fmt.Errorf("%s: %w", c.hostFrom, err)
 	}
 	if r := c.HostCgroupRoot; r != "" && (!path.IsAbs(r) || path.Clean(r) != r) {
 		return fmt.Errorf("--host-cgroup-root %q: want a clean absolute cgroup path such as /kubepods.slice/pod.slice", r)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -28,6 +29,14 @@ func (e *ExitError) Unwrap() error { return e.Err }
 // usageError is a bad flag or environment value: exit 2, nothing started.
 func usageError(err error) error { return &ExitError{Code: 2, Err: err} }
 
+// noArgs is cobra.NoArgs as a usage error (exit 2).
+func noArgs(c *cobra.Command, args []string) error {
+	if err := cobra.NoArgs(c, args); err != nil {
+		return usageError(err)
+	}
+	return nil
+}
+
 // Root builds the envbox command tree.
 func Root() *cobra.Command {
 	root := &cobra.Command{
@@ -36,6 +45,15 @@ func Root() *cobra.Command {
 		Version:       Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// An unknown command is a usage error on one line (exit 2), not
+		// cobra's multi-line suggestion with exit 1.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return c.Help()
+			}
+			return usageError(fmt.Errorf("unknown command %q for %q", args[0], c.CommandPath()))
+		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(dindCmd())
