@@ -1,0 +1,521 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The bad-input matrix: every variable of `envbox docker` (the dockerVars
+// table), every envbox flag of dind, docker, doctor and adopt-proxy, and
+// the variables dind and adopt-proxy read, each given malformed values,
+// run through the REAL binary. Each case must end with exit status 2, one
+// stderr line that names the input and the reason (and never a secret's
+// value), no process started (every binary envbox could start is a fake
+// that records its argv) and no file written (cwd and HOME are an empty
+// directory).
+
+// badValue is one malformed value and the literal reason envbox gives.
+type badValue struct {
+	label, value, reason string
+}
+
+// bigValue is the largest value the kernel passes in one argv or
+// environment string (MAX_ARG_STRLEN is 128 KiB, including the name and
+// the NUL): a 1 MiB value cannot reach a process at all (execve E2BIG).
+const bigLen = 120 << 10
+
+func big(s string) string { return strings.Repeat(s, bigLen/len(s)) }
+
+const nonUTF8 = "\xff\xfe\x80"
+
+// Reasons shared by several rows, as envbox prints them.
+const (
+	rAbs      = "want an absolute path"
+	rBool     = "want true or false"
+	rDuration = "want a positive duration such as 30s"
+	rURL      = "want an absolute http(s) URL"
+	rCIDR     = "want an IPv4 CIDR such as 172.19.0.1/30"
+	rCPUs     = "want a positive number of CPUs such as 2 or 0.5"
+	rMemory   = "want a positive whole number of bytes"
+	rPositive = "want a whole number > 0"
+	rLogFmt   = `want "json" or "human"`
+	rUser     = "want a name matching ^[a-z_][a-z0-9_.-]*\\$?$|^[0-9]+$"
+	rHost     = "want a name matching ^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+	rCName    = "want a name matching ^[a-zA-Z0-9][a-zA-Z0-9_.-]+$"
+	rRuntime  = "want a name matching ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
+	rImage    = "want an image reference such as debian:12 or ghcr.io/org/img@sha256:..."
+	rToken    = "want a token without blanks or control characters"
+	rRequired = "is required"
+	rMax      = "want at most 255 bytes"
+)
+
+// absBad are malformed values of every absolute-path row.
+var absBad = []badValue{
+	{"whitespace", "   ", rAbs}, {"relative", "var/lib/x", rAbs}, {"dot_relative", "./x", rAbs},
+	{"non_utf8", nonUTF8, rAbs}, {"big", big("a"), rAbs},
+}
+
+var boolBad = []badValue{
+	{"whitespace", " ", rBool}, {"word", "yes", rBool}, {"negative", "-1", rBool},
+	{"non_utf8", nonUTF8, rBool}, {"big", big("t"), rBool},
+}
+
+var durationBad = []badValue{
+	{"whitespace", " ", rDuration}, {"no_unit", "60", rDuration}, {"wrong_unit", "1d", rDuration},
+	{"negative", "-5s", rDuration}, {"zero", "0s", rDuration}, {"overflow", "9999999999999h", rDuration},
+	{"non_utf8", nonUTF8, rDuration}, {"big", big("9"), rDuration},
+}
+
+func nameBad(reason string) []badValue {
+	return []badValue{
+		{"whitespace", "  ", reason}, {"inner_blank", "a b", reason}, {"leading_dash", "-x", reason},
+		{"newline", "a\nb", reason}, {"non_utf8", nonUTF8, reason}, {"big", big("a"), rMax},
+	}
+}
+
+// dockerBad lists the malformed values of every dockerVars row. A row
+// missing here fails TestBadInputCoversEveryVariable.
+var dockerBad = map[string][]badValue{
+	envInnerImage: {
+		{"whitespace", "   ", rImage}, {"inner_blank", "debian 12", rImage}, {"uppercase", "Debian", rImage},
+		{"non_utf8", nonUTF8, rImage}, {"big", big("a"), rImage}, {"newline", "debian\n", rImage},
+	},
+	envInnerUsername: nameBad(rUser),
+	envAgentToken: {
+		{"whitespace", "   ", rToken}, {"newline", "tok\nen", rToken}, {"nul_like_control", "tok\x01en", rToken},
+	},
+	envAgentURL: {
+		{"whitespace", " ", rURL}, {"no_scheme", "coder.example.com", rURL}, {"wrong_scheme", "ftp://coder.example.com", rURL},
+		{"no_host", "https://", rURL}, {"non_utf8", "https://" + nonUTF8, rURL}, {"big", "https://" + big("a"), rURL},
+	},
+	envAgentSubsystem: {
+		{"inner_blank", "exec trace", "name \"exec trace\": want letters, digits, _ or -"},
+		{"non_utf8", nonUTF8, "name \"\\xff\\xfe\\x80\": want letters, digits, _ or -"},
+	},
+	envInnerEnvs: {
+		{"inner_blank", "FOO BAR", `pattern "FOO BAR": want NAME or PREFIX* (letters, digits, _)`},
+		{"dash", "BAD-NAME", `pattern "BAD-NAME": want NAME or PREFIX* (letters, digits, _)`},
+		{"star_inside", "A*B", `pattern "A*B": want NAME or PREFIX* (letters, digits, _)`},
+		{"non_utf8", nonUTF8, `pattern "\xff\xfe\x80": want NAME or PREFIX* (letters, digits, _)`},
+	},
+	envInnerHostname: nameBad(rHost),
+	envInnerWorkDir:  absBad,
+	envImagePullSecret: {
+		{"whitespace", "   ", "not valid JSON (syntax error at byte 3)"},
+		{"not_json", "hunter2-pull-secret", "not valid JSON (syntax error at byte 1)"},
+		{"truncated", `{"auths":{"r":{"auth":"hunter2-pull-secret"`, "not valid JSON (syntax error at byte 43)"},
+		{"wrong_shape", `["hunter2-pull-secret"]`, `not a .dockerconfigjson document: want {"auths": {"REGISTRY": {...}}}`},
+		{"no_auths", `{"hunter2-pull-secret":1}`, `no "auths" object`},
+	},
+	envDockerConfig: absBad,
+	envBridgeCIDR: {
+		{"whitespace", " ", rCIDR}, {"no_prefix", "172.19.0.1", rCIDR}, {"bad_octet", "172.19.0.256/30", rCIDR},
+		{"prefix_overflow", "10.0.0.1/33", rCIDR}, {"negative_prefix", "10.0.0.1/-1", rCIDR},
+		{"ipv6", "fd00::1/64", "want an IPv4 CIDR with a prefix of at most /30"},
+		{"too_small", "10.0.0.1/31", "want an IPv4 CIDR with a prefix of at most /30"},
+		{"non_utf8", nonUTF8, rCIDR}, {"big", big("1"), rCIDR},
+	},
+	envMounts: {
+		{"whitespace", " ", `mount 1 " ": want "src:dst" or "src:dst:ro"`},
+		{"unterminated", "/home/coder:", `mount 1 "/home/coder:": path "": must be absolute`},
+		{"one_path", "/a:/b,/c", `mount 2 "/c": want "src:dst" or "src:dst:ro"`},
+		{"relative", "a:/b", `mount 1 "a:/b": path "a": must be absolute`},
+		{"bad_option", "/a:/b:rw", `mount 1 "/a:/b:rw": option "rw": only "ro" is known`},
+		{"empty_element", "/a:/b,", `mount 2 "": want "src:dst" or "src:dst:ro"`},
+	},
+	envUsrLibDir:      absBad,
+	envInnerUsrLibDir: absBad,
+	envAddTUN:         boolBad,
+	envAddFUSE:        boolBad,
+	envAddGPU:         boolBad,
+	envCPUs: {
+		{"whitespace", " ", rCPUs}, {"word", "two", rCPUs}, {"zero", "0", rCPUs}, {"negative", "-1", rCPUs},
+		{"nan", "NaN", rCPUs}, {"inf", "+Inf", rCPUs}, {"overflow", "1e400", rCPUs}, {"wrong_unit", "2000m", rCPUs},
+		{"tiny", "0.001", "below the kernel's minimum quota of 0.01 CPU"}, {"non_utf8", nonUTF8, rCPUs}, {"big", big("9"), rCPUs},
+	},
+	envMemory: {
+		{"whitespace", " ", rMemory}, {"wrong_unit", "2G", rMemory}, {"fraction", "1.5", rMemory}, {"negative", "-5", rMemory},
+		{"zero", "0", rMemory}, {"overflow", "9223372036854775808", rMemory},
+		{"tiny", "1024", "below dockerd's minimum of 6291456 bytes"}, {"non_utf8", nonUTF8, rMemory}, {"big", big("9"), rMemory},
+	},
+	envDisableIDMappedMount: boolBad,
+	envExtraCertsPath:       absBad,
+	envContainerName:        nameBad(rCName),
+	envDebug:                boolBad,
+	envInnerRuntime:         nameBad(rRuntime),
+	envDockerd: {
+		{"whitespace", "  ", "want a binary name or an absolute path without blanks"},
+		{"relative_path", "bin/dockerd", "want a binary name or an absolute path without blanks"},
+		{"non_utf8", nonUTF8, "want a binary name or an absolute path without blanks"},
+	},
+	envDataRoot:     absBad,
+	envDockerSocket: absBad,
+	envDockerdArgs: {
+		{"positional", "dockerd", `argument "dockerd": want --flag or --flag=value`},
+		{"single_dash", "-D", `argument "-D": want --flag or --flag=value`},
+		{"non_utf8", nonUTF8, `argument "\xff\xfe\x80": want --flag or --flag=value`},
+	},
+	envDockerTimeout: durationBad,
+	envStopGrace:     durationBad,
+	"ENVBOX_DELEGATE_ATTEMPTS": {
+		{"whitespace", " ", rPositive}, {"zero", "0", rPositive}, {"negative", "-3", rPositive},
+		{"overflow", "99999999999999999999", rPositive}, {"fraction", "1.5", rPositive},
+		{"non_utf8", nonUTF8, rPositive}, {"big", big("9"), rPositive},
+	},
+	envLogFormat: {
+		{"whitespace", " ", rLogFmt}, {"word", "xml", rLogFmt}, {"case", "JSON", rLogFmt},
+		{"non_utf8", nonUTF8, rLogFmt}, {"big", big("j"), rLogFmt},
+	},
+}
+
+// anyText are the rows where every value is well-formed, with why.
+var anyText = map[string]string{
+	envBootstrapScript: "a script is whatever bytes /bin/sh reads",
+}
+
+// Known values of the secrets cases: they must never be printed.
+const (
+	badToken      = "tok-7f3a9c2e-secret-agent-token"
+	badPullSecret = "hunter2-pull-secret"
+)
+
+// badCase is one run of the binary.
+type badCase struct {
+	name   string
+	args   []string
+	env    []string
+	input  string // the variable or flag the line must name
+	reason string // literal reason the line must hold
+	secret string // a value the output must not hold
+}
+
+// dockerBase is a valid `envbox docker` environment.
+func dockerBase() []string {
+	return []string{envInnerImage + "=debian:12", envInnerUsername + "=coder", envAgentToken + "=" + badToken}
+}
+
+// dockerCases turns dockerBad into runs: each value once as the variable
+// and once as the flag, plus the required rows left empty.
+func dockerCases() []badCase {
+	var cases []badCase
+	for _, v := range dockerVars {
+		secret := ""
+		if v.secret {
+			secret = badPullSecret
+			if v.env == envAgentToken {
+				secret = ""
+			}
+		}
+		for _, b := range dockerBad[v.env] {
+			env := append(withoutVar(dockerBase(), v.env), v.env+"="+b.value)
+			cases = append(cases,
+				badCase{name: "docker/env/" + v.env + "/" + b.label, args: []string{"docker"}, env: env,
+					input: v.env, reason: b.reason, secret: secretOf(v, b.value, secret)},
+				badCase{name: "docker/flag/" + v.flag + "/" + b.label, args: []string{"docker", "--" + v.flag + "=" + b.value},
+					env: dockerBase(), input: "--" + v.flag, reason: b.reason, secret: secretOf(v, b.value, secret)})
+		}
+		if v.required {
+			cases = append(cases,
+				badCase{name: "docker/env/" + v.env + "/empty", args: []string{"docker"}, env: append(withoutVar(dockerBase(), v.env), v.env+"="),
+					input: v.env, reason: rRequired},
+				badCase{name: "docker/flag/" + v.flag + "/empty", args: []string{"docker", "--" + v.flag + "="},
+					env: withoutVar(dockerBase(), v.env), input: v.env, reason: rRequired})
+		}
+	}
+	return cases
+}
+
+// secretOf is the text a case must not print: the whole value of a
+// secret row, else the known secret planted in it.
+func secretOf(v dockerVar, value, planted string) string {
+	if v.secret && strings.TrimSpace(value) != "" {
+		return value
+	}
+	return planted
+}
+
+func withoutVar(env []string, name string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// flagCases are the envbox flags and variables of the other commands.
+func flagCases() []badCase {
+	var cases []badCase
+	add := func(prefix []string, flag string, env []string, vals []badValue) {
+		for _, b := range vals {
+			args := append(append([]string{}, prefix...), "--"+flag+"="+b.value)
+			if prefix[0] == "dind" {
+				args = append(args, "--", "dockerd")
+			}
+			cases = append(cases, badCase{name: prefix[0] + "/flag/" + flag + "/" + b.label, args: args, env: env,
+				input: "--" + flag, reason: b.reason})
+		}
+	}
+	dindDur := func(flag string) []badValue {
+		inv := "invalid argument %q for \"--" + flag + "\" flag: "
+		return []badValue{
+			{"empty", "", fmt.Sprintf(inv, "") + `time: invalid duration ""`},
+			{"whitespace", " ", fmt.Sprintf(inv, " ") + `time: invalid duration " "`},
+			{"no_unit", "60", fmt.Sprintf(inv, "60") + `time: missing unit in duration "60"`},
+			{"wrong_unit", "1d", fmt.Sprintf(inv, "1d") + `time: unknown unit "d" in duration "1d"`},
+			{"negative", "-5s", "--" + flag + "=-5s: must be positive"},
+			{"zero", "0s", "--" + flag + "=0s: must be positive"},
+			{"overflow", "9999999999999h", fmt.Sprintf(inv, "9999999999999h") + `time: invalid duration "9999999999999h"`},
+			{"non_utf8", nonUTF8, fmt.Sprintf(inv, nonUTF8) + `time: invalid duration "\xff\xfe\x80"`},
+		}
+	}
+	add([]string{"dind"}, "stop-grace", nil, dindDur("stop-grace"))
+	add([]string{"dind"}, "ready-timeout", nil, dindDur("ready-timeout"))
+	add([]string{"dind"}, "isolated-mount", nil, []badValue{
+		{"empty", "", `invalid argument "" for "--isolated-mount" flag: strconv.ParseBool: parsing "": invalid syntax`},
+		{"word", "maybe", `invalid argument "maybe" for "--isolated-mount" flag: strconv.ParseBool: parsing "maybe": invalid syntax`},
+	})
+	add([]string{"doctor"}, "pid", nil, []badValue{
+		{"empty", "", "want a positive process ID"}, {"whitespace", " ", "want a positive process ID"},
+		{"negative", "-1", "want a positive process ID"}, {"zero", "0", "want a positive process ID"},
+		{"overflow", "99999999999999999999", "want a positive process ID"}, {"fraction", "1.5", "want a positive process ID"},
+		{"leading_zero", "01", "want a positive process ID"}, {"non_utf8", nonUTF8, "want a positive process ID"},
+		{"big", big("9"), "want a positive process ID"},
+	})
+	hostR := "want unix:///PATH or tcp://HOST:PORT"
+	add([]string{"doctor"}, "host", nil, []badValue{
+		{"empty", "", hostR}, {"whitespace", " ", hostR}, {"relative", "docker.sock", hostR},
+		{"unix_no_path", "unix://", hostR}, {"tcp_no_host", "tcp://", hostR}, {"http", "http://localhost:2375", hostR},
+		{"non_utf8", nonUTF8, hostR}, {"big", big("a"), hostR},
+	})
+	rootR := "want a clean absolute cgroup path"
+	add([]string{"doctor"}, "host-cgroup-root", nil, []badValue{
+		{"whitespace", " ", rootR}, {"relative", "kubepods.slice/pod", rootR}, {"dotdot", "/kubepods/../x", rootR},
+		{"trailing_slash", "/kubepods/", rootR}, {"big", big("a"), rootR},
+	})
+	add([]string{"doctor"}, "json", nil, []badValue{
+		{"word", "maybe", `invalid argument "maybe" for "--json" flag: strconv.ParseBool: parsing "maybe": invalid syntax`},
+	})
+	listenR := "want an absolute socket path"
+	add(adoptSafe, "listen", nil, []badValue{
+		{"empty", "", listenR}, {"whitespace", " ", listenR}, {"relative", "docker.sock", listenR},
+		{"tcp", "tcp://127.0.0.1:2375", "only unix sockets can be listened on"}, {"non_utf8", nonUTF8, listenR},
+		{"too_long", "/" + strings.Repeat("a", 200), "longer than the 107 bytes of a unix socket path"},
+	})
+	add(adoptSafe, "upstream", nil, []badValue{
+		{"empty", "", "empty socket path"}, {"whitespace", " ", listenR}, {"relative", "docker-real.sock", listenR},
+		{"same", "{dir}/l.sock", "name the same socket"}, {"tcp", "tcp://127.0.0.1:2375", listenR},
+	})
+	add(adoptSafe, "allow-override", nil, []badValue{
+		{"word", "maybe", `invalid argument "maybe" for "--allow-override" flag: strconv.ParseBool: parsing "maybe": invalid syntax`},
+	})
+	cases = append(cases, envCases()...)
+	return append(cases, positionalCases()...)
+}
+
+// envCases are the variables dind, doctor and adopt-proxy read.
+func envCases() []badCase {
+	var cases []badCase
+	add := func(cmd, name string, vals []badValue) {
+		for _, b := range vals {
+			args := []string{cmd}
+			switch cmd {
+			case "dind":
+				args = append(args, "--", "dockerd")
+			case "adopt-proxy":
+				args = adoptSafe
+			}
+			cases = append(cases, badCase{name: cmd + "/env/" + name + "/" + b.label, args: args,
+				env: []string{name + "=" + b.value}, input: name, reason: b.reason})
+		}
+	}
+	restartsR := "want a whole number >= 0"
+	add("dind", envDockerdRestarts, []badValue{
+		{"empty", "", restartsR}, {"whitespace", " ", restartsR}, {"negative", "-1", restartsR},
+		{"overflow", "99999999999999999999", restartsR}, {"word", "three", restartsR}, {"non_utf8", nonUTF8, restartsR},
+	})
+	add("dind", "ENVBOX_DELEGATE_ATTEMPTS", []badValue{
+		{"empty", "", rPositive}, {"whitespace", " ", rPositive}, {"zero", "0", rPositive},
+		{"overflow", "99999999999999999999", rPositive}, {"non_utf8", nonUTF8, rPositive},
+	})
+	add("dind", "DOCKER_HOST", []badValue{
+		{"whitespace", " ", "want unix://PATH or tcp://HOST:PORT"}, {"relative", "docker.sock", "want unix://PATH or tcp://HOST:PORT"},
+		{"unix_relative", "unix://docker.sock", "want unix://PATH or tcp://HOST:PORT"},
+		{"http", "http://localhost", "want unix://PATH or tcp://HOST:PORT"},
+	})
+	add("dind", "DOCKER_TLS_CERTDIR", []badValue{
+		{"whitespace", " ", "want an absolute directory"}, {"relative", "certs", "want an absolute directory"},
+	})
+	add("dind", envLogFormat, []badValue{{"whitespace", " ", rLogFmt}, {"word", "xml", rLogFmt}})
+	add("adopt-proxy", envLogFormat, []badValue{{"word", "xml", rLogFmt}, {"non_utf8", nonUTF8, rLogFmt}})
+	add("doctor", "DOCKER_HOST", []badValue{
+		{"relative", "docker.sock", "want unix:///PATH or tcp://HOST:PORT"}, {"whitespace", " ", "want unix:///PATH or tcp://HOST:PORT"},
+	})
+	return cases
+}
+
+// adoptSafe points adopt-proxy at sockets in the case's own directory: a
+// value that is wrongly accepted must never replace a real socket.
+var adoptSafe = []string{"adopt-proxy", "--listen={dir}/l.sock", "--upstream={dir}/u.sock"}
+
+// positionalCases are arguments no command takes.
+func positionalCases() []badCase {
+	return []badCase{
+		{name: "dind/positional_before_dashdash", args: []string{"dind", "extra", "--", "dockerd"}, input: "extra", reason: "unexpected arguments before --"},
+		{name: "dind/unknown_flag", args: []string{"dind", "--bogus", "--", "dockerd"}, input: "--bogus", reason: "unknown flag"},
+		{name: "docker/positional", args: []string{"docker", "extra"}, env: dockerBase(), input: "extra", reason: "unknown command"},
+		{name: "docker/unknown_flag", args: []string{"docker", "--bogus"}, env: dockerBase(), input: "--bogus", reason: "unknown flag"},
+		{name: "doctor/positional", args: []string{"doctor", "extra"}, input: "extra", reason: "unknown command"},
+		{name: "adopt-proxy/positional", args: append(append([]string{}, adoptSafe...), "extra"), input: "extra", reason: "unknown command"},
+		{name: "unknown_command", args: []string{"dokcer"}, input: "dokcer", reason: "unknown command"},
+	}
+}
+
+// badRun is what one run of the binary left behind.
+type badRun struct {
+	code     int
+	stderr   string
+	stdout   string
+	started  string   // the fakes' record: argv of anything started
+	leftover []string // files written in cwd/HOME
+}
+
+// fakeNames are every binary envbox starts, looks up or probes.
+var fakeNames = []string{"unshare", "dockerd", "sysbox-mgr", "sysbox-fs", "docker", "iptables", "iptables-legacy", "ip6tables", "containerd", "runc"}
+
+// runBad runs envbox with only env (plus PATH, HOME) in an empty
+// directory whose PATH holds recording fakes of every binary.
+func runBad(t *testing.T, bin string, args, env []string) badRun {
+	t.Helper()
+	dir := t.TempDir()
+	fakes, home := filepath.Join(dir, "bin"), filepath.Join(dir, "home")
+	record := filepath.Join(dir, "record")
+	for _, d := range []string{fakes, home} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range fakeNames {
+		script := "#!/bin/sh\necho \"$0 $*\" >>" + record + "\nexit 97\n"
+		if err := os.WriteFile(filepath.Join(fakes, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	args = append([]string{}, args...)
+	for i := range args {
+		args[i] = strings.ReplaceAll(args[i], "{dir}", dir)
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = home
+	cmd.Env = append([]string{"PATH=" + fakes, "HOME=" + home}, env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := badRun{stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("run envbox %q: %v", args, err)
+	}
+	if b, err := os.ReadFile(record); err == nil {
+		r.started = string(b)
+	}
+	entries, err := os.ReadDir(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		r.leftover = append(r.leftover, e.Name())
+	}
+	return r
+}
+
+// short keeps failure messages readable when a value is 120 KiB.
+func short(s string) string {
+	if len(s) > 300 {
+		return s[:300] + fmt.Sprintf("...(%d bytes)", len(s))
+	}
+	return s
+}
+
+func allBadCases() []badCase { return append(dockerCases(), flagCases()...) }
+
+// TestBadInputMatrix runs every case through the real binary.
+func TestBadInputMatrix(t *testing.T) {
+	t.Parallel()
+	bin := buildEnvbox(t)
+	cases := allBadCases()
+	t.Logf("bad-input matrix: %d cases", len(cases))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := runBad(t, bin, tc.args, tc.env)
+			checkBad(t, tc, r)
+		})
+	}
+}
+
+func checkBad(t *testing.T, tc badCase, r badRun) {
+	t.Helper()
+	line := strings.TrimSuffix(r.stderr, "\n")
+	if r.code != 2 {
+		t.Errorf("exit status %d, want 2; stderr %q", r.code, short(r.stderr))
+	}
+	if strings.Count(r.stderr, "\n") != 1 || !strings.HasSuffix(r.stderr, "\n") || !strings.HasPrefix(r.stderr, "envbox: ") {
+		t.Errorf("stderr is not one line \"envbox: ...\": %q", short(r.stderr))
+	}
+	if !strings.Contains(line, tc.input) {
+		t.Errorf("stderr %q does not name the input %q", short(line), tc.input)
+	}
+	if !strings.Contains(line, tc.reason) {
+		t.Errorf("stderr %q does not give the reason %q", short(line), tc.reason)
+	}
+	for _, s := range []string{tc.secret, badToken, badPullSecret} {
+		if s != "" && strings.Contains(r.stderr+r.stdout, s) {
+			t.Errorf("output holds the secret %q: %q", short(s), short(r.stderr+r.stdout))
+		}
+	}
+	if r.stdout != "" {
+		t.Errorf("stdout = %q, want nothing", short(r.stdout))
+	}
+	if r.started != "" {
+		t.Errorf("processes started: %q", r.started)
+	}
+	if len(r.leftover) > 0 {
+		t.Errorf("files written in cwd/HOME: %q", r.leftover)
+	}
+}
+
+// TestBadInputCoversEveryVariable: a row added to dockerVars needs its
+// malformed values here, and the count the README quotes stays true.
+func TestBadInputCoversEveryVariable(t *testing.T) {
+	t.Parallel()
+	for _, v := range dockerVars {
+		_, exempt := anyText[v.env]
+		if len(dockerBad[v.env]) == 0 && !exempt {
+			t.Errorf("%s (--%s) has no malformed values in dockerBad", v.env, v.flag)
+		}
+	}
+	if len(dockerBad)+len(anyText) != len(dockerVars) {
+		t.Errorf("dockerBad has %d rows and anyText %d, dockerVars %d", len(dockerBad), len(anyText), len(dockerVars))
+	}
+	if n := len(allBadCases()); n != badCaseCount {
+		t.Errorf("%d bad-input cases, README says %d: update both", n, badCaseCount)
+	}
+}
+
+// badCaseCount is the number README "Reliability" quotes.
+const badCaseCount = 447
