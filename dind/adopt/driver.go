@@ -26,9 +26,6 @@ type driverCache struct {
 // driver returns dockerd's cgroup driver and version, asking GET /info the
 // first time.
 func (p *Proxy) driver(ctx context.Context) (Driver, error) {
-	if p.Driver != nil {
-		return *p.Driver, nil
-	}
 	p.cache.mu.Lock()
 	defer p.cache.mu.Unlock()
 	if p.cache.d != nil {

@@ -32,8 +32,6 @@ type Proxy struct {
 	Log slog.Logger
 	// Creds identifies a connection's peer; nil means PeerCreds.
 	Creds func(*net.UnixConn) (Creds, error)
-	// Driver, when set, replaces asking dockerd's GET /info.
-	Driver *Driver
 
 	cache driverCache
 	mu    sync.Mutex
