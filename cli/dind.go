@@ -264,7 +264,10 @@ func runDind(ctx context.Context, log slog.Logger, cfg dindConfig, deps dindDeps
 	if err := dockerd.Start(); err != nil {
 		return &ExitError{Code: 1, Err: err}
 	}
-	s := &dindSupervisor{log: log, cfg: cfg, cmd: cmd, dockerd: dockerd, sigs: sigs,
+	ns := &cgroupNSKeeper{}
+	defer ns.close()
+	go ns.capture(ctx, log, dockerd)
+	s := &dindSupervisor{log: log, cfg: cfg, wrapper: w, ns: ns, dockerd: dockerd, sigs: sigs,
 		budget: newRestartBudget(cfg.Restarts, restartWindow), started: time.Now()}
 	if len(cfg.Plan.Command) > 0 {
 		return s.runCommand(ctx)
@@ -350,7 +353,8 @@ func ensureTLS(ctx context.Context, log slog.Logger, cfg dindConfig, deps dindDe
 type dindSupervisor struct {
 	log     slog.Logger
 	cfg     dindConfig
-	cmd     dind.Command
+	wrapper dind.Wrapper
+	ns      *cgroupNSKeeper
 	dockerd *background.Process
 	sigs    chan os.Signal
 	budget  *restartBudget
@@ -411,8 +415,16 @@ func (s *dindSupervisor) restart(ctx context.Context) error {
 		s.log.Info(ctx, "signal while dockerd was down, not restarting", slog.F("signal", sig.String()))
 		return nil
 	}
+	w := s.wrapper
+	if w.CgroupNS = s.ns.path(); w.CgroupNS == "" {
+		s.log.Warn(ctx, "no cgroup namespace kept from the first dockerd (it died before it ran): the restart makes a new one, one /init deeper")
+	}
+	cmd, err := w.Wrap(s.cfg.Plan.Dockerd[0], s.cfg.Plan.Dockerd[1:])
+	if err != nil {
+		return err
+	}
 	s.started = time.Now()
-	return s.dockerd.Restart(s.cfg.StopGrace, s.cmd.BinName, s.cmd.Path, s.cmd.Args...)
+	return s.dockerd.Restart(s.cfg.StopGrace, cmd.BinName, cmd.Path, cmd.Args...)
 }
 
 // runCommand waits for dockerd, runs the user's command against it and

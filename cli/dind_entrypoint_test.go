@@ -80,7 +80,7 @@ func startDind(t *testing.T, crashRuns string, env []string, args ...string) (*e
 	if err := os.Mkdir(fakeBin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for name, src := range map[string]string{"unshare": "fake-unshare", "dockerd": "fake-dockerd"} {
+	for name, src := range map[string]string{"unshare": "fake-unshare", "nsenter": "fake-nsenter", "dockerd": "fake-dockerd"} {
 		abs, _ := filepath.Abs(filepath.Join("testdata", src))
 		if err := os.Symlink(abs, filepath.Join(fakeBin, name)); err != nil {
 			t.Fatal(err)
@@ -160,6 +160,8 @@ func assertLines(t *testing.T, got, want []string) {
 
 const (
 	wantUnshare = "unshare --cgroup -- /bin/sh -c <script> dockerd --host=unix:///var/run/docker.sock --storage-driver=vfs"
+	// A restart rejoins the first dockerd's cgroup namespace.
+	wantNsenter = "nsenter --cgroup=<kept-ns> -- /bin/sh -c <script> dockerd --host=unix:///var/run/docker.sock --storage-driver=vfs"
 	wantDockerd = "dockerd --host=unix:///var/run/docker.sock --storage-driver=vfs attempts=7"
 )
 
@@ -180,7 +182,7 @@ func TestDindEntrypointCrashRestartTerm(t *testing.T) {
 	if code := waitExit(t, cmd); code != 0 {
 		t.Errorf("exit code after SIGTERM = %d, want 0", code)
 	}
-	assertLines(t, f.record(t), []string{wantUnshare, wantDockerd, wantUnshare, wantDockerd, "dockerd got TERM"})
+	assertLines(t, f.record(t), []string{wantUnshare, wantDockerd, wantNsenter, wantDockerd, "dockerd got TERM"})
 	logs := f.stderr.String()
 	for _, want := range []string{`fake dockerd run 1`, `failed to start daemon: run 1 crashed`, `dockerd exited, restarting through the delegation wrapper`} {
 		if !strings.Contains(logs, want) {
@@ -197,7 +199,7 @@ func TestDindEntrypointGivesUp(t *testing.T) {
 		crash    string
 		want     []string
 	}{
-		{name: "one_restart", restarts: "1", crash: "1\n2\n", want: []string{wantUnshare, wantDockerd, wantUnshare, wantDockerd}},
+		{name: "one_restart", restarts: "1", crash: "1\n2\n", want: []string{wantUnshare, wantDockerd, wantNsenter, wantDockerd}},
 		{name: "dind_behaviour_no_restart", restarts: "0", crash: "1\n", want: []string{wantUnshare, wantDockerd}},
 	}
 	for _, tt := range tests {

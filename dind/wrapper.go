@@ -26,6 +26,14 @@ type Wrapper struct {
 	// It breaks sysbox-fs mount propagation unless /var/lib/sysboxfs is
 	// rshared first, hence off by default.
 	Isolated bool
+	// CgroupNS, when set, is a cgroup namespace file to join (with
+	// nsenter) instead of creating a new one. A restarted dockerd must
+	// rejoin the namespace of the first delegation: envbox itself then
+	// lives in /init, and a new namespace would be rooted there, nesting
+	// every restart one /init deeper.
+	CgroupNS string
+	// Nsenter is the util-linux nsenter binary ("nsenter" when empty).
+	Nsenter string
 }
 
 // Command is a fully resolved command line: what background.Process runs.
@@ -62,16 +70,32 @@ func (w Wrapper) Wrap(bin string, args []string) (Command, error) {
 	if attempts == 0 {
 		attempts = DefaultDelegateAttempts
 	}
-	argv := []string{"--cgroup"}
-	if w.Isolated {
-		argv = append(argv, "--mount", "--propagation", "slave")
+	var prog string
+	var argv []string
+	switch {
+	case w.CgroupNS == "":
+		prog, argv = unshare, []string{"--cgroup"}
+		if w.Isolated {
+			argv = append(argv, "--mount", "--propagation", "slave")
+		}
+	case w.Isolated:
+		prog, argv = w.nsenter(), []string{"--cgroup=" + w.CgroupNS, "--", unshare, "--mount", "--propagation", "slave"}
+	default:
+		prog, argv = w.nsenter(), []string{"--cgroup=" + w.CgroupNS}
 	}
 	argv = append(argv, "--", shell, "-c", embed.DelegateScript, bin)
 	argv = append(argv, args...)
 	return Command{
 		BinName: path.Base(bin),
-		Path:    unshare,
+		Path:    prog,
 		Args:    argv,
 		Env:     []string{embed.EnvDelegateAttempts + "=" + strconv.Itoa(attempts)},
 	}, nil
+}
+
+func (w Wrapper) nsenter() string {
+	if w.Nsenter == "" {
+		return "nsenter"
+	}
+	return w.Nsenter
 }

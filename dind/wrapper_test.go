@@ -52,6 +52,29 @@ func TestWrap(t *testing.T) {
 				Env:     []string{"ENVBOX_DELEGATE_ATTEMPTS=100"},
 			},
 		},
+		{
+			name: "rejoin_cgroup_namespace_on_restart",
+			w:    Wrapper{CgroupNS: "/proc/1/fd/7"},
+			bin:  "dockerd",
+			args: []string{"--storage-driver=vfs"},
+			want: Command{
+				BinName: "dockerd",
+				Path:    "nsenter",
+				Args:    []string{"--cgroup=/proc/1/fd/7", "--", "/bin/sh", "-c", script, "dockerd", "--storage-driver=vfs"},
+				Env:     []string{"ENVBOX_DELEGATE_ATTEMPTS=100"},
+			},
+		},
+		{
+			name: "rejoin_isolated",
+			w:    Wrapper{CgroupNS: "/proc/1/fd/7", Isolated: true, Nsenter: "/usr/bin/nsenter"},
+			bin:  "dockerd",
+			want: Command{
+				BinName: "dockerd",
+				Path:    "/usr/bin/nsenter",
+				Args:    []string{"--cgroup=/proc/1/fd/7", "--", "unshare", "--mount", "--propagation", "slave", "--", "/bin/sh", "-c", script, "dockerd"},
+				Env:     []string{"ENVBOX_DELEGATE_ATTEMPTS=100"},
+			},
+		},
 		{name: "empty_binary", bin: "", wantErr: "wrap: empty binary name"},
 		{name: "negative_attempts", w: Wrapper{Attempts: -1}, bin: "dockerd", wantErr: "wrap dockerd: delegate attempts -1: must be positive"},
 	}
