@@ -78,8 +78,8 @@ func (c *adoptConfig) validate() error {
 	if !strings.HasPrefix(c.Upstream, "/") {
 		return fmt.Errorf("--upstream %q: want an absolute socket path (dockerd's unix socket)", c.Upstream)
 	}
-	if c.Upstream == c.Listen {
-		return errors.New("--upstream and --listen name the same socket " + c.Listen)
+	if c.Upstream == p {
+		return fmt.Errorf("--upstream %q and --listen %q name the same socket", c.Upstream, c.Listen)
 	}
 	return nil
 }
