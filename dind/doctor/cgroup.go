@@ -23,8 +23,9 @@ func podCgroup(envbox string) string {
 	return envbox
 }
 
-// cgroup2Mount is the cgroup2 mount that shows the cgroup p: the one on
-// /sys/fs/cgroup when it does, else the one with the deepest root.
+// cgroup2Mount is the cgroup2 mount through which xunix.CgroupV2Dir reaches
+// the cgroup p (a visible mount whose root covers p; the deepest such root),
+// so that its Root and MountPoint describe the directory doctor reads.
 func cgroup2Mount(mounts []xunix.Mount, p string) (xunix.Mount, bool) {
 	dir, err := xunix.CgroupV2Dir(mounts, p)
 	if err != nil {
