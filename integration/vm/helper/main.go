@@ -175,7 +175,7 @@ func policy(pid string) error {
 // may not exist, which takes the fallback to the remounted root).
 func cpuQuota(dir string) error {
 	fsys := afero.NewOsFs()
-	self, err := xunix.ReadCPUQuota(fsys, "self")
+	self, err := xunix.ReadEffectiveCPUQuota(fsys, "self")
 	fmt.Printf("self %s\n", quotaString(self, err))
 	d, err := xunix.ReadCPUQuotaV2(fsys, dir)
 	fmt.Printf("dir %s\n", quotaString(d, err))
@@ -183,12 +183,13 @@ func cpuQuota(dir string) error {
 }
 
 // limits prints what `envbox docker` reads for the workspace's default
-// limits: the CPU quota and memory limit of its own cgroup.
+// limits: the tightest CPU quota and memory limit from its own cgroup up to
+// the namespace root (the pod).
 func limits() error {
 	fsys := afero.NewOsFs()
-	q, err := xunix.ReadCPUQuota(fsys, "self")
+	q, err := xunix.ReadEffectiveCPUQuota(fsys, "self")
 	fmt.Printf("cpu %s\n", quotaString(q, err))
-	m, err := xunix.ReadMemoryLimit(fsys, "self")
+	m, err := xunix.ReadEffectiveMemoryLimit(fsys, "self")
 	if err != nil {
 		fmt.Printf("memory error %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
 		return nil
