@@ -25,7 +25,7 @@ lint:
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	staticcheck ./...
-	shellcheck $$(git ls-files '*.sh') .ci/run
+	shellcheck $$(git ls-files '*.sh' 'cli/testdata/fake-*') .ci/run
 
 # Native fuzz targets of FUZZPKGS, FUZZTIME each (go test fuzzes one target
 # per run). A failing input is kept under the package's testdata/fuzz. Go
