@@ -24,12 +24,18 @@ func (e *BodyError) Unwrap() error { return e.Err }
 // its creator's.
 type ConflictError struct {
 	Asked, Want string
+	// Field is where the request asked; "" means HostConfig.CgroupParent.
+	Field string
 }
 
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("HostConfig.CgroupParent %q conflicts with the cgroup of the calling process %q: "+
-		"envbox adopt-proxy places containers in their creator's cgroup; omit CgroupParent or set it to %q",
-		e.Asked, e.Want, e.Want)
+	field, omit := e.Field, e.Field
+	if field == "" {
+		field, omit = "HostConfig.CgroupParent", "CgroupParent"
+	}
+	return fmt.Sprintf("%s %q conflicts with the cgroup of the calling process %q: "+
+		"envbox adopt-proxy places containers in their creator's cgroup; omit %s or set it to %q",
+		field, e.Asked, e.Want, omit, e.Want)
 }
 
 // rewriteCreate applies the adoption policy to a POST /containers/create

@@ -91,8 +91,11 @@ func (c *conn) exchange(ctx context.Context) (keep bool, err error) {
 	if err != nil {
 		return false, c.refuse(http.StatusBadRequest, fmt.Sprintf("envbox adopt-proxy: parse request: %v", err), true)
 	}
-	if isCreate(req) {
+	switch {
+	case isCreate(req):
 		return c.create(ctx, head, req)
+	case isBuild(req):
+		return c.build(ctx, head, req)
 	}
 	f := requestFraming(req)
 	return c.forward(req, func() error { return copyBody(c.up, c.cr, f, nil, head) })

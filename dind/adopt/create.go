@@ -61,32 +61,43 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-// adopt returns the body to forward and the CgroupParent it carries.
+// adopt returns the create body to forward and the CgroupParent it
+// carries.
 func (p *Proxy) adopt(ctx context.Context, pr peer, body []byte) ([]byte, string, error) {
-	deny := func(status int, err error) ([]byte, string, error) {
-		return nil, "", &refusal{status: status, err: fmt.Errorf("envbox adopt-proxy: container create from pid %d refused: %w", pr.PID, err)}
+	want, same, err := p.policy(ctx, pr, "container create")
+	if err != nil {
+		return nil, "", err
 	}
+	out, err := rewriteCreate(body, want, same, p.AllowOverride)
+	if err != nil {
+		return nil, "", deny(pr, "container create", http.StatusBadRequest, err)
+	}
+	return out, want, nil
+}
+
+// policy returns the cgroup parent for pr's containers and how to tell a
+// client's value names the same cgroup, or a *refusal for what.
+func (p *Proxy) policy(ctx context.Context, pr peer, what string) (string, func(string) bool, error) {
 	if pr.err != nil {
-		return deny(http.StatusForbidden, pr.err)
+		return "", nil, deny(pr, what, http.StatusForbidden, pr.err)
 	}
 	d, err := p.driver(ctx)
 	if err != nil {
-		return deny(http.StatusBadGateway, err)
+		return "", nil, deny(pr, what, http.StatusBadGateway, err)
 	}
 	cg, err := peerPath(pr.cgroups, d)
 	if err != nil {
-		return deny(http.StatusForbidden, fmt.Errorf("calling process pid %d: %w", pr.PID, err))
+		return "", nil, deny(pr, what, http.StatusForbidden, fmt.Errorf("calling process pid %d: %w", pr.PID, err))
 	}
 	want, err := parentFor(cg, d)
 	if err != nil {
-		return deny(http.StatusForbidden, err)
+		return "", nil, deny(pr, what, http.StatusForbidden, err)
 	}
-	same := func(asked string) bool { return sameParent(asked, want, d) }
-	out, err := rewriteCreate(body, want, same, p.AllowOverride)
-	if err != nil {
-		return deny(http.StatusBadRequest, err)
-	}
-	return out, want, nil
+	return want, func(asked string) bool { return sameParent(asked, want, d) }, nil
+}
+
+func deny(pr peer, what string, status int, err error) error {
+	return &refusal{status: status, err: fmt.Errorf("envbox adopt-proxy: %s from pid %d refused: %w", what, pr.PID, err)}
 }
 
 // capped is a buffer refusing to grow past max.

@@ -80,7 +80,7 @@ func (f *fakeDockerd) mux() http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		_, _ = fmt.Fprintf(w, "{\"stream\":\"%d bytes sha256:%s\"}\n", n, hex.EncodeToString(h.Sum(nil)))
+		_, _ = fmt.Fprintf(w, "{\"stream\":\"%d bytes sha256:%s cgroupparent=%s\"}\n", n, hex.EncodeToString(h.Sum(nil)), r.FormValue("cgroupparent"))
 	})
 	m.HandleFunc("POST /{version}/images/load", func(w http.ResponseWriter, r *http.Request) {
 		n, err := io.Copy(io.Discard, r.Body)

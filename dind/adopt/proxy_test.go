@@ -301,7 +301,7 @@ func TestProxyUploadAndChunkedCreate(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	want := fmt.Sprintf("{\"stream\":\"%d bytes sha256:%s\"}\n", len(ctx), hex.EncodeToString(sum[:]))
+	want := fmt.Sprintf("{\"stream\":\"%d bytes sha256:%s cgroupparent=/docker/3f1c9a\"}\n", len(ctx), hex.EncodeToString(sum[:]))
 	if string(b) != want {
 		t.Errorf("build answered %q, want %q", b, want)
 	}
@@ -367,5 +367,24 @@ func TestSocketPath(t *testing.T) {
 		if tt.wantErr != "" && !errors.Is(err, ErrNotUnix) {
 			t.Errorf("SocketPath(%q) error %v is not ErrNotUnix", tt.in, err)
 		}
+	}
+}
+
+// TestProxyBuildRefusedDrained: a build asking for another cgroup parent is
+// refused after its context is read, and the connection carries on.
+func TestProxyBuildRefusedDrained(t *testing.T) {
+	t.Parallel()
+	up := startFakeDockerd(t, "cgroupfs")
+	p := startProxy(t, up, cgroupV2Pod, nil)
+	hc := client(p.sock)
+	code, body := do(t, hc, "POST", "/v1.47/build?t=x&cgroupparent=%2Felsewhere", strings.Repeat("x", 1<<20))
+	want := `{"message":"envbox adopt-proxy: build from pid 4242 refused: cgroupparent \"/elsewhere\" conflicts with the cgroup ` +
+		`of the calling process \"/docker/3f1c9a\": envbox adopt-proxy places containers in their creator's cgroup; omit ` +
+		`cgroupparent or set it to \"/docker/3f1c9a\""}` + "\n"
+	if code != 400 || body != want {
+		t.Errorf("build = %d\n%s\nwant 400\n%s", code, body, want)
+	}
+	if code, body := do(t, hc, "GET", "/_ping", ""); code != 200 || body != "OK" {
+		t.Errorf("ping after refusal = %d %q, want 200 OK", code, body)
 	}
 }

@@ -1,0 +1,45 @@
+package adopt
+
+import "testing"
+
+func TestRewriteBuildQuery(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in      string
+		allowOverride bool
+		want, wantErr string
+	}{
+		{name: "none", in: "", want: "cgroupparent=%2Fdocker%2F3f1c9a"},
+		{name: "others_kept_verbatim", in: "t=web%3Alatest&buildargs=%7B%7D&q=1",
+			want: "t=web%3Alatest&buildargs=%7B%7D&q=1&cgroupparent=%2Fdocker%2F3f1c9a"},
+		{name: "empty_replaced", in: "cgroupparent=&t=x", want: "t=x&cgroupparent=%2Fdocker%2F3f1c9a"},
+		{name: "same_kept", in: "t=x&cgroupparent=/docker/3f1c9a", want: "t=x&cgroupparent=/docker/3f1c9a"},
+		{name: "other_strict", in: "cgroupparent=%2Felsewhere",
+			wantErr: `cgroupparent "/elsewhere" conflicts with the cgroup of the calling process "/docker/3f1c9a": envbox adopt-proxy places containers in their creator's cgroup; omit cgroupparent or set it to "/docker/3f1c9a"`},
+		{name: "escaped_key_strict", in: "cgroup%70arent=/elsewhere",
+			wantErr: `cgroupparent "/elsewhere" conflicts with the cgroup of the calling process "/docker/3f1c9a": envbox adopt-proxy places containers in their creator's cgroup; omit cgroupparent or set it to "/docker/3f1c9a"`},
+		{name: "first_value_is_dockerds", in: "cgroupparent=&cgroupparent=/elsewhere",
+			want: "cgroupparent=%2Fdocker%2F3f1c9a"},
+		{name: "other_permissive", in: "cgroupparent=/elsewhere", allowOverride: true, want: "cgroupparent=/elsewhere"},
+		{name: "semicolon", in: "t=x;cgroupparent=/elsewhere",
+			wantErr: `parse build query "t=x;cgroupparent=/elsewhere": invalid semicolon separator in query`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := rewriteBuildQuery(tt.in, want, sameCgroupfs, tt.allowOverride)
+			if got != tt.want || errString(err) != tt.wantErr {
+				t.Errorf("rewriteBuildQuery(%q) = %q, %v; want %q, %q", tt.in, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestWithQuery(t *testing.T) {
+	t.Parallel()
+	in := "POST /v1.47/build?t=x HTTP/1.1\r\nHost: docker\r\nContent-Type: application/x-tar\r\n\r\n"
+	want := "POST /v1.47/build?t=x&cgroupparent=%2Fa HTTP/1.1\r\nHost: docker\r\nContent-Type: application/x-tar\r\n\r\n"
+	if got := string(withQuery([]byte(in), "t=x&cgroupparent=%2Fa")); got != want {
+		t.Errorf("withQuery(%q) = %q, want %q", in, got, want)
+	}
+}
