@@ -60,7 +60,38 @@ func startDocker(c *cobra.Command, cfg dockerConfig) error {
 		start: startBackground, api: newDockerAPI, cgroup: xunixLimits{fs: fs},
 		now: time.Now, poll: 250 * time.Millisecond,
 	}
-	return runDocker(c.Context(), cfg, deps)
+	return redactError(runDocker(c.Context(), cfg, deps), dockerSecrets(cfg))
+}
+
+// dockerSecrets are the agent token and every credential of the pull secret.
+func dockerSecrets(cfg dockerConfig) []string {
+	secrets := []string{cfg.AgentToken}
+	if cfg.PullSecret != nil {
+		for _, a := range cfg.PullSecret.Auths {
+			secrets = append(secrets, a.Auth, a.Password, a.IdentityToken, a.RegistryToken)
+		}
+	}
+	return secrets
+}
+
+// redactError keeps err's exit code but removes every secret from its
+// text: main prints it outside the redacting log sink, and it can quote a
+// child's last output (found by cli/secrets_test.go: dockerd's death
+// quoted its environment, token included).
+func redactError(err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	msg := newRedactSink(nil, secrets...).(*redactSink).redact(err.Error())
+	if msg == err.Error() {
+		return err
+	}
+	code := 1
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		code = ee.Code
+	}
+	return &ExitError{Code: code, Err: errors.New(msg)}
 }
 
 // newDockerLogger is newLogger behind the secret filter: the agent token
@@ -70,13 +101,7 @@ func newDockerLogger(w io.Writer, cfg dockerConfig) (slog.Logger, error) {
 	if err != nil {
 		return slog.Logger{}, err
 	}
-	secrets := []string{cfg.AgentToken}
-	if cfg.PullSecret != nil {
-		for _, a := range cfg.PullSecret.Auths {
-			secrets = append(secrets, a.Auth, a.Password, a.IdentityToken, a.RegistryToken)
-		}
-	}
-	log := slog.Make(newRedactSink(sink, secrets...))
+	log := slog.Make(newRedactSink(sink, dockerSecrets(cfg)...))
 	if cfg.Debug {
 		log = log.Leveled(slog.LevelDebug)
 	}
@@ -88,7 +113,10 @@ func startBackground(ctx context.Context, log slog.Logger, cmd dind.Command, onL
 	if err != nil {
 		return nil, err
 	}
-	p.Env, p.OnLine = cmd.Env, onLine
+	// The daemons never need the workspace's secrets: blank them in the
+	// inherited environment (the last value of a name wins).
+	p.Env = append(append([]string{}, cmd.Env...), envAgentToken+"=", envImagePullSecret+"=")
+	p.OnLine = onLine
 	if err := p.Start(); err != nil {
 		return nil, err
 	}
@@ -101,7 +129,7 @@ func newDockerAPI(socket string) (workspace.API, error) { return workspace.NewCl
 type xunixLimits struct{ fs afero.Fs }
 
 func (x xunixLimits) CPU() (int64, int64, error) {
-	q, err := xunix.ReadCPUQuota(x.fs, "self")
+	q, err := xunix.ReadEffectiveCPUQuota(x.fs, "self")
 	if err != nil {
 		return 0, 0, err
 	}
@@ -112,7 +140,7 @@ func (x xunixLimits) CPU() (int64, int64, error) {
 }
 
 func (x xunixLimits) Memory() (int64, error) {
-	m, err := xunix.ReadMemoryLimit(x.fs, "self")
+	m, err := xunix.ReadEffectiveMemoryLimit(x.fs, "self")
 	if err != nil {
 		return 0, err
 	}
