@@ -397,12 +397,9 @@ var fakeNames = []string{"unshare", "dockerd", "sysbox-mgr", "sysbox-fs", "docke
 func runBad(t *testing.T, bin string, args, env []string) badRun {
 	t.Helper()
 	dir := t.TempDir()
-	fakes, home := filepath.Join(dir, "bin"), filepath.Join(dir, "home")
-	record := filepath.Join(dir, "record")
-	for _, d := range []string{fakes, home} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+	fakes, record := filepath.Join(dir, "bin"), filepath.Join(dir, "record")
+	if err := os.Mkdir(fakes, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	for _, name := range fakeNames {
 		script := "#!/bin/sh\necho \"$0 $*\" >>" + record + "\nexit 97\n"
@@ -410,15 +407,29 @@ func runBad(t *testing.T, bin string, args, env []string) badRun {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	args = append([]string{}, args...)
 	for i := range args {
 		args[i] = strings.ReplaceAll(args[i], "{dir}", dir)
 	}
+	r := runBadIn(t, bin, dir, fakes, args, env)
+	if b, err := os.ReadFile(record); err == nil {
+		r.started = string(b)
+	}
+	return r
+}
+
+// runBadIn runs envbox in dir/home (also HOME) with PATH=path and env.
+func runBadIn(t *testing.T, bin, dir, path string, args, env []string) badRun {
+	t.Helper()
+	home := filepath.Join(dir, "home")
+	if err := os.Mkdir(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = home
-	cmd.Env = append([]string{"PATH=" + fakes, "HOME=" + home}, env...)
+	cmd.Env = append([]string{"PATH=" + path, "HOME=" + home}, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -429,9 +440,6 @@ func runBad(t *testing.T, bin string, args, env []string) badRun {
 		r.code = ee.ExitCode()
 	case err != nil:
 		t.Fatalf("run envbox %q: %v", args, err)
-	}
-	if b, err := os.ReadFile(record); err == nil {
-		r.started = string(b)
 	}
 	entries, err := os.ReadDir(home)
 	if err != nil {
