@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -65,6 +66,23 @@ func TestAdoptProxyPlacesContainersInCallersCgroup(t *testing.T) {
 		t.Errorf("docker run through the proxy = %q, %v; want \"adopted\\n\"", out, err)
 	}
 	t.Logf("docker run --rm echo through the proxy: %v", time.Since(start).Round(time.Millisecond))
+
+	// The classic builder's RUN step: POST /build?cgroupparent=/peer.
+	buildArgv := sleeper(t)
+	built := make(chan error, 1)
+	go func() {
+		_, err := dockerBuild(t, peer, sock, fmt.Sprintf("FROM %s\nRUN %s\n", baseImage, strings.Join(buildArgv, " ")))
+		built <- err
+	}()
+	bpid := onlyProc(t, buildArgv)
+	got, err = hostCgroup(bpid)
+	if prefix := testRel(cg) + "/pod/peer/"; err != nil || !strings.HasPrefix(got, prefix) {
+		t.Errorf("RUN step process %d host cgroup = %q, %v; want below %q", bpid, got, err, prefix)
+	}
+	_ = syscall.Kill(bpid, syscall.SIGKILL)
+	if err := <-built; err == nil {
+		t.Errorf("docker build whose RUN step was killed succeeded")
+	}
 
 	_, err = dockerCLI(t, peer, sock, "create", "--cgroup-parent", "/elsewhere", baseImage, "true")
 	wantConflict := regexp.MustCompile(`Error response from daemon: envbox adopt-proxy: container create from pid \d+ refused: ` +
@@ -144,15 +162,28 @@ func startAdoptProxy(t *testing.T, upstream string, prefix ...string) string {
 	return sock
 }
 
+// dockerBuild runs the classic builder (DOCKER_BUILDKIT=0) on dockerfile
+// with an empty context, through dockerCLI.
+func dockerBuild(t *testing.T, dir, sock, dockerfile string) (string, error) {
+	t.Helper()
+	return runDocker(t, dir, sock, []string{"DOCKER_BUILDKIT=0"}, strings.NewReader(dockerfile), "build", "-q", "-")
+}
+
 // dockerCLI runs the docker CLI against sock, inside cgroup dir when dir is
 // not empty (CLONE_INTO_CGROUP: the CLI is in that cgroup from its first
 // instruction). It returns stdout, or an error carrying stderr.
 func dockerCLI(t *testing.T, dir, sock string, args ...string) (string, error) {
 	t.Helper()
+	return runDocker(t, dir, sock, nil, nil, args...)
+}
+
+func runDocker(t *testing.T, dir, sock string, env []string, stdin io.Reader, args ...string) (string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeoutStart)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "docker", append([]string{"--host", "unix://" + sock}, args...)...)
-	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
+	cmd.Env = append(append(os.Environ(), "DOCKER_CONFIG="+t.TempDir()), env...)
+	cmd.Stdin = stdin
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if dir != "" {
