@@ -19,13 +19,24 @@ import (
 // on a shared 2-core machine one descheduled fork skews a mean by 10x.
 // min-ns/op is the fastest iteration.
 func BenchmarkDelegate(b *testing.B) {
-	for _, variant := range []string{"envbox", "classic"} {
-		for _, n := range []int{1, 100, 1000} {
-			b.Run(fmt.Sprintf("%s/procs=%d", variant, n), func(b *testing.B) {
-				needShell(b, "dash")
+	cases := []struct {
+		name, shell string
+		classic     bool
+		procs       []int
+	}{
+		{"envbox", "dash", false, []int{1, 100, 1000}},
+		{"classic", "dash", true, []int{1, 100, 1000}},
+		// The same script under the other shells, at the size that hurts.
+		{"envbox_busybox", "busybox sh", false, []int{1000}},
+		{"envbox_bash", "bash", false, []int{1000}},
+	}
+	for _, bc := range cases {
+		for _, n := range bc.procs {
+			b.Run(fmt.Sprintf("%s/procs=%d", bc.name, n), func(b *testing.B) {
+				needShell(b, bc.shell)
 				times := make([]float64, 0, b.N)
 				for range b.N {
-					times = append(times, delegateOnce(b, variant == "classic", n))
+					times = append(times, delegateOnce(b, bc.shell, bc.classic, n))
 				}
 				slices.Sort(times)
 				b.ReportMetric(times[len(times)/2], "ns/op")
@@ -35,10 +46,10 @@ func BenchmarkDelegate(b *testing.B) {
 	}
 }
 
-func delegateOnce(b *testing.B, classic bool, n int) float64 {
+func delegateOnce(b *testing.B, shell string, classic bool, n int) float64 {
 	b.Helper()
 	c := cgtest.New(b)
-	o := delegation{shell: "dash", classic: classic, sleeps: n}.run(b, c)
+	o := delegation{shell: shell, classic: classic, sleeps: n}.run(b, c)
 	if o.code != 0 || o.out["cgroup"] != "0::/init" {
 		b.Fatalf("exit %d, target cgroup %q, stderr %q", o.code, o.out["cgroup"], o.stderr)
 	}
