@@ -1,6 +1,9 @@
 package adopt
 
-import "testing"
+import (
+	"net/url"
+	"testing"
+)
 
 func TestRewriteBuildQuery(t *testing.T) {
 	t.Parallel()
@@ -42,4 +45,25 @@ func TestWithQuery(t *testing.T) {
 	if got := string(withQuery([]byte(in), "t=x&cgroupparent=%2Fa")); got != want {
 		t.Errorf("withQuery(%q) = %q, want %q", in, got, want)
 	}
+}
+
+// FuzzRewriteBuildQuery: whatever query a build sends, the cgroupparent
+// dockerd reads from the forwarded one is the creator's cgroup.
+func FuzzRewriteBuildQuery(f *testing.F) {
+	for _, s := range []string{"", "t=x", "cgroupparent=%2Fe", "cgroup%70arent=/e&cgroupparent=", "a=%zz", "cgroupparent=/docker/3f1c9a/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out, err := rewriteBuildQuery(in, want, sameCgroupfs, false)
+		if err != nil {
+			return
+		}
+		vals, err := url.ParseQuery(out)
+		if err != nil {
+			t.Fatalf("rewriteBuildQuery(%q) = %q: dockerd cannot parse it: %v", in, out, err)
+		}
+		if got := vals.Get("cgroupparent"); !sameCgroupfs(got) {
+			t.Fatalf("rewriteBuildQuery(%q) = %q: dockerd reads cgroupparent %q, want %q", in, out, got, want)
+		}
+	})
 }

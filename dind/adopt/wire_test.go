@@ -129,3 +129,43 @@ func FuzzCopyChunked(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadHead: a request head the proxy accepts and forwards is the
+// request net/http (dockerd) reads from it: it ends at the same byte, with
+// the same target, headers and framing.
+func FuzzReadHead(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: d\r\n\r\n", "\r\nPOST /containers/create HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",
+		"POST /build HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "GET / HTTP/1.1\nA: b\n\n",
+		"GET / HTTP/1.1\r\nA: b\r\r\n\r\n", "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		head, err := readHead(bufio.NewReader(bytes.NewReader(in)))
+		if err != nil {
+			return
+		}
+		ours, err := parseRequestHead(head)
+		if err != nil {
+			return // refused with 400
+		}
+		// What dockerd receives: the head as forwarded, then the rest.
+		const tail = "NEXT"
+		fwd := append(append([]byte{}, head...), tail...)
+		br := bufio.NewReaderSize(bytes.NewReader(fwd), len(fwd)+16)
+		theirs, err := http.ReadRequest(br)
+		if err != nil {
+			t.Fatalf("proxy accepted head %q that net/http rejects: %v", head, err)
+		}
+		if br.Buffered() != len(tail) {
+			t.Fatalf("head %q: net/http's head ends %d bytes elsewhere", head, len(tail)-br.Buffered())
+		}
+		if ours.Method != theirs.Method || ours.RequestURI != theirs.RequestURI || ours.ContentLength != theirs.ContentLength ||
+			isChunked(ours.TransferEncoding) != isChunked(theirs.TransferEncoding) || len(ours.Header) != len(theirs.Header) {
+			t.Fatalf("head %q: proxy reads %s %s len %d te %q, net/http %s %s len %d te %q", head,
+				ours.Method, ours.RequestURI, ours.ContentLength, ours.TransferEncoding,
+				theirs.Method, theirs.RequestURI, theirs.ContentLength, theirs.TransferEncoding)
+		}
+	})
+}
