@@ -7,8 +7,9 @@
 // it) and the peer's /proc/<pid>/cgroup. On POST /containers/create it sets
 // an empty HostConfig.CgroupParent to that cgroup, in the form dockerd's
 // cgroup driver expects, and refuses a different one unless overrides are
-// allowed. Every other byte, including hijacked and upgraded streams, passes
-// through unchanged. It fails closed: a peer it cannot attribute gets an
+// allowed; POST /build's cgroupparent parameter gets the same policy. Every
+// other byte, including hijacked and upgraded streams, passes through
+// unchanged. It fails closed: a peer it cannot attribute gets an
 // error, never an unadopted container.
 //
 // It never starts processes, never listens on TCP and never writes to a
