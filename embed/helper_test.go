@@ -99,6 +99,9 @@ func target() int {
 }
 
 func launch() (int, error) {
+	if err := insideGuard(); err != nil {
+		return 0, err
+	}
 	if err := fakeTree(); err != nil {
 		return 0, err
 	}
@@ -124,6 +127,25 @@ func launch() (int, error) {
 	}
 	fmt.Printf("sleeps %s\nblockers %s\n", pidList(sleeps), pidList(blockers))
 	return runScript()
+}
+
+// insideGuard refuses to run anywhere but a cgtest child: mount and cgroup
+// namespaces other than its parent's (the test), cgroup2 at /sys/fs/cgroup. Defense in depth for a
+// launcher started by hand: it mounts over /sys/fs/cgroup and runs the
+// script.
+func insideGuard() error {
+	for _, ns := range []string{"mnt", "cgroup"} {
+		self, err1 := os.Readlink("/proc/self/ns/" + ns)
+		parent, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", os.Getppid(), ns))
+		if err1 != nil || err2 != nil || self == parent {
+			return fmt.Errorf("refusing to run: %s namespace %q is the parent's %q (%v, %v)", ns, self, parent, err1, err2)
+		}
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
+		return fmt.Errorf("refusing to run: /sys/fs/cgroup is not cgroup2 (magic %#x, %v)", st.Type, err)
+	}
+	return nil
 }
 
 // fakeTree replaces /sys/fs/cgroup (in this private mount namespace only)
