@@ -172,7 +172,7 @@ func runDocker(ctx context.Context, cfg dockerConfig, deps dockerDeps) error {
 		return err
 	}
 	sig, err := s.setupOrSignal(ctx)
-	if isNoSpace(err) {
+	if s.failedForSpace(err) {
 		s.log.Warn(ctx, "dockerd data root is full, restarting dockerd on the fallback data root", slog.Error(err))
 		if err = s.restartDockerd(ctx); err == nil {
 			sig, err = s.setupOrSignal(ctx)

@@ -220,6 +220,24 @@ func (s *session) restartDockerd(ctx context.Context) error {
 	return nil
 }
 
+// failedForSpace: err says the data root is full, or dockerd died after
+// saying so (its last output may have moved on: containerd prints the
+// cause dozens of times, then dockerd a different final error).
+func (s *session) failedForSpace(err error) bool {
+	if err == nil {
+		return false
+	}
+	if isNoSpace(err) {
+		return true
+	}
+	select {
+	case <-s.dockerd.Done():
+		return s.out.sawNoSpace()
+	default:
+		return false
+	}
+}
+
 // waitAPI waits for the Docker API, giving up early when dockerd exits.
 func (s *session) waitAPI(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.DockerTimeout)

@@ -342,3 +342,34 @@ func TestRunDockerSIGTERMDuringStartup(t *testing.T) {
 		t.Errorf("events = %q, want %q", got, want)
 	}
 }
+
+// TestRunDockerNoSpaceBeforeAPI: dockerd reports a full data root, then
+// dies of something else (a real trace: containerd's plugins fail with
+// ENOSPC, dockerd then cannot dial containerd): still the fallback.
+func TestRunDockerNoSpaceBeforeAPI(t *testing.T) {
+	t.Parallel()
+	w, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *dockerDeps) {
+		w.api.pingErr = errors.New("dial unix /var/run/docker.sock: connect: no such file or directory")
+	})
+	<-w.started
+	d := w.proc("dockerd")
+	d.exit(errors.New("dockerd (pid 9) exit status 1; last output:\nfailed to start daemon: failed to dial containerd"),
+		`level=warning msg="failed to load plugin io.containerd.metadata.v1.bolt" error="write /var/lib/docker/containerd/daemon/io.containerd.metadata.v1.bolt/meta.db: no space left on device"`,
+		`failed to start daemon: failed to dial "/var/run/docker/containerd/containerd.sock": unknown service containerd.services.namespaces.v1.Namespaces: not implemented`)
+	<-d.started
+	w.api.mu.Lock()
+	w.api.pingErr = nil
+	w.api.mu.Unlock()
+	waitScript(t, w)
+	want := [][]string{
+		wantDockerdArgv("/var/lib/docker"),
+		wantDockerdArgv("/var/lib/docker.bak", "--storage-driver=vfs"),
+	}
+	if !reflect.DeepEqual(d.argv, want) {
+		t.Errorf("dockerd argv per start =\n%q\nwant\n%q", d.argv, want)
+	}
+	w.signals <- syscall.SIGTERM
+	if err := waitFor(t, done); err != nil {
+		t.Fatal(err)
+	}
+}

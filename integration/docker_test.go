@@ -107,6 +107,72 @@ func TestDockerWorkspaceDeathEndsPod(t *testing.T) {
 	}
 }
 
+// TestDockerWorkspaceNoSpaceFallback: dockerd dies of a full data root (a
+// filled tmpfs); envbox restarts it through the same wrapper on
+// <data root>.bak with vfs (primed with the image, as a pull would) and the
+// workspace comes up there, still in the pod's cgroup.
+func TestDockerWorkspaceNoSpaceFallback(t *testing.T) {
+	requireDockerd(t)
+	dir := newDaemonDir(t)
+	full := filepath.Join(dir, "full")
+	primeDataRoot(t, dir, full+".bak", "--storage-driver=vfs")
+
+	cg := cgtest.New(t)
+	fill := `mkdir -p "$1" && mount -t tmpfs -o size=256k tmpfs "$1" && { dd if=/dev/zero of="$1/fill" bs=4k 2>/dev/null || :; } && shift && exec "$@"`
+	payload := append([]string{"/bin/sh", "-c", fill, "fill", full}, workspacePayload(t)...)
+	p := startPod(t, cg, stopGrace+5*time.Second, workspaceEnvOn(dir, full), payload...)
+	d := &daemon{dir: dir, pod: p}
+	pool, err := dockertest.NewPool("unix://" + d.sock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.pool = pool
+	var ws *docker.Container
+	poll(t, 2*timeoutStart, "workspace running on the fallback data root", d.podExited, func() (err error) {
+		ws, err = d.pool.Client.InspectContainer("workspace_cvm")
+		if err == nil && !ws.State.Running {
+			err = fmt.Errorf("state %s", ws.State.Status)
+		}
+		return err
+	})
+	if info := dockerInfo(t, d.sock()); info["Driver"] != "vfs" || info["DockerRootDir"] != full+".bak" {
+		t.Errorf("dockerd after the fallback: driver %v, root %v; want vfs, %s", info["Driver"], info["DockerRootDir"], full+".bak")
+	}
+	got, err := hostCgroup(ws.State.Pid)
+	if pod := testRel(cg) + "/pod/"; err != nil || !strings.HasPrefix(got, pod) || !strings.HasSuffix(got, "/docker/"+ws.ID) {
+		t.Errorf("workspace host cgroup after the fallback = %q, %v; want %s.../docker/%s", got, err, pod, ws.ID)
+	}
+	t.Logf("workspace after the fallback in %s", got)
+	out := p.out.String()
+	for _, want := range []string{"no space left on device", "dockerd data root is full, restarting dockerd on the fallback data root"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("envbox output lacks %q", want)
+		}
+	}
+	p.stop(stopGrace + 5*time.Second)
+	if done, err := p.exited(); !done || err != nil {
+		t.Fatalf("envbox docker after SIGTERM: exited=%v err=%v, want exit 0", done, err)
+	}
+}
+
+// primeDataRoot imports the base image into dataRoot with a throwaway
+// `envbox dind` pod, then stops it.
+func primeDataRoot(t *testing.T, dir, dataRoot string, flags ...string) {
+	t.Helper()
+	args := append([]string{envboxBinary(t), "dind", "--stop-grace=" + stopGrace.String(), "--",
+		"--host=unix://" + filepath.Join(dir, "docker.sock"),
+		"--data-root=" + dataRoot,
+		"--exec-root=" + filepath.Join(dir, "x"),
+		"--pidfile=" + filepath.Join(dir, "docker.pid"),
+		"--config-file=" + filepath.Join(dir, "daemon.json"),
+		"--bridge=none", "--iptables=false", "--ip6tables=false",
+	}, flags...)
+	d := &daemon{dir: dir, pod: startPod(t, cgtest.New(t), stopGrace+5*time.Second, []string{"ENVBOX_LOG_FORMAT=human"}, args...)}
+	d.connect(t)
+	importImage(t, d.pool, imageTarball(t, "base"), baseImage)
+	stopPod(t, d.pod)
+}
+
 // startWorkspace primes a data root with the base image, then runs
 // `envbox docker` as a pod and waits for the workspace to run.
 func startWorkspace(t *testing.T) (*daemon, *cgtest.Cgroup, *docker.Container) {
@@ -144,14 +210,19 @@ func stopPod(t *testing.T, p *pod) {
 // workspaceEnv is the Coder template's environment for the test workspace,
 // plus envbox's knobs keeping dockerd off the host's paths.
 func workspaceEnv(dir string) []string {
-	extra := []string{
+	return workspaceEnvOn(dir, filepath.Join(dir, "data"), "--storage-driver=overlay2")
+}
+
+// workspaceEnvOn is workspaceEnv with another data root and extra dockerd
+// flags.
+func workspaceEnvOn(dir, dataRoot string, flags ...string) []string {
+	extra := append([]string{
 		"--exec-root=" + filepath.Join(dir, "x"),
 		"--pidfile=" + filepath.Join(dir, "docker.pid"),
 		"--config-file=" + filepath.Join(dir, "daemon.json"),
-		"--storage-driver=overlay2",
 		"--iptables=false",
 		"--ip6tables=false",
-	}
+	}, flags...)
 	return []string{
 		"CODER_INNER_IMAGE=" + baseImage,
 		"CODER_INNER_USERNAME=nobody",
@@ -160,7 +231,7 @@ func workspaceEnv(dir string) []string {
 		"CODER_MEMORY=268435456",
 		"CODER_INNER_HOSTNAME=ws-test",
 		"CODER_BOOTSTRAP_SCRIPT=" + `id -un >/tmp/boot-user; printf '%s' "$CODER_AGENT_TOKEN" >/tmp/boot-token; echo "bootstrap saw $CODER_AGENT_TOKEN"`,
-		"ENVBOX_DOCKER_DATA_ROOT=" + filepath.Join(dir, "data"),
+		"ENVBOX_DOCKER_DATA_ROOT=" + dataRoot,
 		"ENVBOX_DOCKER_SOCKET=" + filepath.Join(dir, "docker.sock"),
 		"ENVBOX_DOCKERD_EXTRA_ARGS=" + strings.Join(extra, " "),
 		"ENVBOX_DOCKERD_TIMEOUT=90s",
