@@ -106,7 +106,7 @@ func derive(t *testing.T, file string, d Driver) (string, error) {
 		}
 	}
 	p := &Proxy{Fs: fs, Creds: func(*net.UnixConn) (Creds, error) { return Creds{PID: 4242, PidFD: -1}, nil }}
-	pr := p.identify(nil)
+	pr := p.identify(nil, direct)
 	if pr.err != nil {
 		return "", pr.err
 	}

@@ -34,13 +34,13 @@ type conn struct {
 
 func (p *Proxy) serveConn(ctx context.Context, client *net.UnixConn) {
 	defer client.Close()
-	pr := p.identify(client)
 	up, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: p.Upstream, Net: "unix"})
 	if err != nil {
 		p.Log.Error(ctx, "dial dockerd", slog.F("upstream", p.Upstream), slog.Error(err))
 		refuseUnreachable(client, fmt.Sprintf("envbox adopt-proxy: dial dockerd at %s: %v", p.Upstream, err))
 		return
 	}
+	pr := p.identify(client, func(read func() error) error { return inDockerdNS(up, read) })
 	c := &conn{p: p, peer: pr, client: client, up: up, cr: bufio.NewReader(client), ur: bufio.NewReader(up)}
 	defer c.close()
 	if !p.track(ctx, c) {

@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // infoTimeout bounds the one GET /info that learns dockerd's cgroup driver.
@@ -35,48 +32,8 @@ func (p *Proxy) driver(ctx context.Context) (Driver, error) {
 	if err != nil {
 		return Driver{}, err
 	}
-	if err := sameCgroupNS(p.Upstream); err != nil {
-		return Driver{}, err
-	}
 	p.cache.d = &d
 	return d, nil
-}
-
-// sameCgroupNS checks that dockerd (the process serving socket) is in this
-// process' cgroup namespace. A caller's cgroup is read from here, relative
-// to this namespace's root, and dockerd resolves CgroupParent relative to
-// its own: with different roots the path would name another cgroup. The
-// kernel renders /proc/<pid>/cgroup for the reader, so there is no
-// translating afterwards.
-func sameCgroupNS(socket string) error {
-	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: socket, Net: "unix"})
-	if err != nil {
-		return fmt.Errorf("dial dockerd at %s: %w", socket, err)
-	}
-	defer c.Close()
-	cr, err := PeerCreds(c)
-	if err != nil {
-		return fmt.Errorf("identify dockerd at %s: %w", socket, err)
-	}
-	if cr.PidFD >= 0 {
-		defer unix.Close(cr.PidFD)
-	}
-	if cr.PID <= 0 {
-		return fmt.Errorf("dockerd at %s is outside this pid namespace: cannot check its cgroup namespace", socket)
-	}
-	own, err := os.Readlink("/proc/self/ns/cgroup")
-	if err != nil {
-		return err
-	}
-	theirs, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/cgroup", cr.PID))
-	if err != nil {
-		return fmt.Errorf("read dockerd's cgroup namespace: %w", err)
-	}
-	if own != theirs {
-		return fmt.Errorf("adopt-proxy is in cgroup namespace %s but dockerd (pid %d) in %s: cgroup paths would not match; "+
-			"run adopt-proxy in dockerd's (nsenter --cgroup=/proc/%d/ns/cgroup)", own, cr.PID, theirs, cr.PID)
-	}
-	return nil
 }
 
 func fetchDriver(ctx context.Context, socket string) (Driver, error) {

@@ -58,9 +58,10 @@ func PeerCreds(c *net.UnixConn) (Creds, error) {
 	return Creds{PID: cred.Pid, UID: int32(cred.Uid), GID: int32(cred.Gid), PidFD: pidfd}, nil
 }
 
-// identify reads the peer's cgroups once, at accept time. A failure is kept
-// in peer.err: it refuses creates on this connection, nothing else.
-func (p *Proxy) identify(c *net.UnixConn) peer {
+// identify reads the peer's cgroups once, at accept time, with within
+// running the read where dockerd's names hold (inDockerdNS). A failure is
+// kept in peer.err: it refuses creates on this connection, nothing else.
+func (p *Proxy) identify(c *net.UnixConn, within func(read func() error) error) peer {
 	cr, err := p.creds()(c)
 	if err != nil {
 		return peer{err: fmt.Errorf("identify the calling process: %w", err)}
@@ -74,12 +75,18 @@ func (p *Proxy) identify(c *net.UnixConn) peer {
 		return pr
 	}
 	path := fmt.Sprintf("/proc/%d/cgroup", cr.PID)
-	pr.cgroups, err = xunix.ParseCgroupFile(p.Fs, path)
+	var rerr error
+	err = within(func() error {
+		pr.cgroups, rerr = xunix.ParseCgroupFile(p.Fs, path)
+		return nil
+	})
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		pr.err = fmt.Errorf("calling process pid %d has exited (%s is gone)", cr.PID, path)
 	case err != nil:
-		pr.err = fmt.Errorf("read cgroup of calling process pid %d: %w", cr.PID, err)
+		pr.err = fmt.Errorf("read cgroup of calling process pid %d in dockerd's cgroup namespace: %w", cr.PID, err)
+	case errors.Is(rerr, fs.ErrNotExist):
+		pr.err = fmt.Errorf("calling process pid %d has exited (%s is gone)", cr.PID, path)
+	case rerr != nil:
+		pr.err = fmt.Errorf("read cgroup of calling process pid %d: %w", cr.PID, rerr)
 	case cr.PidFD >= 0 && !alive(cr.PidFD):
 		// The pid may have been reused while we read: the file is not
 		// proof of anything.

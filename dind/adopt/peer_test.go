@@ -112,7 +112,7 @@ func TestPeerCredsRealKernel(t *testing.T) {
 	}
 	defer c.Close()
 	p := &Proxy{Fs: afero.NewOsFs()}
-	pr := p.identify(c)
+	pr := p.identify(c, direct)
 	if pr.err != nil {
 		t.Fatalf("identify: %v", pr.err)
 	}
@@ -147,7 +147,7 @@ func TestPeerExitedRealKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	pr := (&Proxy{Fs: afero.NewOsFs()}).identify(c)
+	pr := (&Proxy{Fs: afero.NewOsFs()}).identify(c, direct)
 	pid := child.cmd.Process.Pid
 	// Kernels before pidfs hand out no pidfd for a reaped process (6.5-6.8:
 	// ESRCH); newer ones do, and /proc/<pid> is then gone.
