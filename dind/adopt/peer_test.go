@@ -173,3 +173,46 @@ func TestProxyRealPeer(t *testing.T) {
 		t.Errorf("dockerd received %s, want %s", got, want)
 	}
 }
+
+// TestWithCgroupNSRealKernel: a caller's cgroup read from inside another
+// cgroup namespace is relative to that namespace's root, and the thread
+// comes back to ours.
+func TestWithCgroupNSRealKernel(t *testing.T) {
+	sock := filepath.Join(shortDir(t), "p.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	child, rel := childInCgroup(t, envConnect+"="+sock, envHold+"=1")
+	c, err := ln.AcceptUnix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pid := child.cmd.Process.Pid
+	ns := fmt.Sprintf("/proc/%d/ns/cgroup", pid)
+	read := func() (string, error) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		return string(b), err
+	}
+	var inside string
+	if err := withCgroupNS(ns, func() (err error) { inside, err = read(); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(inside, "\n0::/\n") && !strings.HasPrefix(inside, "0::/\n") {
+		t.Errorf("child's /proc/%d/cgroup read in its namespace = %q, want a 0::/ line", pid, inside)
+	}
+	outside, err := read()
+	if err != nil || !strings.Contains(outside, "0::"+rel+"\n") {
+		t.Errorf("child's /proc/%d/cgroup read back in ours = %q, %v; want a 0::%s line", pid, outside, err, rel)
+	}
+	// The proxy's path: dockerd is the child here.
+	pr := (&Proxy{Fs: afero.NewOsFs(), Creds: func(*net.UnixConn) (Creds, error) {
+		return Creds{PID: int32(pid), PidFD: -1}, nil
+	}}).identify(nil, func(r func() error) error { return inDockerdNS(c, r) })
+	got, err := peerPath(pr.cgroups, Driver{Name: "cgroupfs", Version: "2"})
+	if pr.err != nil || err != nil || got != "/" {
+		t.Errorf("caller = dockerd-side child: cgroup %q, %v, %v; want \"/\"", got, pr.err, err)
+	}
+}
