@@ -244,7 +244,9 @@ type fakeWorld struct {
 	mu      sync.Mutex
 	started chan string
 	signals chan os.Signal
-	logs    *dockerLogBuffer
+	// nsKept receives the path of the cgroup namespace kept for restarts.
+	nsKept chan string
+	logs   *dockerLogBuffer
 }
 
 // dockerLogBuffer collects log output from several goroutines.
@@ -274,6 +276,20 @@ func (w *fakeWorld) start(_ context.Context, log slog.Logger, cmd dind.Command, 
 	w.rec.add("start %s", cmd.BinName)
 	w.started <- cmd.BinName
 	return p, nil
+}
+
+// keepNS keeps /dev/null as the first dockerd's "namespace": restarts must
+// name it through nsenter.
+func (w *fakeWorld) keepNS(_ context.Context, _ slog.Logger, _ proc, k *cgroupNSKeeper) {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		w.nsKept <- "open " + os.DevNull + ": " + err.Error() // fails the argv comparison
+		return
+	}
+	k.mu.Lock()
+	k.f = f
+	k.mu.Unlock()
+	w.nsKept <- k.path()
 }
 
 func (w *fakeWorld) proc(name string) *fakeProc {

@@ -37,8 +37,10 @@ type dockerDeps struct {
 	lookPath func(string) (string, error)
 	signals  <-chan os.Signal
 	// start launches cmd under supervision; onLine sees each output line.
-	start  func(ctx context.Context, log slog.Logger, cmd dind.Command, onLine func(string)) (proc, error)
-	api    func(socket string) (workspace.API, error)
+	start func(ctx context.Context, log slog.Logger, cmd dind.Command, onLine func(string)) (proc, error)
+	api   func(socket string) (workspace.API, error)
+	// keepNS keeps the first dockerd's cgroup namespace in k for restarts.
+	keepNS func(ctx context.Context, log slog.Logger, p proc, k *cgroupNSKeeper)
 	cgroup workspace.CgroupLimits
 	now    func() time.Time
 	// poll is the Docker API ping interval.
@@ -57,7 +59,7 @@ func startDocker(c *cobra.Command, cfg dockerConfig) error {
 	fs := afero.NewOsFs()
 	deps := dockerDeps{
 		log: log, fs: fs, environ: os.Environ(), lookPath: exec.LookPath, signals: sigs,
-		start: startBackground, api: newDockerAPI, cgroup: xunixLimits{fs: fs},
+		start: startBackground, api: newDockerAPI, keepNS: keepBackgroundNS, cgroup: xunixLimits{fs: fs},
 		now: time.Now, poll: 250 * time.Millisecond,
 	}
 	return redactError(runDocker(c.Context(), cfg, deps), dockerSecrets(cfg))
@@ -121,6 +123,13 @@ func startBackground(ctx context.Context, log slog.Logger, cmd dind.Command, onL
 		return nil, err
 	}
 	return p, nil
+}
+
+// keepBackgroundNS keeps the namespace of a real supervised dockerd.
+func keepBackgroundNS(ctx context.Context, log slog.Logger, p proc, k *cgroupNSKeeper) {
+	if bp, ok := p.(*background.Process); ok {
+		k.capture(ctx, log, bp)
+	}
 }
 
 func newDockerAPI(socket string) (workspace.API, error) { return workspace.NewClient(socket) }

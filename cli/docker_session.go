@@ -42,6 +42,7 @@ type session struct {
 	dockerd  proc
 	out      *dockerdOutput
 	fallback bool // dockerd runs on the no-space fallback data root
+	ns       cgroupNSKeeper
 	api      workspace.API
 	id       string
 	stopped  bool
@@ -179,7 +180,13 @@ func (s *session) waitSysbox(ctx context.Context) error {
 // wrapper, first start and restart alike.
 func (s *session) wrapDockerd(ctx context.Context) (dind.Command, error) {
 	args := dockerdArgs(s.cfg, s.fallback)
-	cmd, err := dind.Wrapper{Attempts: s.cfg.Attempts}.Wrap(s.cfg.Dockerd, args)
+	// A restart rejoins the first delegation's cgroup namespace: envbox now
+	// lives in /init, and a new namespace would be rooted there.
+	w := dind.Wrapper{Attempts: s.cfg.Attempts, CgroupNS: s.ns.path()}
+	if s.dockerd != nil && w.CgroupNS == "" {
+		s.log.Warn(ctx, "no cgroup namespace kept from the first dockerd: the restart makes a new one, one /init deeper")
+	}
+	cmd, err := w.Wrap(s.cfg.Dockerd, args)
 	if err != nil {
 		return dind.Command{}, err
 	}
@@ -199,6 +206,7 @@ func (s *session) startDockerd(ctx context.Context) error {
 		return fmt.Errorf("start dockerd: %w", err)
 	}
 	s.dockerd = p
+	go s.deps.keepNS(ctx, s.log, p, &s.ns)
 	return nil
 }
 
@@ -268,6 +276,7 @@ func (s *session) stopDaemons(ctx context.Context) {
 		return
 	}
 	s.stopped = true
+	defer s.ns.close()
 	if s.dockerd != nil {
 		if err := s.dockerd.Stop(dockerdStopGrace); err != nil {
 			s.log.Warn(ctx, "stop dockerd", slog.Error(err))

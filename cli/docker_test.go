@@ -28,11 +28,21 @@ func wantDockerdArgv(dataRoot string, extra ...string) []string {
 	}, extra...)
 }
 
+// wantRestartArgv is the dockerd command line of a restart: the wrapper
+// rejoins the first dockerd's cgroup namespace, kept open at nsPath.
+func wantRestartArgv(nsPath, dataRoot string, extra ...string) []string {
+	return append([]string{
+		"nsenter", "--cgroup=" + nsPath, "--", "/bin/sh", "-c", embed.DelegateScript, "dockerd",
+		"--host=unix:///var/run/docker.sock", "--data-root=" + dataRoot,
+		"--bip=172.19.0.1/30", "--fixed-cidr=172.19.0.0/30",
+	}, extra...)
+}
+
 // startFlow runs runDocker with fakes in the background.
 func startFlow(t *testing.T, cfg dockerConfig, edit func(w *fakeWorld, d *dockerDeps)) (*fakeWorld, <-chan error) {
 	t.Helper()
 	rec := &recorder{}
-	w := &fakeWorld{rec: rec, api: newFakeAPI(rec), procs: map[string]*fakeProc{}, started: make(chan string, 8),
+	w := &fakeWorld{rec: rec, api: newFakeAPI(rec), procs: map[string]*fakeProc{}, started: make(chan string, 8), nsKept: make(chan string, 1),
 		signals: make(chan os.Signal, 1), logs: &dockerLogBuffer{}}
 	log, err := newDockerLogger(w.logs, cfg)
 	if err != nil {
@@ -43,6 +53,7 @@ func startFlow(t *testing.T, cfg dockerConfig, edit func(w *fakeWorld, d *docker
 		lookPath: func(s string) (string, error) { return "", errors.New(s + ": not found") },
 		signals:  w.signals, start: w.start,
 		api:    func(string) (workspace.API, error) { return w.api, nil },
+		keepNS: w.keepNS,
 		cgroup: fakeLimits{quota: 200000, period: 100000, mem: 1 << 30},
 		now:    time.Now, poll: time.Millisecond,
 	}
@@ -143,13 +154,14 @@ func TestRunDockerNoSpaceRestartsThroughSameWrapper(t *testing.T) {
 	t.Parallel()
 	w, done := startFlow(t, flowConfig(), nil)
 	waitScript(t, w)
+	ns := <-w.nsKept
 	d := w.proc("dockerd")
 	d.exit(errors.New("exit status 1"), `failed to start daemon: write /var/lib/docker/engine-id: no space left on device`)
 	<-d.started
 	waitScript(t, w)
 	want := [][]string{
 		wantDockerdArgv("/var/lib/docker"),
-		wantDockerdArgv("/var/lib/docker.bak", "--storage-driver=vfs"),
+		wantRestartArgv(ns, "/var/lib/docker.bak", "--storage-driver=vfs"),
 	}
 	if !reflect.DeepEqual(d.argv, want) {
 		t.Errorf("dockerd argv per start =\n%q\nwant\n%q", d.argv, want)
@@ -309,9 +321,10 @@ func TestRunDockerNoSpaceDuringPull(t *testing.T) {
 	if err := waitFor(t, done); err != nil {
 		t.Fatal(err)
 	}
+	ns := <-w.nsKept
 	want := [][]string{
 		wantDockerdArgv("/var/lib/docker"),
-		wantDockerdArgv("/var/lib/docker.bak", "--storage-driver=vfs"),
+		wantRestartArgv(ns, "/var/lib/docker.bak", "--storage-driver=vfs"),
 	}
 	if got := w.proc("dockerd").argv; !reflect.DeepEqual(got, want) {
 		t.Errorf("dockerd argv per start =\n%q\nwant\n%q", got, want)
@@ -352,6 +365,7 @@ func TestRunDockerNoSpaceBeforeAPI(t *testing.T) {
 		w.api.pingErr = errors.New("dial unix /var/run/docker.sock: connect: no such file or directory")
 	})
 	<-w.started
+	ns := <-w.nsKept
 	d := w.proc("dockerd")
 	d.exit(errors.New("dockerd (pid 9) exit status 1; last output:\nfailed to start daemon: failed to dial containerd"),
 		`level=warning msg="failed to load plugin io.containerd.metadata.v1.bolt" error="write /var/lib/docker/containerd/daemon/io.containerd.metadata.v1.bolt/meta.db: no space left on device"`,
@@ -363,7 +377,7 @@ func TestRunDockerNoSpaceBeforeAPI(t *testing.T) {
 	waitScript(t, w)
 	want := [][]string{
 		wantDockerdArgv("/var/lib/docker"),
-		wantDockerdArgv("/var/lib/docker.bak", "--storage-driver=vfs"),
+		wantRestartArgv(ns, "/var/lib/docker.bak", "--storage-driver=vfs"),
 	}
 	if !reflect.DeepEqual(d.argv, want) {
 		t.Errorf("dockerd argv per start =\n%q\nwant\n%q", d.argv, want)
