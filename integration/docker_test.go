@@ -31,6 +31,7 @@ const workspaceToken = "envbox-it-token-5d1c0f"
 func TestDockerWorkspace(t *testing.T) {
 	d, cg, ws := startWorkspace(t)
 	p := d.pod
+	checkWorkspaceConfig(t, d)
 	checkWorkspaceCgroup(t, cg, ws)
 	checkWorkspaceLimits(t, cg, ws)
 	checkBootstrap(t, d)
@@ -184,9 +185,11 @@ func startWorkspace(t *testing.T) (*daemon, *cgtest.Cgroup, *docker.Container) {
 	stopPod(t, primer.pod)
 
 	cg := cgtest.New(t)
+	start := time.Now()
 	p := startPod(t, cg, stopGrace+5*time.Second, workspaceEnv(primer.dir), workspacePayload(t)...)
 	d := &daemon{dir: primer.dir, pod: p}
 	d.connect(t)
+	defer func() { t.Logf("envbox docker start to workspace running: %v", time.Since(start).Round(time.Millisecond)) }()
 	var ws *docker.Container
 	poll(t, timeoutStart, "workspace container running", d.podExited, func() (err error) {
 		ws, err = d.pool.Client.InspectContainer("workspace_cvm")
@@ -196,6 +199,26 @@ func startWorkspace(t *testing.T) (*daemon, *cgtest.Cgroup, *docker.Container) {
 		return err
 	})
 	return d, cg, ws
+}
+
+// checkWorkspaceConfig: CODER_MOUNTS, CODER_INNER_ENVS and the tun/fuse
+// devices as a process in the workspace sees them.
+func checkWorkspaceConfig(t *testing.T, d *daemon) {
+	t.Helper()
+	for _, c := range []struct {
+		cmd  []string
+		want string
+	}{
+		{[]string{"cat", "/mnt/share/hello"}, "from the pod\n"},
+		{[]string{"sh", "-c", "touch /mnt/share/x 2>/dev/null && echo writable || echo read-only"}, "read-only\n"},
+		{[]string{"sh", "-c", `echo "$WS_TEST_A $WS_TEST_B ${WS_OTHER:-unset} ${CODER_AGENT_TOKEN:-no-token}"`}, "a b unset no-token\n"},
+		{[]string{"sh", "-c", "test -c /dev/net/tun && test -c /dev/fuse && echo devices"}, "devices\n"},
+	} {
+		got, err := execOutput(d.pool, "workspace_cvm", c.cmd...)
+		if err != nil || got != c.want {
+			t.Errorf("in the workspace %q = %q, %v; want %q", c.cmd, got, err, c.want)
+		}
+	}
 }
 
 // stopPod sends SIGTERM and requires the pod to be gone: the next dockerd
@@ -215,8 +238,12 @@ func workspaceEnv(dir string) []string {
 }
 
 // workspaceEnvOn is workspaceEnv with another data root and extra dockerd
-// flags.
+// flags. It also writes the file the workspace sees through CODER_MOUNTS.
 func workspaceEnvOn(dir, dataRoot string, flags ...string) []string {
+	share := filepath.Join(dir, "share")
+	if err := os.MkdirAll(share, 0o755); err == nil {
+		_ = os.WriteFile(filepath.Join(share, "hello"), []byte("from the pod\n"), 0o644)
+	}
 	extra := append([]string{
 		"--exec-root=" + filepath.Join(dir, "x"),
 		"--pidfile=" + filepath.Join(dir, "docker.pid"),
@@ -231,6 +258,10 @@ func workspaceEnvOn(dir, dataRoot string, flags ...string) []string {
 		"CODER_CPUS=0.5",
 		"CODER_MEMORY=268435456",
 		"CODER_INNER_HOSTNAME=ws-test",
+		"CODER_MOUNTS=" + filepath.Join(dir, "share") + ":/mnt/share:ro",
+		"CODER_INNER_ENVS=WS_TEST_*,CODER_*",
+		"WS_TEST_A=a", "WS_TEST_B=b", "WS_OTHER=o",
+		"CODER_ADD_TUN=true", "CODER_ADD_FUSE=true",
 		"CODER_BOOTSTRAP_SCRIPT=" + `id -un >/tmp/boot-user; printf '%s' "$CODER_AGENT_TOKEN" >/tmp/boot-token; echo "bootstrap saw $CODER_AGENT_TOKEN"`,
 		"ENVBOX_DOCKER_DATA_ROOT=" + dataRoot,
 		"ENVBOX_DOCKER_SOCKET=" + filepath.Join(dir, "docker.sock"),
