@@ -189,7 +189,9 @@ func startWorkspace(t *testing.T) (*daemon, *cgtest.Cgroup, *docker.Container) {
 	p := startPod(t, cg, stopGrace+5*time.Second, workspaceEnv(primer.dir), workspacePayload(t)...)
 	d := &daemon{dir: primer.dir, pod: p}
 	d.connect(t)
-	defer func() { t.Logf("envbox docker start to workspace running: %v", time.Since(start).Round(time.Millisecond)) }()
+	defer func() {
+		t.Logf("envbox docker start to workspace running: %v", time.Since(start).Round(time.Millisecond))
+	}()
 	var ws *docker.Container
 	poll(t, timeoutStart, "workspace container running", d.podExited, func() (err error) {
 		ws, err = d.pool.Client.InspectContainer("workspace_cvm")
