@@ -12,7 +12,8 @@ import (
 
 // BenchmarkProxyOverhead runs the same work straight to the fake dockerd
 // and through the proxy, alternating, and reports proxied/direct as
-// "ratio". ping_x1000: 1,000 GET /_ping on one keep-alive connection.
+// "ratio". ping_x1000: 1,000 GET /_ping on one keep-alive connection;
+// ping_new_conn_x1000: the same, one connection each.
 // upload_100MiB: one chunked 100 MiB POST /images/load (the shape of a
 // build context or image upload from the docker CLI).
 func BenchmarkProxyOverhead(b *testing.B) {
@@ -20,6 +21,19 @@ func BenchmarkProxyOverhead(b *testing.B) {
 	p := startProxy(b, up, cgroupV2Pod, func(p *Proxy) { p.Log = slog.Make() })
 	b.Run("ping_x1000", func(b *testing.B) {
 		compare(b, up.sock, p.sock, func(hc *http.Client) error {
+			for range 1000 {
+				if err := roundTrip(hc, "GET", "/_ping", nil, "OK"); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	b.Run("ping_new_conn_x1000", func(b *testing.B) {
+		// One connection per request, as each docker CLI command opens:
+		// adds accept-time identification (SO_PEERCRED, /proc read) and
+		// the proxy's own dial to dockerd.
+		compareClients(b, oneShot(up.sock), oneShot(p.sock), func(hc *http.Client) error {
 			for range 1000 {
 				if err := roundTrip(hc, "GET", "/_ping", nil, "OK"); err != nil {
 					return err
@@ -39,7 +53,16 @@ func BenchmarkProxyOverhead(b *testing.B) {
 }
 
 func compare(b *testing.B, direct, proxied string, work func(*http.Client) error) {
-	hd, hp := client(direct), client(proxied)
+	compareClients(b, client(direct), client(proxied), work)
+}
+
+func oneShot(sock string) *http.Client {
+	hc := client(sock)
+	hc.Transport.(*http.Transport).DisableKeepAlives = true
+	return hc
+}
+
+func compareClients(b *testing.B, hd, hp *http.Client, work func(*http.Client) error) {
 	var td, tp time.Duration
 	for i := 0; i < b.N; i++ {
 		for _, side := range []struct {
