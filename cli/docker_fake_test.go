@@ -125,6 +125,10 @@ type fakeAPI struct {
 	nextID    int
 	// pullErrs are returned by successive pulls before they succeed.
 	pullErrs []error
+	// attachErr fails the bootstrap exec; dead makes the workspace look
+	// stopped (exit 137) to inspection.
+	attachErr error
+	dead      bool
 }
 
 func newFakeAPI(rec *recorder) *fakeAPI {
@@ -184,7 +188,11 @@ func (f *fakeAPI) ContainerRemove(_ context.Context, id string, _ container.Remo
 }
 
 func (f *fakeAPI) ContainerInspect(_ context.Context, id string) (types.ContainerJSON, error) {
-	return types.ContainerJSON{ContainerJSONBase: &types.ContainerJSONBase{ID: id, State: &types.ContainerState{OOMKilled: f.oomKilled}}}, nil
+	state := &types.ContainerState{Running: !f.dead, OOMKilled: f.oomKilled}
+	if f.dead {
+		state.ExitCode = 137
+	}
+	return types.ContainerJSON{ContainerJSONBase: &types.ContainerJSONBase{ID: id, State: state}}, nil
 }
 
 func (f *fakeAPI) ContainerWait(ctx context.Context, _ string, _ container.WaitCondition) (<-chan container.WaitResponse, <-chan error) {
@@ -221,6 +229,9 @@ func (f *fakeAPI) ContainerExecInspect(context.Context, string) (container.ExecI
 }
 
 func (f *fakeAPI) ContainerExecAttach(context.Context, string, container.ExecAttachOptions) (types.HijackedResponse, error) {
+	if f.attachErr != nil {
+		return types.HijackedResponse{}, f.attachErr
+	}
 	ours, theirs := net.Pipe()
 	go func() {
 		b, _ := io.ReadAll(theirs)

@@ -387,3 +387,19 @@ func TestRunDockerNoSpaceBeforeAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRunDockerWorkspaceDiesDuringBootstrap: the bootstrap fails because
+// the workspace died; envbox reports the death, exit 1.
+func TestRunDockerWorkspaceDiesDuringBootstrap(t *testing.T) {
+	t.Parallel()
+	_, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *dockerDeps) {
+		w.api.attachErr = errors.New("unable to upgrade to tcp, received 500")
+		w.api.dead = true
+	})
+	err := waitFor(t, done)
+	var ee *ExitError
+	want := "workspace container workspace_cvm (id1) stopped during the bootstrap: exit status 137"
+	if !errors.As(err, &ee) || ee.Code != 1 || err.Error() != want {
+		t.Fatalf("runDocker = %v, want exit 1: %s", err, want)
+	}
+}

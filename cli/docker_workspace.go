@@ -76,7 +76,15 @@ func (s *session) createWorkspace(ctx context.Context, spec workspace.Spec) erro
 	}
 	env := []string{envAgentToken + "=" + s.cfg.AgentToken}
 	s.log.Info(ctx, "running the bootstrap script", slog.F("user", s.cfg.Username), slog.F("bytes", len(s.cfg.BootstrapScript)))
-	return workspace.Bootstrap(ctx, s.api, s.log.Named("bootstrap"), id, s.cfg.Username, s.cfg.BootstrapScript, env)
+	err = workspace.Bootstrap(ctx, s.api, s.log.Named("bootstrap"), id, s.cfg.Username, s.cfg.BootstrapScript, env)
+	if err == nil {
+		return nil
+	}
+	// A workspace that died under the bootstrap is the failure to report.
+	if e, stopped, ierr := workspace.Stopped(ctx, s.api, id); ierr == nil && stopped {
+		return &ExitError{Code: workspaceExitCode, Err: fmt.Errorf("workspace container %s (%s) stopped during the bootstrap: %s", s.cfg.ContainerName, id, e)}
+	}
+	return err
 }
 
 // registryAuth is the pull secret's auth for the image, else the docker

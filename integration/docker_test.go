@@ -84,6 +84,7 @@ func checkRequestedLimits(t *testing.T, out string) {
 // envbox stops dockerd and exits 1, so Kubernetes restarts the pod.
 func TestDockerWorkspaceDeathEndsPod(t *testing.T) {
 	d, _, ws := startWorkspace(t)
+	checkBootstrap(t, d) // envbox supervises once the bootstrap is under way
 	if err := d.pool.Client.KillContainer(docker.KillContainerOptions{ID: ws.ID}); err != nil {
 		t.Fatalf("kill workspace %s: %v", ws.ID[:12], err)
 	}

@@ -126,6 +126,18 @@ func WaitExit(ctx context.Context, api API, id string) (Exit, error) {
 	return e, nil
 }
 
+// Stopped reports whether container id has stopped, and how.
+func Stopped(ctx context.Context, api API, id string) (Exit, bool, error) {
+	info, err := api.ContainerInspect(ctx, id)
+	if err != nil {
+		return Exit{}, false, fmt.Errorf("inspect container %s: %w", id, err)
+	}
+	if info.State == nil || info.State.Running {
+		return Exit{}, false, nil
+	}
+	return Exit{Code: int64(info.State.ExitCode), OOMKilled: info.State.OOMKilled}, true, nil
+}
+
 // Stop asks the container to stop, killing it after grace.
 func Stop(ctx context.Context, api API, id string, grace time.Duration) error {
 	secs := int((grace + time.Second - 1) / time.Second)

@@ -192,3 +192,35 @@ func TestWaitForAPI(t *testing.T) {
 		t.Errorf("WaitForAPI never answering = %v", err)
 	}
 }
+
+type stateAPI struct {
+	API
+	state *types.ContainerState
+}
+
+func (s stateAPI) ContainerInspect(_ context.Context, id string) (types.ContainerJSON, error) {
+	return types.ContainerJSON{ContainerJSONBase: &types.ContainerJSONBase{ID: id, State: s.state}}, nil
+}
+
+func TestStopped(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		state       *types.ContainerState
+		want        Exit
+		wantStopped bool
+	}{
+		{name: "running", state: &types.ContainerState{Running: true}},
+		{name: "killed", state: &types.ContainerState{ExitCode: 137}, want: Exit{Code: 137}, wantStopped: true},
+		{name: "oom", state: &types.ContainerState{ExitCode: 137, OOMKilled: true}, want: Exit{Code: 137, OOMKilled: true}, wantStopped: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, stopped, err := Stopped(context.Background(), stateAPI{state: tt.state}, "c1")
+			if err != nil || got != tt.want || stopped != tt.wantStopped {
+				t.Errorf("Stopped(%+v) = %+v, %v, %v; want %+v, %v", tt.state, got, stopped, err, tt.want, tt.wantStopped)
+			}
+		})
+	}
+}
