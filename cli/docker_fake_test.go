@@ -129,13 +129,23 @@ type fakeAPI struct {
 	// stopped (exit 137) to inspection.
 	attachErr error
 	dead      bool
+	// identified is closed once dockerd's namespace is kept: like the real
+	// one, the fake API answers only after dockerd has become dockerd.
+	identified     chan struct{}
+	identifiedOnce sync.Once
 }
 
 func newFakeAPI(rec *recorder) *fakeAPI {
-	return &fakeAPI{rec: rec, haveImage: true, scripts: make(chan string, 4), exits: make(chan container.WaitResponse, 1)}
+	return &fakeAPI{rec: rec, haveImage: true, scripts: make(chan string, 4), exits: make(chan container.WaitResponse, 1),
+		identified: make(chan struct{})}
 }
 
 func (f *fakeAPI) Ping(context.Context) (types.Ping, error) {
+	select {
+	case <-f.identified:
+	default:
+		return types.Ping{}, errors.New("dockerd not up yet")
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return types.Ping{}, f.pingErr
@@ -300,6 +310,7 @@ func (w *fakeWorld) keepNS(_ context.Context, _ slog.Logger, _ proc, k *cgroupNS
 	k.mu.Lock()
 	k.f = f
 	k.mu.Unlock()
+	w.api.identifiedOnce.Do(func() { close(w.api.identified) })
 	w.nsKept <- k.path()
 }
 

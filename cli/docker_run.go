@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -159,11 +158,10 @@ func (x xunixLimits) Memory() (int64, error) {
 	return m.Bytes, nil
 }
 
-// errNoSpace marks a failure caused by a full dockerd data root.
-var errNoSpace = errors.New("no space left on device")
-
+// isNoSpace: err (a pull, a create, or dockerd's end with its last output)
+// says the data root is full, in the words package dind recognises.
 func isNoSpace(err error) bool {
-	return err != nil && (errors.Is(err, errNoSpace) || strings.Contains(err.Error(), errNoSpace.Error()))
+	return err != nil && dind.IsNoSpace(err.Error())
 }
 
 // workspaceExitCode is envbox's status when the workspace container dies:

@@ -63,7 +63,7 @@ func (o *dockerdOutput) line(l string) {
 	if len(o.lines) > tailLines {
 		o.lines = o.lines[1:]
 	}
-	if strings.Contains(l, errNoSpace.Error()) {
+	if dind.IsNoSpace(l) {
 		o.noSpace = true
 	}
 }
