@@ -61,6 +61,14 @@ func startDocker(c *cobra.Command, cfg dockerConfig) error {
 		start: startBackground, api: newDockerAPI, keepNS: keepBackgroundNS, cgroup: xunixLimits{fs: fs},
 		now: time.Now, poll: 250 * time.Millisecond,
 	}
+	// PID-1 duty (envbox docker is the image's entrypoint): reap orphans
+	// such as exited exec and shim children without taking the exit status
+	// of a supervised process.
+	stopReaper, err := background.StartReaper(c.Context(), log)
+	if err != nil {
+		return err
+	}
+	defer stopReaper()
 	return redactError(runDocker(c.Context(), cfg, deps), dockerSecrets(cfg))
 }
 
