@@ -21,18 +21,21 @@ const capSysAdmin = 21
 // naming it: preflight must never guess.
 func ReadFacts(fsys afero.Fs) (Facts, error) {
 	var f Facts
-	var err error
-	if f.Mode, err = readCgroupMode(fsys); err != nil {
+	mounts, err := xunix.ParseMountinfoFile(fsys, "/proc/self/mountinfo")
+	if err != nil {
+		return f, fmt.Errorf("read mount table: %w", err)
+	}
+	if f.Mode, err = xunix.CgroupModeOf(mounts); err != nil {
 		return f, err
 	}
 	if f.CapSysAdmin, err = readCapSysAdmin(fsys, "/proc/self/status"); err != nil {
 		return f, err
 	}
-	if f.UserNS, err = readUserNS(fsys, "/proc/self/uid_map"); err != nil {
+	if f.UserNS, err = xunix.InUserNamespace(fsys); err != nil {
 		return f, err
 	}
 	f.OwnCgroup = "/"
-	if f.Mode != CgroupV2 {
+	if f.Mode != xunix.CgroupV2 {
 		return f, nil
 	}
 	cgs, err := xunix.ParseCgroupFile(fsys, "/proc/self/cgroup")
@@ -47,30 +50,9 @@ func ReadFacts(fsys afero.Fs) (Facts, error) {
 		return f, fmt.Errorf("read cgroup controllers: %w", err)
 	}
 	f.Controllers = strings.Fields(string(data))
-	if f.ReadOnly, err = readCgroupReadOnly(fsys); err != nil {
-		return f, err
-	}
+	f.ReadOnly = cgroupReadOnly(mounts)
 	f.RealtimePIDs, err = readRealtimePIDs(fsys)
 	return f, err
-}
-
-func readCgroupMode(fsys afero.Fs) (CgroupMode, error) {
-	for _, c := range []struct {
-		path string
-		mode CgroupMode
-	}{
-		{"/sys/fs/cgroup/cgroup.controllers", CgroupV2},
-		{"/sys/fs/cgroup/unified/cgroup.controllers", CgroupHybrid},
-	} {
-		ok, err := afero.Exists(fsys, c.path)
-		if err != nil {
-			return "", fmt.Errorf("stat %s: %w", c.path, err)
-		}
-		if ok {
-			return c.mode, nil
-		}
-	}
-	return CgroupV1, nil
 }
 
 // readCapSysAdmin reads the CapEff mask of a /proc/<pid>/status file.
@@ -93,29 +75,15 @@ func readCapSysAdmin(fsys afero.Fs, path string) (bool, error) {
 	return false, fmt.Errorf("parse %s: no CapEff line", path)
 }
 
-// readUserNS reports a user namespace: the initial one maps every ID,
-// "0 0 4294967295".
-func readUserNS(fsys afero.Fs, path string) (bool, error) {
-	data, err := afero.ReadFile(fsys, path)
-	if err != nil {
-		return false, fmt.Errorf("read user namespace map: %w", err)
-	}
-	return !slices.Equal(strings.Fields(string(data)), []string{"0", "0", "4294967295"}), nil
-}
-
-// readCgroupReadOnly looks at the topmost mount on /sys/fs/cgroup.
-func readCgroupReadOnly(fsys afero.Fs) (bool, error) {
-	mounts, err := xunix.ParseMountinfoFile(fsys, "/proc/self/mountinfo")
-	if err != nil {
-		return false, fmt.Errorf("read /proc/self/mountinfo: %w", err)
-	}
+// cgroupReadOnly looks at the topmost mount on /sys/fs/cgroup.
+func cgroupReadOnly(mounts []xunix.Mount) bool {
 	ro := false
 	for _, m := range mounts {
 		if m.MountPoint == "/sys/fs/cgroup" {
 			ro = slices.Contains(strings.Split(m.Options, ","), "ro")
 		}
 	}
-	return ro, nil
+	return ro
 }
 
 // readRealtimePIDs lists processes whose scheduling policy (field 41 of

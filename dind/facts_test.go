@@ -1,6 +1,7 @@
 package dind
 
 import (
+	"github.com/envbox/envbox/xunix"
 	"slices"
 	"testing"
 
@@ -20,6 +21,10 @@ const (
 	// A containerd pod on a cgroup v2 node with a private cgroup namespace.
 	mountinfoV2RW = "1250 1249 0:27 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup rw,nsdelegate,memory_recursiveprot\n"
 	mountinfoV2RO = "1250 1249 0:27 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime - cgroup2 cgroup rw,nsdelegate,memory_recursiveprot\n"
+	// This project's CI machine: v1 controllers, cgroup2 at unified.
+	mountinfoHybrid = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n" +
+		"32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n" +
+		"41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n"
 )
 
 func writeFiles(t *testing.T, files map[string]string) afero.Fs {
@@ -63,7 +68,7 @@ func TestReadFacts(t *testing.T) {
 		{
 			name:  "v2_private_privileged",
 			files: v2,
-			want:  Facts{Mode: CgroupV2, OwnCgroup: "/", CapSysAdmin: true, Controllers: allCtrl},
+			want:  Facts{Mode: xunix.CgroupV2, OwnCgroup: "/", CapSysAdmin: true, Controllers: allCtrl},
 		},
 		{
 			name: "v2_host_namespace_userns_ro_realtime",
@@ -73,17 +78,17 @@ func TestReadFacts(t *testing.T) {
 				"/proc/self/mountinfo": mountinfoV2RO,
 				"/proc/23472/stat":     statRT,
 			}),
-			want: Facts{Mode: CgroupV2, OwnCgroup: "/kubepods.slice/kubepods-burstable.slice/cri-containerd-1f2e.scope",
+			want: Facts{Mode: xunix.CgroupV2, OwnCgroup: "/kubepods.slice/kubepods-burstable.slice/cri-containerd-1f2e.scope",
 				UserNS: true, CapSysAdmin: true, Controllers: allCtrl, ReadOnly: true, RealtimePIDs: []int{23472}},
 		},
 		{
 			name: "hybrid_default_caps",
 			files: map[string]string{
-				"/sys/fs/cgroup/unified/cgroup.controllers": "\n",
-				"/proc/self/status":                         statusDefaultCaps,
-				"/proc/self/uid_map":                        uidMapInitial,
+				"/proc/self/mountinfo": mountinfoHybrid,
+				"/proc/self/status":    statusDefaultCaps,
+				"/proc/self/uid_map":   uidMapInitial,
 			},
-			want: Facts{Mode: CgroupHybrid, OwnCgroup: "/"},
+			want: Facts{Mode: xunix.CgroupHybrid, OwnCgroup: "/"},
 		},
 		{
 			name:    "garbage_capeff",
@@ -98,7 +103,7 @@ func TestReadFacts(t *testing.T) {
 		{
 			name: "missing_status",
 			files: map[string]string{
-				"/sys/fs/cgroup/cgroup.controllers": "cpu\n",
+				"/proc/self/mountinfo": mountinfoV2RW,
 			},
 			wantErr: "read capabilities: open /proc/self/status: file does not exist",
 		},

@@ -4,16 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-)
 
-// CgroupMode is how the container sees cgroups at /sys/fs/cgroup.
-type CgroupMode string
-
-// The cgroup modes preflight tells apart.
-const (
-	CgroupV1     CgroupMode = "v1"
-	CgroupHybrid CgroupMode = "hybrid"
-	CgroupV2     CgroupMode = "v2"
+	"github.com/envbox/envbox/xunix"
 )
 
 // WantedControllers are the controllers inner containers need for their
@@ -22,7 +14,7 @@ var WantedControllers = []string{"cpu", "memory", "pids", "io", "cpuset"}
 
 // Facts is what preflight reads from the system before dockerd starts.
 type Facts struct {
-	Mode CgroupMode
+	Mode xunix.CgroupMode
 	// OwnCgroup is the v2 path of envbox in its cgroup namespace: "/" in a
 	// private namespace, the pod's full path in the host's.
 	OwnCgroup string
@@ -52,7 +44,7 @@ func Check(f Facts) []Finding {
 	if !f.CapSysAdmin {
 		out = append(out, Finding{Fatal: true, Message: "CAP_SYS_ADMIN is missing, so the cgroup namespace and the cgroup2 mount will be refused: run the container privileged (Kubernetes: securityContext.privileged: true; docker run --privileged)"})
 	}
-	if f.Mode != CgroupV2 {
+	if f.Mode != xunix.CgroupV2 {
 		out = append(out, Finding{Message: fmt.Sprintf("cgroup mode %s: no cgroup2 at /sys/fs/cgroup, delegation is skipped and dockerd manages v1 cgroups itself", f.Mode)})
 		return out
 	}
@@ -91,7 +83,7 @@ func (f Facts) Summary() string {
 	if f.OwnCgroup != "/" {
 		ns = "host's (own cgroup " + f.OwnCgroup + "; envbox roots a new one there)"
 	}
-	if f.Mode != CgroupV2 {
+	if f.Mode != xunix.CgroupV2 {
 		ns = "n/a"
 	}
 	w := "writable"

@@ -1,6 +1,7 @@
 package dind
 
 import (
+	"github.com/envbox/envbox/xunix"
 	"slices"
 	"testing"
 )
@@ -15,36 +16,36 @@ func TestCheck(t *testing.T) {
 	}{
 		{
 			name:  "privileged_pod_all_controllers",
-			facts: Facts{Mode: CgroupV2, OwnCgroup: "/", CapSysAdmin: true, Controllers: all},
+			facts: Facts{Mode: xunix.CgroupV2, OwnCgroup: "/", CapSysAdmin: true, Controllers: all},
 		},
 		{
 			name:  "not_privileged",
-			facts: Facts{Mode: CgroupV2, OwnCgroup: "/", Controllers: all},
+			facts: Facts{Mode: xunix.CgroupV2, OwnCgroup: "/", Controllers: all},
 			want:  []Finding{{Fatal: true, Message: "CAP_SYS_ADMIN is missing, so the cgroup namespace and the cgroup2 mount will be refused: run the container privileged (Kubernetes: securityContext.privileged: true; docker run --privileged)"}},
 		},
 		{
 			name:  "read_only_cgroupfs",
-			facts: Facts{Mode: CgroupV2, OwnCgroup: "/", CapSysAdmin: true, Controllers: all, ReadOnly: true},
+			facts: Facts{Mode: xunix.CgroupV2, OwnCgroup: "/", CapSysAdmin: true, Controllers: all, ReadOnly: true},
 			want:  []Finding{{Message: "/sys/fs/cgroup is mounted read-only: the delegation script remounts it read-write; if that fails, run the container privileged"}},
 		},
 		{
 			name:  "read_only_in_user_namespace",
-			facts: Facts{Mode: CgroupV2, OwnCgroup: "/", CapSysAdmin: true, UserNS: true, Controllers: all, ReadOnly: true},
+			facts: Facts{Mode: xunix.CgroupV2, OwnCgroup: "/", CapSysAdmin: true, UserNS: true, Controllers: all, ReadOnly: true},
 			want:  []Finding{{Message: "/sys/fs/cgroup is mounted read-only: the delegation script remounts it read-write; if that fails, run the container privileged, or (in a user namespace) let the runtime delegate the cgroup to it (sysbox)"}},
 		},
 		{
 			name:  "missing_controllers",
-			facts: Facts{Mode: CgroupV2, OwnCgroup: "/", CapSysAdmin: true, Controllers: []string{"cpu", "pids"}},
+			facts: Facts{Mode: xunix.CgroupV2, OwnCgroup: "/", CapSysAdmin: true, Controllers: []string{"cpu", "pids"}},
 			want:  []Finding{{Message: `the pod does not delegate controllers memory, io, cpuset (it offers "cpu pids"): limits of those kinds do not hold for inner containers; enable them in the parent cgroup's cgroup.subtree_control`}},
 		},
 		{
 			name:  "realtime_task_blocks_cpu",
-			facts: Facts{Mode: CgroupV2, OwnCgroup: "/", CapSysAdmin: true, Controllers: all, RealtimePIDs: []int{42, 77}},
+			facts: Facts{Mode: xunix.CgroupV2, OwnCgroup: "/", CapSysAdmin: true, Controllers: all, RealtimePIDs: []int{42, 77}},
 			want:  []Finding{{Message: "realtime processes [42 77]: on kernels with CONFIG_RT_GROUP_SCHED enabling the cpu controller fails (EINVAL) while they run; stop them or give them SCHED_OTHER before envbox starts"}},
 		},
 		{
 			name:  "hybrid_host",
-			facts: Facts{Mode: CgroupHybrid, OwnCgroup: "/", CapSysAdmin: true},
+			facts: Facts{Mode: xunix.CgroupHybrid, OwnCgroup: "/", CapSysAdmin: true},
 			want:  []Finding{{Message: "cgroup mode hybrid: no cgroup2 at /sys/fs/cgroup, delegation is skipped and dockerd manages v1 cgroups itself"}},
 		},
 	}
@@ -65,15 +66,15 @@ func TestFactsSummary(t *testing.T) {
 		want  string
 	}{
 		{
-			facts: Facts{Mode: CgroupV2, OwnCgroup: "/", Controllers: []string{"cpu", "memory"}},
+			facts: Facts{Mode: xunix.CgroupV2, OwnCgroup: "/", Controllers: []string{"cpu", "memory"}},
 			want:  `cgroup mode v2, cgroup namespace private, user namespace false, controllers "cpu memory", /sys/fs/cgroup writable`,
 		},
 		{
-			facts: Facts{Mode: CgroupV2, OwnCgroup: "/kubepods/burstable/pod1/ctr", UserNS: true, ReadOnly: true},
+			facts: Facts{Mode: xunix.CgroupV2, OwnCgroup: "/kubepods/burstable/pod1/ctr", UserNS: true, ReadOnly: true},
 			want:  `cgroup mode v2, cgroup namespace host's (own cgroup /kubepods/burstable/pod1/ctr; envbox roots a new one there), user namespace true, controllers "", /sys/fs/cgroup read-only`,
 		},
 		{
-			facts: Facts{Mode: CgroupV1, OwnCgroup: "/"},
+			facts: Facts{Mode: xunix.CgroupV1, OwnCgroup: "/"},
 			want:  `cgroup mode v1, cgroup namespace n/a, user namespace false, controllers "", /sys/fs/cgroup writable`,
 		},
 	}
