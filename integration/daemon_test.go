@@ -59,7 +59,7 @@ func dockerdArgv(dir string) []string {
 
 // newDaemonDir prepares dockerd's directory and config file. Call it
 // before cgtest.New so its removal runs after the cgroup's cleanup.
-func newDaemonDir(t *testing.T) string {
+func newDaemonDir(t testing.TB) string {
 	t.Helper()
 	dir := shortTempDir(t)
 	if err := os.WriteFile(filepath.Join(dir, "daemon.json"), []byte("{}\n"), 0o644); err != nil {

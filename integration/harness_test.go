@@ -47,7 +47,7 @@ const envEnvboxBin = "ENVBOX_TEST_BIN"
 
 // envboxBinary builds the envbox binary (static, as `make build` does) into
 // a directory that outlives the test: the DinD test bind-mounts it.
-func envboxBinary(t *testing.T) string {
+func envboxBinary(t testing.TB) string {
 	t.Helper()
 	if bin, ok := os.LookupEnv(envEnvboxBin); ok {
 		abs, err := filepath.Abs(bin)
@@ -93,7 +93,7 @@ func imageTarball(t *testing.T, kind string) string {
 }
 
 // requireDockerd skips the test when it cannot run a real dockerd here.
-func requireDockerd(t *testing.T) {
+func requireDockerd(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("real dockerd test: skipped under -short")
@@ -139,7 +139,7 @@ type pod struct {
 // startPod runs payload through cgtest's guard and pod.sh in a fresh test
 // cgroup. Cleanup sends SIGTERM and waits up to grace before cgtest's own
 // cleanup kills whatever is left; the output is logged when the test failed.
-func startPod(t *testing.T, cg *cgtest.Cgroup, grace time.Duration, env []string, payload ...string) *pod {
+func startPod(t testing.TB, cg *cgtest.Cgroup, grace time.Duration, env []string, payload ...string) *pod {
 	t.Helper()
 	script, err := filepath.Abs("pod.sh")
 	if err != nil {
@@ -217,7 +217,7 @@ func poll(t *testing.T, timeout time.Duration, what string, abort func() error, 
 // shortTempDir is a directory under /tmp whose path is short enough for
 // the unix sockets dockerd and containerd create below it (108 bytes).
 // t.TempDir's names are too long for exec-root/containerd/....ttrpc.
-func shortTempDir(t *testing.T) string {
+func shortTempDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("/tmp", "ebx-")
 	if err != nil {
