@@ -15,7 +15,7 @@ deps:
 
 # Everything: unit, real-kernel, real-dockerd and VM tests. Needs root.
 test: deps build
-	$(GO) test -count=1 -timeout 60m ./...
+	./integration/gotest.sh
 
 # Fast unit tests only (no root, no docker, no VM).
 unit:
