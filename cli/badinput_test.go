@@ -45,7 +45,7 @@ const (
 	rCIDR     = "want an IPv4 CIDR such as 172.19.0.1/30"
 	rCPUs     = "want a positive number of CPUs such as 2 or 0.5"
 	rMemory   = "want a positive whole number of bytes"
-	rPositive = "want a whole number > 0"
+	rPositive = "want a whole number from 1 to 999999999"
 	rLogFmt   = `want "json" or "human"`
 	rUser     = "want a name matching ^[a-z_][a-z0-9_.-]*\\$?$|^[0-9]+$"
 	rHost     = "want a name matching ^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"

@@ -196,11 +196,15 @@ func (c *dindConfig) parseEnv(lookup func(string) (string, bool)) error {
 	return nil
 }
 
-// parsePositive parses a whole number > 0.
+// maxWhole bounds the counts envbox passes to its script (the script's
+// own bound: nine digits, so its shell arithmetic cannot overflow).
+const maxWhole = 999999999
+
+// parsePositive parses a whole number from 1 to maxWhole.
 func parsePositive(v string) (int, error) {
 	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		return 0, errors.New("want a whole number > 0")
+	if err != nil || n <= 0 || n > maxWhole {
+		return 0, errors.New("want a whole number from 1 to 999999999")
 	}
 	return n, nil
 }

@@ -226,7 +226,7 @@ func TestDindEntrypointUsageErrorsStartNothing(t *testing.T) {
 		wantErr string
 	}{
 		{name: "unknown_flag", args: []string{"--bogus", "--", "--storage-driver=vfs"}, wantErr: "envbox: unknown flag: --bogus\n"},
-		{name: "bad_attempts", env: []string{"ENVBOX_DELEGATE_ATTEMPTS=many"}, wantErr: "envbox: parse ENVBOX_DELEGATE_ATTEMPTS=\"many\": want a whole number > 0\n"},
+		{name: "bad_attempts", env: []string{"ENVBOX_DELEGATE_ATTEMPTS=many"}, wantErr: "envbox: parse ENVBOX_DELEGATE_ATTEMPTS=\"many\": want a whole number from 1 to 999999999\n"},
 		{name: "bad_log_format", env: []string{"ENVBOX_LOG_FORMAT=xml"}, wantErr: "envbox: parse ENVBOX_LOG_FORMAT=\"xml\": want \"json\" or \"human\"\n"},
 	}
 	for _, tt := range tests {

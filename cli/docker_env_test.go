@@ -248,7 +248,7 @@ func TestParseDockerErrors(t *testing.T) {
 		{name: "stop_grace_negative", env: map[string]string{envStopGrace: "-1s"},
 			wantErr: `parse ENVBOX_STOP_GRACE="-1s": want a positive duration such as 30s`},
 		{name: "attempts_zero", env: map[string]string{"ENVBOX_DELEGATE_ATTEMPTS": "0"},
-			wantErr: `parse ENVBOX_DELEGATE_ATTEMPTS="0": want a whole number > 0`},
+			wantErr: `parse ENVBOX_DELEGATE_ATTEMPTS="0": want a whole number from 1 to 999999999`},
 		{name: "log_format_bad", env: map[string]string{envLogFormat: "xml"},
 			wantErr: `parse ENVBOX_LOG_FORMAT="xml": want "json" or "human"`},
 		{name: "flag_named_in_error", args: []string{"--cpus=lots"},
