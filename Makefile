@@ -49,8 +49,11 @@ fuzz:
 		done; \
 	done
 
+# Every benchmark, one table (Markdown, on stdout) with ratios measured in
+# the same run; progress on stderr, raw output in bin/bench.txt. A few
+# minutes; rows that need root, the real kernel or dockerd read "skipped".
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 5x ./... | tee bin/bench.txt
+	$(GO) run ./integration/bench -go '$(GO)' -bin $(BIN) -raw bin/bench.txt
 
 demo: deps build
 	./integration/demo.sh

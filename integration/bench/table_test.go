@@ -1,0 +1,92 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestFormat(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		kind kind
+		in   float64
+		want string
+	}{
+		{"ns", duration, 950, "950 ns"},
+		{"rounds_up_to_next_unit", duration, 999_600, "1 ms"},
+		{"µs", duration, 553_400, "553 µs"},
+		{"ms", duration, 51_230_000, "51.2 ms"},
+		{"s", duration, 7_050_000_000, "7.05 s"},
+		{"minutes_stay_seconds", duration, 1_234_000_000_000, "1234 s"},
+		{"KiB", size, 10_576 * 1024, "10.3 MiB"},
+		{"bytes", size, 512, "512 B"},
+		{"binary", size, 9_502_904, "9.06 MiB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := format(tt.kind, tt.in); got != tt.want {
+				t.Errorf("format(%v, %v) = %q, want %q", tt.kind, tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRatio(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		kind    kind
+		v, base float64
+		want    string
+	}{
+		{"faster", duration, 42e6, 7.05e9, "168x faster"},
+		{"slower", duration, 983, 295, "3.33x slower"},
+		{"equal", duration, 5, 5, "1x slower"},
+		{"smaller", size, 10_576, 74_348, "7.03x smaller"},
+		{"larger", size, 74_624, 74_348, "1x larger"},
+		{"zero", duration, 0, 5, "—"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := ratio(tt.kind, tt.v, tt.base); got != tt.want {
+				t.Errorf("ratio(%v, %v, %v) = %q, want %q", tt.kind, tt.v, tt.base, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRender(t *testing.T) {
+	t.Parallel()
+	rs := newResults()
+	if err := rs.parse(strings.NewReader(outBackground + outDelegateShort)); err != nil {
+		t.Fatal(err)
+	}
+	rs.metrics[binSizeBench] = map[string]float64{"bytes": 9_502_904}
+	rows := []row{
+		{"exit p50", duration, metric{"ExitDetection", "wait_p50_µs", us}, "polling", metric{"ExitDetection", "poll10ms_p50_µs", us}},
+		{"restart", duration, metric{"Restart", "restart_p50_µs", us}, "", metric{}},
+		{"delegation", duration, metric{"Delegate/envbox/procs=1", "ns/op", ns}, "classic", metric{"Delegate/classic/procs=1", "ns/op", ns}},
+		{"missing unit", duration, metric{"Restart", "restart_p90_µs", us}, "", metric{}},
+		{"baseline not run", duration, metric{"Restart", "restart_p50_µs", us}, "other", metric{"Other", "ns/op", ns}},
+		{"size", size, metric{binSizeBench, "bytes", 1}, "", metric{}},
+	}
+	var b strings.Builder
+	if err := render(&b, rs, rows); err != nil {
+		t.Fatal(err)
+	}
+	want := `| measurement | envbox | baseline | baseline value | envbox vs baseline |
+|---|---|---|---|---|
+| exit p50 | 914 µs | polling | 1.85 ms | 2.02x faster |
+| restart | 678 µs | — | — | — |
+| delegation | skipped: runs the delegation script on the real kernel; skipped under -short | classic | — | — |
+| missing unit | no restart_p90_µs reported | — | — | — |
+| baseline not run | 678 µs | other | not run | — |
+| size | 9.06 MiB | — | — | — |
+`
+	if got := b.String(); got != want {
+		t.Errorf("render =\n%s\nwant\n%s", got, want)
+	}
+}
