@@ -42,7 +42,7 @@ func (rs *results) parse(r io.Reader) error {
 		n++
 		line := sc.Text()
 		if m := logLine.FindStringSubmatch(line); m != nil {
-			lastLog = m[1]
+			lastLog = strings.TrimSpace(m[1])
 			continue
 		}
 		trimmed := strings.TrimSpace(line)
