@@ -132,7 +132,7 @@ func format(k kind, v float64) string {
 }
 
 // ratio says how envbox's value v compares with base: "12.3x faster",
-// "1.52x slower", "7.1x smaller", "1.00x larger".
+// "1.52x slower", "7.03x smaller", "1.00x larger".
 func ratio(k kind, v, base float64) string {
 	less, more := "faster", "slower"
 	if k == size {
@@ -142,10 +142,19 @@ func ratio(k kind, v, base float64) string {
 	case v <= 0 || base <= 0:
 		return "—"
 	case v < base:
-		return sig3(base/v) + "x " + less
+		return times(base/v) + " " + less
 	default:
-		return sig3(v/base) + "x " + more
+		return times(v/base) + " " + more
 	}
+}
+
+// times prints a ratio: two decimals below 10 ("1.00x", "3.33x"), else
+// three significant digits ("35.2x", "168x").
+func times(r float64) string {
+	if r < 9.995 {
+		return fmt.Sprintf("%.2fx", r)
+	}
+	return sig3(r) + "x"
 }
 
 // sig3 prints x with three significant digits, never in e-notation.

@@ -43,9 +43,12 @@ func TestRatio(t *testing.T) {
 	}{
 		{"faster", duration, 42e6, 7.05e9, "168x faster"},
 		{"slower", duration, 983, 295, "3.33x slower"},
-		{"equal", duration, 5, 5, "1x slower"},
+		{"equal", duration, 5, 5, "1.00x slower"},
 		{"smaller", size, 10_576, 74_348, "7.03x smaller"},
-		{"larger", size, 74_624, 74_348, "1x larger"},
+		{"larger", size, 74_624, 74_348, "1.00x larger"},
+		{"just_below_ten", duration, 1, 9.996, "10x faster"},
+		{"ten", duration, 10, 1, "10x slower"},
+		{"one_decimal", duration, 35.2, 1, "35.2x slower"},
 		{"zero", duration, 0, 5, "—"},
 	}
 	for _, tt := range tests {
