@@ -157,7 +157,7 @@ func parseDepends(out string) (string, error) {
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		dep, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "Depends: ")
-		if ok && strings.HasPrefix(dep, "linux-image-") && !strings.ContainsAny(dep, " <>/") {
+		if ok && len(dep) > len("linux-image-") && strings.HasPrefix(dep, "linux-image-") && !strings.ContainsAny(dep, " <>/") {
 			return dep, nil
 		}
 	}
