@@ -90,7 +90,7 @@ func testEnv(bin string) ([]string, error) {
 
 // runSuite runs one suite and parses its output into rs.
 func runSuite(goCmd string, env []string, s suite, rs *results, out io.Writer) error {
-	argv := []string{"test", "-v", "-count=1", "-timeout=20m", "-run=^$", "-bench=" + s.bench, "-benchtime=" + s.benchtime, s.pkg}
+	argv := []string{"test", "-v", "-count=1", "-timeout=10m", "-run=^$", "-bench=" + s.bench, "-benchtime=" + s.benchtime, s.pkg}
 	fmt.Fprintf(out, "=== bench: %s %s\n", goCmd, strings.Join(argv, " "))
 	var buf bytes.Buffer
 	cmd := exec.Command(goCmd, argv...)
