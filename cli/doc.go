@@ -1,12 +1,19 @@
-// Package cli owns envbox's cobra commands (dind, docker, doctor), the
-// mapping between flags and environment variables, and configuration
-// validation. It never makes syscalls directly: it wires packages dind,
-// background and xunix together.
+// Package cli owns envbox's cobra commands (dind, docker, doctor,
+// adopt-proxy), the mapping between flags and environment variables, and
+// configuration validation. It never makes syscalls directly: it wires
+// packages dind, background and xunix together.
 //
-// Environment variables read by `envbox dind`:
+// Environment variables read by `envbox dind` (its own flags go before
+// "--"; everything after follows docker:dind's entrypoint):
 //
-//	ENVBOX_DELEGATE_ATTEMPTS  bound on the delegation script's attempts (default 100)
+//	ENVBOX_DELEGATE_ATTEMPTS  bound on the delegation script's attempts, 1..999999999 (default 100)
+//	ENVBOX_DOCKERD_RESTARTS   dockerd restarts allowed per 10 minutes (default 3; 0 = never)
 //	ENVBOX_LOG_FORMAT         "json" or "human" (default: human on a TTY, else json)
+//	DOCKER_TLS_CERTDIR        unset: unix socket only; "": plain TCP on 2375 (--tls=false);
+//	                          an absolute dir: certificates generated or verified there, TLS on 2376
+//	DOCKER_TLS_SAN            extra SANs, "DNS:name,IP:addr" (with DOCKER_TLS_CERTDIR)
+//	DOCKER_HOST               unix://PATH moves dockerd's unix socket
+//	DOCKER_IPTABLES_LEGACY    set: non-empty = iptables-legacy, empty = nft (default: detected)
 //
 // Environment variables read by `envbox docker` (each is also a flag; a flag
 // wins over its variable; an empty value is unset). `envbox docker --help`
