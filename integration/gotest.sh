@@ -14,10 +14,11 @@ skipped=$(grep -c -- '--- SKIP:' "$log")
 if [ "$skipped" -gt 0 ]; then
 	echo
 	echo "skipped tests and why:"
-	# go test -v prints a skip's reason (a "file.go:N: ..." line) just
-	# before the test's SKIP line.
-	awk '/^[ \t]+[^ \t]+\.go:[0-9]+: / { reason = $0; sub(/^[ \t]+/, "", reason) }
-		/--- SKIP:/ { print "  " $3 ": " reason; reason = "" }' "$log"
+	# go test -v prints a skip's reason (a "file.go:N: ..." line) under the
+	# test's === RUN / === NAME / === CONT header, before its SKIP line.
+	awk '/^=== (RUN|NAME|CONT) / { cur = $3 }
+		/^[ \t]+[^ \t]+\.go:[0-9]+: / { r = $0; sub(/^[ \t]+/, "", r); reason[cur] = r }
+		/--- SKIP:/ { print "  " $3 ": " reason[$3] }' "$log"
 fi
 echo
 echo "$passed passed, $failed failed, $skipped skipped"
