@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the packages envbox's tests need on Debian (idempotent, as root).
 set -eu
-pkgs="shellcheck busybox-static dash util-linux procps iptables docker.io debootstrap qemu-system-x86 cpio"
+pkgs="shellcheck busybox-static dash bash util-linux iproute2 procps iptables docker.io debootstrap qemu-system-x86 cpio"
 missing=''
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -15,5 +15,5 @@ if [ -n "$missing" ]; then
 fi
 if ! command -v staticcheck >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/staticcheck" ]; then
 	echo "deps: installing staticcheck"
-	go install honnef.co/go/tools/cmd/staticcheck@latest
+	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 fi
