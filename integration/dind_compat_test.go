@@ -126,6 +126,13 @@ func TestDindCompatNoArgs(t *testing.T) {
 	if err := pool.Client.Ping(); err != nil {
 		t.Errorf("ping: %v", err)
 	}
+	// This host's cgroup2 has no controllers: the real preflight must say
+	// which ones the pod does not delegate, and still start dockerd.
+	const missing = `preflight: the pod does not delegate controllers cpu, memory, pids, io, cpuset (it offers ""): ` +
+		"limits of those kinds do not hold for inner containers; enable them in the parent cgroup's cgroup.subtree_control"
+	if out := c.pod.out.String(); !strings.Contains(out, missing) {
+		t.Errorf("envbox output lacks the missing-controllers line %q", missing)
+	}
 }
 
 func TestDindCompatStorageDriverFlag(t *testing.T) {
