@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -61,7 +62,7 @@ type dindDeps struct {
 	// iptablesWorks runs "<bin> -nL" and reports success.
 	iptablesWorks func(bin string) bool
 	hostname      func() (string, error)
-	interfaceIPs  func() ([]string, error)
+	interfaceIPs  func() ([]net.IP, error)
 }
 
 const dindLong = `Runs dockerd through the cgroup delegation wrapper: a new cgroup namespace,
@@ -343,9 +344,7 @@ func ensureTLS(ctx context.Context, log slog.Logger, cfg dindConfig, deps dindDe
 	if err != nil {
 		return fmt.Errorf("list addresses for TLS SANs: %w", err)
 	}
-	for _, ip := range ips {
-		tc.IPs = append(tc.IPs, parseIP(ip))
-	}
+	tc.IPs = ips
 	if err := dind.EnsureTLS(deps.fs, tc); err != nil {
 		return err
 	}

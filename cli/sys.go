@@ -5,18 +5,16 @@ import (
 )
 
 // interfaceIPs lists the addresses of every local interface, for TLS SANs.
-func interfaceIPs() ([]string, error) {
+func interfaceIPs() ([]net.IP, error) {
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
 		return nil, err
 	}
-	var ips []string
+	var ips []net.IP
 	for _, a := range addrs {
 		if n, ok := a.(*net.IPNet); ok {
-			ips = append(ips, n.IP.String())
+			ips = append(ips, n.IP)
 		}
 	}
 	return ips, nil
 }
-
-func parseIP(s string) net.IP { return net.ParseIP(s) }
