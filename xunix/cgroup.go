@@ -39,28 +39,13 @@ type Cgroups []CgroupEntry
 
 // ParseCgroupFile reads and parses a /proc/<pid>/cgroup file.
 func ParseCgroupFile(fsys afero.Fs, path string) (Cgroups, error) {
-	f, err := fsys.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	cgs, err := parseCgroup(f)
-	return cgs, withPath(err, path)
+	return parseFile(fsys, path, parseCgroup)
 }
 
 // parseCgroup parses /proc/<pid>/cgroup content: v1 lines, the v2 "0::"
 // line, or both (hybrid), in any order.
 func parseCgroup(r io.Reader) (Cgroups, error) {
-	var cgs Cgroups
-	err := scanLines(r, func(line string) error {
-		e, err := parseCgroupLine(line)
-		cgs = append(cgs, e)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return cgs, nil
+	return parseLines(r, parseCgroupLine)
 }
 
 func parseCgroupLine(line string) (CgroupEntry, error) {

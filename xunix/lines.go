@@ -36,6 +36,33 @@ func scanLines(r io.Reader, fn func(line string) error) error {
 	return nil
 }
 
+// parseLines parses every line of r with parse. A failing line stops it
+// with a *ParseError naming the line; the result is then nil.
+func parseLines[T any](r io.Reader, parse func(line string) (T, error)) ([]T, error) {
+	var out []T
+	err := scanLines(r, func(line string) error {
+		v, err := parse(line)
+		out = append(out, v)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// parseFile opens path in fsys and parses it; a parse error names path.
+func parseFile[T any](fsys afero.Fs, path string, parse func(io.Reader) (T, error)) (T, error) {
+	f, err := fsys.Open(path)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer f.Close()
+	v, err := parse(f)
+	return v, withPath(err, path)
+}
+
 // oneLine returns the single line of a one-value kernel file such as cpu.max
 // (the trailing newline removed), or a *ParseError when there is not exactly
 // one.

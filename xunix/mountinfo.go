@@ -31,26 +31,11 @@ type Mount struct {
 
 // ParseMountinfoFile reads and parses a /proc/<pid>/mountinfo file.
 func ParseMountinfoFile(fsys afero.Fs, path string) ([]Mount, error) {
-	f, err := fsys.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	ms, err := parseMountinfo(f)
-	return ms, withPath(err, path)
+	return parseFile(fsys, path, parseMountinfo)
 }
 
 func parseMountinfo(r io.Reader) ([]Mount, error) {
-	var ms []Mount
-	err := scanLines(r, func(line string) error {
-		m, err := parseMountinfoLine(line)
-		ms = append(ms, m)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return ms, nil
+	return parseLines(r, parseMountinfoLine)
 }
 
 // parseMountinfoLine parses

@@ -21,13 +21,7 @@ var identityMap = IDMapRange{Inside: 0, Outside: 0, Count: 4294967295}
 
 // ParseIDMapFile reads and parses /proc/<pid>/uid_map or gid_map.
 func ParseIDMapFile(fsys afero.Fs, path string) ([]IDMapRange, error) {
-	f, err := fsys.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	m, err := parseIDMap(f)
-	return m, withPath(err, path)
+	return parseFile(fsys, path, parseIDMap)
 }
 
 // InUserNamespace reports whether the process runs in a user namespace other
