@@ -74,8 +74,12 @@ esac
 [ -e "$cg/cgroup.controllers" ] || exec "$0" "$@"
 
 # A bare mount on top fails with "already mounted" inside a container:
-# unmount first, then mount so the namespace root is the new root.
-err=$(umount "$cg" 2>&1) || fail "remount: umount $cg: $(reason "$err")"
+# unmount first, then mount so the namespace root is the new root. Lazily:
+# a process of the container may hold a file of the mount open, and envbox
+# itself does (Go 1.25+ keeps cpu.max open for its GOMAXPROCS when the pod
+# has a CPU limit), which makes a plain umount fail with EBUSY. The holders
+# keep reading the pod's own files through the detached mount.
+err=$(umount -l "$cg" 2>&1) || fail "remount: umount -l $cg: $(reason "$err")"
 err=$(mount -t cgroup2 cgroup2 "$cg" 2>&1) || fail "remount: mount -t cgroup2 cgroup2 $cg: $(reason "$err")"
 err=$(mkdir -p "$cg/init" 2>&1) || fail "mkdir -p $cg/init: $(reason "$err")"
 

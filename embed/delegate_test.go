@@ -76,6 +76,25 @@ func TestDelegateRealKernel(t *testing.T) {
 	}
 }
 
+// TestDelegateMountBusy: a process of the container keeps a file of the
+// cgroup2 mount open, as the Go runtime of envbox itself does with cpu.max
+// (cgroup-aware GOMAXPROCS, Go 1.25+) wherever the pod has a CPU limit. The
+// remount must still happen: a plain umount fails with EBUSY.
+func TestDelegateMountBusy(t *testing.T) {
+	for _, sh := range shells {
+		t.Run(sh.name, func(t *testing.T) {
+			t.Parallel()
+			needShell(t, sh.argv)
+			c := cgtest.New(t)
+			o := delegation{shell: sh.argv, sleeps: 3, busy: true}.run(t, c)
+			if o.code != 0 || o.stderr != "" {
+				t.Fatalf("exit %d, stderr %q, want 0 and nothing", o.code, o.stderr)
+			}
+			checkTarget(t, o, "0::/init")
+		})
+	}
+}
+
 // TestDelegateNoCgroup2 puts an empty directory at /sys/fs/cgroup (what a
 // v1 or hybrid host shows there: no cgroup.controllers): the script must
 // exec the target unchanged and touch nothing.

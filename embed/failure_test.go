@@ -133,7 +133,7 @@ func sameSet(a, b []int) bool {
 // that refuses (/dev/full: ENOSPC), a root that never empties, and every
 // step failing. Expected text is identical under every shell.
 func TestDelegateFakeTree(t *testing.T) {
-	const remount = "umount /sys/fs/cgroup\nmount -t cgroup2 cgroup2 /sys/fs/cgroup\n"
+	const remount = "umount -l /sys/fs/cgroup\nmount -t cgroup2 cgroup2 /sys/fs/cgroup\n"
 	tests := []struct {
 		name                string
 		files               map[string]string // relative path -> content; "/" suffix: a directory
@@ -174,8 +174,8 @@ func TestDelegateFakeTree(t *testing.T) {
 			files:      map[string]string{"cgroup.controllers": "cpu\n"},
 			umountRC:   32,
 			wantCode:   1,
-			wantStderr: "envbox-delegate: remount: umount /sys/fs/cgroup: target is busy.\n",
-			wantLog:    "umount /sys/fs/cgroup\n",
+			wantStderr: "envbox-delegate: remount: umount -l /sys/fs/cgroup: Operation not permitted\n",
+			wantLog:    "umount -l /sys/fs/cgroup\n",
 		},
 		{
 			name:       "mount_fails",

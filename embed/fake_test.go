@@ -22,7 +22,7 @@ func fakeTools(t *testing.T, umountStatus, mountStatus int) string {
 			t.Fatal(err)
 		}
 	}
-	write("umount", umountStatus, "umount: /sys/fs/cgroup: target is busy.")
+	write("umount", umountStatus, "umount: /sys/fs/cgroup: Operation not permitted")
 	write("mount", mountStatus, "mount: /sys/fs/cgroup: permission denied.\n       dmesg(1) may have more information after failed mount system call.")
 	return dir
 }

@@ -46,6 +46,7 @@ type delegation struct {
 	bind     string   // fake /sys/fs/cgroup tree
 	full     bool     // fake cgroup.subtree_control refuses every write (ENOSPC)
 	path     string   // fake tools dir, first in PATH
+	busy     bool     // the launcher keeps a file of the cgroup2 mount open
 	// whileHeld runs while the target holds (after it printed): the
 	// moment to look at the host-side view.
 	whileHeld func()
@@ -87,6 +88,9 @@ func (d delegation) environ() []string {
 	}
 	if d.full {
 		env = append(env, fullEnv+"=1")
+	}
+	if d.busy {
+		env = append(env, busyEnv+"=1")
 	}
 	if d.whileHeld != nil {
 		env = append(env, holdEnv+"=1")

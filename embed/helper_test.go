@@ -37,6 +37,7 @@ const (
 	fullEnv     = "EMBED_TEST_FULL"     // "1": bind /dev/full on the fake cgroup.subtree_control
 	pathEnv     = "EMBED_TEST_PATH"     // dir to put first in the script's PATH (fake tools)
 	holdEnv     = "EMBED_TEST_HOLD"     // "1": the target waits for EOF on stdin
+	busyEnv     = "EMBED_TEST_BUSY"     // "1": the launcher holds cpu.max-like fd open
 	startEnv    = "EMBED_TEST_T0"       // CLOCK_MONOTONIC ns when the script was started
 
 	targetArg = "envbox-test-target"
@@ -104,6 +105,15 @@ func launch() (int, error) {
 	}
 	if err := fakeTree(); err != nil {
 		return 0, err
+	}
+	if os.Getenv(busyEnv) == "1" {
+		// What the Go runtime (1.25+) of envbox does with cpu.max: a file
+		// of the container's cgroup2 mount open for the process lifetime.
+		f, err := os.Open("/sys/fs/cgroup/cgroup.controllers")
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
 	}
 	var started []*exec.Cmd
 	defer func() {
