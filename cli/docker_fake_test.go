@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -119,6 +120,13 @@ type fakeAPI struct {
 	execs      []container.ExecOptions
 	scripts    chan string
 	bootOutput string
+	// bootEnd, when set, holds the bootstrap's output open until closed;
+	// bootExit is its exit code.
+	bootEnd  chan struct{}
+	bootExit int
+	// waiting is closed when supervision first waits on the workspace.
+	waiting     chan struct{}
+	waitingOnce sync.Once
 	// exits delivers the workspace container's end to ContainerWait.
 	exits     chan container.WaitResponse
 	oomKilled bool
@@ -137,7 +145,7 @@ type fakeAPI struct {
 
 func newFakeAPI(rec *recorder) *fakeAPI {
 	return &fakeAPI{rec: rec, haveImage: true, scripts: make(chan string, 4), exits: make(chan container.WaitResponse, 1),
-		identified: make(chan struct{})}
+		identified: make(chan struct{}), waiting: make(chan struct{})}
 }
 
 func (f *fakeAPI) Ping(context.Context) (types.Ping, error) {
@@ -207,6 +215,7 @@ func (f *fakeAPI) ContainerInspect(_ context.Context, id string) (types.Containe
 
 func (f *fakeAPI) ContainerWait(ctx context.Context, _ string, _ container.WaitCondition) (<-chan container.WaitResponse, <-chan error) {
 	res, errs := make(chan container.WaitResponse, 1), make(chan error, 1)
+	f.waitingOnce.Do(func() { close(f.waiting) })
 	go func() {
 		select {
 		case r := <-f.exits:
@@ -234,22 +243,32 @@ func (f *fakeAPI) ContainerExecCreate(_ context.Context, id string, o container.
 	return types.IDResponse{ID: "exec1"}, nil
 }
 
-func (f *fakeAPI) ContainerExecInspect(context.Context, string) (container.ExecInspect, error) {
-	return container.ExecInspect{ExitCode: 0}, nil
+// ContainerExecInspect fails on a done ctx, as the real client does.
+func (f *fakeAPI) ContainerExecInspect(ctx context.Context, _ string) (container.ExecInspect, error) {
+	if err := ctx.Err(); err != nil {
+		return container.ExecInspect{}, err
+	}
+	return container.ExecInspect{ExitCode: f.bootExit}, nil
 }
 
 func (f *fakeAPI) ContainerExecAttach(context.Context, string, container.ExecAttachOptions) (types.HijackedResponse, error) {
 	if f.attachErr != nil {
 		return types.HijackedResponse{}, f.attachErr
 	}
+	// The script goes in through the conn; the output comes back
+	// multiplexed, as dockerd sends it, once the script is in.
 	ours, theirs := net.Pipe()
+	out, outW := io.Pipe()
 	go func() {
 		b, _ := io.ReadAll(theirs)
 		f.scripts <- string(b)
+		_, _ = stdcopy.NewStdWriter(outW, stdcopy.Stdout).Write([]byte(f.bootOutput))
+		if f.bootEnd != nil {
+			<-f.bootEnd
+		}
+		outW.Close()
 	}()
-	var out bytes.Buffer
-	_, _ = stdcopy.NewStdWriter(&out, stdcopy.Stdout).Write([]byte(f.bootOutput))
-	return types.NewHijackedResponse(closeWriter{ours}, ""), nil
+	return types.HijackedResponse{Conn: closeWriter{ours}, Reader: bufio.NewReader(out)}, nil
 }
 
 // closeWriter ends the script stream the way a TCP half-close would.

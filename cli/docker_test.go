@@ -278,6 +278,47 @@ func TestRunDockerRedactsToken(t *testing.T) {
 	}
 }
 
+// TestRunDockerLogsBootstrapExit: the bootstrap script outlives the
+// start-up (Coder's agent runs for the workspace's life), and its exit
+// status is still reported when it ends.
+func TestRunDockerLogsBootstrapExit(t *testing.T) {
+	t.Parallel()
+	w, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *dockerDeps) {
+		w.api.bootOutput = "agent starting\n"
+		w.api.bootEnd, w.api.bootExit = make(chan struct{}), 3
+	})
+	waitScript(t, w)
+	select {
+	case <-w.api.waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("supervision never waited on the workspace; events %q", w.rec.list())
+	}
+	close(w.api.bootEnd)
+	waitLog(t, w, `"msg":"bootstrap script failed"`)
+	w.signals <- syscall.SIGTERM
+	if err := waitFor(t, done); err != nil {
+		t.Fatal(err)
+	}
+	logs := w.logs.String()
+	for _, want := range []string{`"msg":"agent starting"`, `"exit_code":3`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %s:\n%s", want, logs)
+		}
+	}
+}
+
+// waitLog waits until the logs contain part.
+func waitLog(t *testing.T, w *fakeWorld, part string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(w.logs.String(), part) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s in the logs:\n%s", part, w.logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // TestDockerCmdBadValueStartsNothing: a bad value is exit 2 with one line
 // naming it, before any process starts (PATH holds recording fakes).
 func TestDockerCmdBadValueStartsNothing(t *testing.T) {

@@ -147,6 +147,10 @@ func Stop(ctx context.Context, api API, id string, grace time.Duration) error {
 	return nil
 }
 
+// execInspectTimeout bounds the one question about the ended bootstrap: a
+// dockerd that is stopping answers at once with an error.
+const execInspectTimeout = 10 * time.Second
+
 // bootstrapShell prepares BINARY_DIR (where Coder's script downloads the
 // agent: not /tmp, which systemd may remount under it) and then runs the
 // script read from stdin.
@@ -155,7 +159,9 @@ const bootstrapShell = `BINARY_DIR="${HOME:-/tmp}/.coder"; mkdir -p "$BINARY_DIR
 // Bootstrap runs script with /bin/sh as user in container id, env added to
 // the exec only (the agent token goes here, never into the container's
 // configuration). It returns once the script is handed over; its output is
-// logged line by line until it ends or ctx does.
+// logged line by line until it ends, then its exit status. The script
+// outlives ctx, typically the start-up's (Coder's agent runs as long as the
+// workspace), so neither depends on ctx staying alive.
 func Bootstrap(ctx context.Context, api API, log slog.Logger, id, user, script string, env []string) error {
 	ex, err := api.ContainerExecCreate(ctx, id, container.ExecOptions{
 		User: user, Env: env, Cmd: []string{"/bin/sh", "-c", bootstrapShell},
@@ -183,8 +189,11 @@ func Bootstrap(ctx context.Context, api API, log slog.Logger, id, user, script s
 	return nil
 }
 
-// logExit reports the bootstrap script's exit status once its output ended.
+// logExit reports the bootstrap script's exit status once its output ended,
+// asking dockerd for at most execInspectTimeout.
 func logExit(ctx context.Context, api API, log slog.Logger, execID string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), execInspectTimeout)
+	defer cancel()
 	in, err := api.ContainerExecInspect(ctx, execID)
 	switch {
 	case err != nil:
