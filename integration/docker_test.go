@@ -303,15 +303,17 @@ func checkWorkspaceCgroup(t *testing.T, cg *cgtest.Cgroup, ws *docker.Container)
 
 // checkWorkspaceLimits: 0.5 CPU and 256 MiB in the host's cgroupfs. Only a
 // cgroup2 hierarchy with the cpu and memory controllers has the files; on
-// a hybrid host (controllers on v1) dockerd discards the limits, which the
-// pure-v2 VM suite covers.
+// a hybrid host (controllers on v1) dockerd discards the limits, which
+// TestWorkspaceLimitsInCgroupfs (integration/vm) covers with the real
+// binary on a pure cgroup v2 kernel.
 func checkWorkspaceLimits(t *testing.T, cg *cgtest.Cgroup, ws *docker.Container) {
 	t.Helper()
 	rel := "pod/docker/" + ws.ID
 	cpu, err := cg.ReadFile(rel + "/cpu.max")
 	if errors.Is(err, os.ErrNotExist) {
 		t.Run("limits_in_cgroupfs", func(t *testing.T) {
-			t.Skipf("%s/%s has no cpu.max: no cpu/memory controller on this cgroup2 hierarchy (hybrid host); dockerd discarded the limits", cg.Path, rel)
+			t.Skipf("%s/%s has no cpu.max: no cpu/memory controller on this cgroup2 hierarchy (hybrid host); dockerd discarded the limits. "+
+				"integration/vm's TestWorkspaceLimitsInCgroupfs asserts them on a pure cgroup v2 kernel", cg.Path, rel)
 		})
 		return
 	}

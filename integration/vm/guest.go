@@ -19,3 +19,9 @@ var TargetScript string
 //
 //go:embed guest/envbox-sim.sh
 var EnvboxSimScript string
+
+// WorkspaceInitScript is /init of the workspace VM: `envbox docker` with a
+// real dockerd in a pod with CPU and memory limits.
+//
+//go:embed guest/workspace-init.sh
+var WorkspaceInitScript string

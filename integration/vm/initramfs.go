@@ -17,49 +17,54 @@ type Guest struct {
 	Busybox string
 	// Helper is the static vmhelper binary (./helper, CGO_ENABLED=0).
 	Helper string
-	// Init is /init, Target is /bin/target, EnvboxSim is /bin/envbox-sim:
-	// the scenario scripts.
-	Init, Target, EnvboxSim string
-	// Delegate is the delegation script text (embed.DelegateScript), written
-	// to /delegate.sh.
-	Delegate string
-	// Shells are dynamically linked shells (/bin/dash, /bin/bash) staged as
-	// /bin/<name> with their libraries at the same paths as on the host.
-	Shells []string
+	// Init is /init, the guest's scenario script.
+	Init string
+	// Files are staged at their Path, from a host file or a text.
+	Files []File
+	// Programs are dynamically linked host programs (/bin/dash,
+	// /usr/sbin/dockerd) staged at their host paths with their libraries.
+	Programs []string
+}
+
+// File is one initramfs entry: the content of the host file From, or Text.
+type File struct {
+	Path, From, Text string
+	Mode             fs.FileMode
+	// Static refuses a From that is dynamically linked: the guest has no
+	// libraries for it, and exec would fail with a bare ENOENT.
+	Static bool
 }
 
 // BuildInitramfs stages g in dir/root and packs it with `cpio -o -H newc`
 // into dir/initramfs.cpio, uncompressed: decompressing under TCG costs more
 // than loading a few more MiB.
 func BuildInitramfs(dir string, g Guest) (string, error) {
-	for _, bin := range []string{g.Busybox, g.Helper} {
-		if err := checkStatic(bin); err != nil {
-			return "", err
-		}
-	}
+	files := append([]File{
+		{Path: "bin/busybox", From: g.Busybox, Mode: 0o755, Static: true},
+		{Path: "bin/vmhelper", From: g.Helper, Mode: 0o755, Static: true},
+		{Path: "init", Text: g.Init, Mode: 0o755},
+	}, g.Files...)
 	root := filepath.Join(dir, "root")
-	files := []struct {
-		path, from, text string
-		mode             fs.FileMode
-	}{
-		{path: "bin/busybox", from: g.Busybox, mode: 0o755},
-		{path: "bin/vmhelper", from: g.Helper, mode: 0o755},
-		{path: "init", text: g.Init, mode: 0o755},
-		{path: "bin/target", text: g.Target, mode: 0o755},
-		{path: "bin/envbox-sim", text: g.EnvboxSim, mode: 0o755},
-		{path: "delegate.sh", text: g.Delegate, mode: 0o644},
-	}
 	for _, d := range []string{"bin", "proc", "sys", "dev", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return "", fmt.Errorf("create %s: %w", d, err)
 		}
 	}
 	for _, f := range files {
-		if err := stage(filepath.Join(root, f.path), f.from, f.text, f.mode); err != nil {
+		if f.Static {
+			if err := checkStatic(f.From); err != nil {
+				return "", err
+			}
+		}
+		dst := filepath.Join(root, f.Path)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return "", fmt.Errorf("create %s: %w", filepath.Dir(dst), err)
+		}
+		if err := stage(dst, f.From, f.Text, f.Mode); err != nil {
 			return "", err
 		}
 	}
-	if err := stageShells(root, g.Shells); err != nil {
+	if err := stagePrograms(root, g.Programs); err != nil {
 		return "", err
 	}
 	// /init's "#!/bin/sh" needs sh before busybox --install runs.
@@ -84,23 +89,20 @@ func stage(dst, from, text string, mode fs.FileMode) error {
 	return nil
 }
 
-// stageShells copies each shell to bin/ and its libraries (symlinks
-// followed) to their host paths.
-func stageShells(root string, shells []string) error {
-	for _, sh := range shells {
-		libs, err := sharedLibs(sh)
+// stagePrograms copies each program and its libraries (symlinks followed)
+// to their host paths under root.
+func stagePrograms(root string, programs []string) error {
+	for _, prog := range programs {
+		libs, err := sharedLibs(prog)
 		if err != nil {
 			return err
 		}
-		if err := stage(filepath.Join(root, "bin", filepath.Base(sh)), sh, "", 0o755); err != nil {
-			return err
-		}
-		for _, lib := range libs {
-			dst := filepath.Join(root, lib)
+		for _, p := range append([]string{prog}, libs...) {
+			dst := filepath.Join(root, p)
 			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 				return fmt.Errorf("create %s: %w", filepath.Dir(dst), err)
 			}
-			if err := stage(dst, lib, "", 0o755); err != nil {
+			if err := stage(dst, p, "", 0o755); err != nil {
 				return err
 			}
 		}

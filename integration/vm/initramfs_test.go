@@ -33,11 +33,23 @@ func TestBuildInitramfs(t *testing.T) {
 	}
 	dir := t.TempDir()
 	out, err := BuildInitramfs(dir, Guest{
-		Busybox: "/bin/busybox", Helper: "/bin/busybox",
-		Init: "#!/bin/sh\n", Target: "#!/bin/sh\n", EnvboxSim: "#!/bin/sh\n", Delegate: "# script\n",
+		Busybox: "/bin/busybox", Helper: "/bin/busybox", Init: "#!/bin/sh\n",
+		Files: []File{
+			{Path: "bin/target", Text: "#!/bin/sh\n", Mode: 0o755},
+			{Path: "usr/local/bin/envbox", From: "/bin/busybox", Mode: 0o755, Static: true},
+			{Path: "delegate.sh", Text: "# script\n", Mode: 0o644},
+		},
+		Programs: []string{"/bin/dash"},
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	_, err = BuildInitramfs(t.TempDir(), Guest{
+		Busybox: "/bin/busybox", Helper: "/bin/busybox",
+		Files: []File{{Path: "usr/local/bin/envbox", From: "/bin/dash", Static: true}},
+	})
+	if want := "/bin/dash is dynamically linked (has PT_INTERP); the initramfs needs a static binary"; err == nil || err.Error() != want {
+		t.Errorf("BuildInitramfs(dynamic /bin/dash marked Static) error = %v, want %q", err, want)
 	}
 	if out != filepath.Join(dir, "initramfs.cpio") {
 		t.Errorf("BuildInitramfs() = %q, want %q", out, filepath.Join(dir, "initramfs.cpio"))
@@ -53,7 +65,9 @@ func TestBuildInitramfs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cpio -t %s: %v", out, err)
 	}
-	want := ".\nbin\nbin/busybox\nbin/envbox-sim\nbin/sh\nbin/target\nbin/vmhelper\ndelegate.sh\ndev\ninit\nproc\nsys\ntmp\n"
+	want := ".\nbin\nbin/busybox\nbin/dash\nbin/sh\nbin/target\nbin/vmhelper\ndelegate.sh\ndev\ninit\n" +
+		"lib\nlib/x86_64-linux-gnu\nlib/x86_64-linux-gnu/ld-linux-x86-64.so.2\nlib/x86_64-linux-gnu/libc.so.6\n" +
+		"lib64\nlib64/ld-linux-x86-64.so.2\nproc\nsys\ntmp\nusr\nusr/local\nusr/local/bin\nusr/local/bin/envbox\n"
 	if string(got) != want {
 		t.Errorf("cpio -t %s = %q, want %q", out, got, want)
 	}

@@ -31,6 +31,41 @@ type Kernel struct {
 	Image string
 	// Config is the package's /boot/config-* file.
 	Config string
+	// Modules holds GuestModules, each by its base name (bridge.ko).
+	Modules string
+}
+
+// GuestModules are the modules a guest running dockerd loads, in load order
+// (bridge needs stp, stp needs llc), as paths under lib/modules/<version>/
+// kernel: Debian builds the bridge, veth and overlayfs as modules.
+var GuestModules = []string{
+	"net/llc/llc.ko", "net/802/stp.ko", "net/bridge/bridge.ko",
+	"drivers/net/veth.ko", "fs/overlayfs/overlay.ko",
+}
+
+func newKernel(cacheDir, pkg string) Kernel {
+	dir := filepath.Join(cacheDir, pkg)
+	return Kernel{
+		Package: pkg,
+		Image:   filepath.Join(dir, "vmlinux"),
+		Config:  filepath.Join(dir, "config"),
+		Modules: filepath.Join(dir, "modules"),
+	}
+}
+
+// complete is nil when every file of k is in the cache. Caches written
+// before the modules were extracted are incomplete and fetched again.
+func (k Kernel) complete() error {
+	paths := []string{k.Image, k.Config}
+	for _, m := range GuestModules {
+		paths = append(paths, filepath.Join(k.Modules, filepath.Base(m)))
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // EnsureKernel returns the kernel that linux-image-amd64 depends on,
@@ -44,12 +79,8 @@ func EnsureKernel(ctx context.Context, cacheDir string) (Kernel, error) {
 			return Kernel{}, err
 		}
 	}
-	k := Kernel{
-		Package: pkg,
-		Image:   filepath.Join(cacheDir, pkg, "vmlinux"),
-		Config:  filepath.Join(cacheDir, pkg, "config"),
-	}
-	if _, err := os.Stat(k.Image); err == nil {
+	k := newKernel(cacheDir, pkg)
+	if k.complete() == nil {
 		return k, markCurrent(cacheDir, pkg)
 	}
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
@@ -67,8 +98,15 @@ func EnsureKernel(ctx context.Context, cacheDir string) (Kernel, error) {
 		return Kernel{}, err
 	}
 	// Publish atomically; a concurrent run that won the race is as good.
-	if err := os.Rename(tmp, filepath.Join(cacheDir, pkg)); err != nil {
-		if _, statErr := os.Stat(k.Image); statErr != nil {
+	// An incomplete entry of an older layout is replaced.
+	final := filepath.Join(cacheDir, pkg)
+	if k.complete() != nil {
+		if err := os.RemoveAll(final); err != nil {
+			return Kernel{}, fmt.Errorf("remove incomplete kernel cache %s: %w", final, err)
+		}
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		if k.complete() != nil {
 			return Kernel{}, fmt.Errorf("publish kernel %s: %w", pkg, err)
 		}
 	}
@@ -96,10 +134,7 @@ func cachedPackage(cacheDir string) (string, error) {
 		return "", err
 	}
 	pkg := strings.TrimSpace(string(b))
-	if _, err := os.Stat(filepath.Join(cacheDir, pkg, "vmlinux")); err != nil {
-		return "", err
-	}
-	return pkg, nil
+	return pkg, newKernel(cacheDir, pkg).complete()
 }
 
 func markCurrent(cacheDir, pkg string) error {
@@ -113,7 +148,8 @@ func markCurrent(cacheDir, pkg string) error {
 	return nil
 }
 
-// fetchKernel downloads pkg into dir and leaves dir/vmlinux and dir/config.
+// fetchKernel downloads pkg into dir and leaves dir/vmlinux, dir/config and
+// dir/modules/*.ko.
 func fetchKernel(ctx context.Context, pkg, dir string) error {
 	if err := aptDownload(ctx, pkg, dir); err != nil {
 		return err
@@ -123,7 +159,16 @@ func fetchKernel(ctx context.Context, pkg, dir string) error {
 		return fmt.Errorf("find %s_*.deb in %s: got %q (%v)", pkg, dir, debs, err)
 	}
 	vmlinuz := filepath.Join(dir, "vmlinuz")
-	if err := extractBoot(ctx, debs[0], vmlinuz, filepath.Join(dir, "config")); err != nil {
+	want := map[string]string{"./boot/vmlinuz-": vmlinuz, "./boot/config-": filepath.Join(dir, "config")}
+	modules := filepath.Join(dir, "modules")
+	if err := os.Mkdir(modules, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", modules, err)
+	}
+	version := strings.TrimPrefix(pkg, "linux-image-")
+	for _, m := range GuestModules {
+		want["./lib/modules/"+version+"/kernel/"+m] = filepath.Join(modules, filepath.Base(m))
+	}
+	if err := extractFiles(ctx, debs[0], want); err != nil {
 		return err
 	}
 	if err := os.Remove(debs[0]); err != nil {
@@ -191,10 +236,10 @@ func aptDownload(ctx context.Context, pkg, dir string) error {
 	return nil
 }
 
-// extractBoot copies ./boot/vmlinuz-* and ./boot/config-* out of deb. They
-// come first in the data tarball, so dpkg-deb is stopped as soon as both are
-// out instead of decompressing all the modules.
-func extractBoot(ctx context.Context, deb, vmlinuz, config string) error {
+// extractFiles copies the regular file whose name starts with each prefix
+// of want (a key) out of deb's data tarball to want's value. dpkg-deb is
+// stopped as soon as all are out instead of decompressing the rest.
+func extractFiles(ctx context.Context, deb string, want map[string]string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "dpkg-deb", "--fsys-tarfile", deb)
@@ -206,7 +251,6 @@ func extractBoot(ctx context.Context, deb, vmlinuz, config string) error {
 		return fmt.Errorf("dpkg-deb --fsys-tarfile %s: %w", deb, err)
 	}
 	defer func() { cancel(); _ = cmd.Wait() }()
-	want := map[string]string{"./boot/vmlinuz-": vmlinuz, "./boot/config-": config}
 	tr := tar.NewReader(stdout)
 	for len(want) > 0 {
 		h, err := tr.Next()

@@ -21,6 +21,39 @@ const allControllers = "cpuset cpu io memory hugetlb pids rdma misc"
 // bootOnce boots the guest once for all scenarios and returns its console.
 func bootOnce(t *testing.T) (Console, Kernel) {
 	t.Helper()
+	g := prepareGuest(t)
+	var shells []string
+	for _, sh := range []string{"/bin/dash", "/bin/bash"} {
+		if _, err := os.Stat(sh); err == nil {
+			shells = append(shells, sh)
+		}
+	}
+	initrd, err := BuildInitramfs(g.dir, Guest{
+		Busybox: g.busybox, Helper: g.helper, Init: InitScript,
+		Files: []File{
+			{Path: "bin/target", Text: TargetScript, Mode: 0o755},
+			{Path: "bin/envbox-sim", Text: EnvboxSimScript, Mode: 0o755},
+			{Path: "delegate.sh", Text: embed.DelegateScript, Mode: 0o644},
+		},
+		Programs: shells,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return boot(t, Boot{Kernel: g.kernel.Image, Initramfs: initrd, MemMiB: 512, CPUs: 1, Timeout: 3 * time.Minute}), g.kernel
+}
+
+// preparedGuest is what every VM test needs before it builds its initramfs.
+type preparedGuest struct {
+	kernel          Kernel
+	dir             string
+	busybox, helper string
+}
+
+// prepareGuest skips under -short, checks the host tools, fetches the
+// kernel (cached) and builds vmhelper.
+func prepareGuest(t *testing.T) preparedGuest {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("boots a qemu VM (about 10 s under TCG plus the first kernel download); skipped with -short")
 	}
@@ -42,24 +75,15 @@ func bootOnce(t *testing.T) (Console, Kernel) {
 	}
 	t.Logf("kernel %s ready in %s: %s", k.Package, time.Since(start).Round(time.Millisecond), k.Image)
 	dir := t.TempDir()
-	helper := buildHelper(t, dir)
-	var shells []string
-	for _, sh := range []string{"/bin/dash", "/bin/bash"} {
-		if _, err := os.Stat(sh); err == nil {
-			shells = append(shells, sh)
-		}
-	}
-	initrd, err := BuildInitramfs(dir, Guest{
-		Busybox: busybox, Helper: helper,
-		Init: InitScript, Target: TargetScript, EnvboxSim: EnvboxSimScript, Delegate: embed.DelegateScript,
-		Shells: shells,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	boot := Boot{Kernel: k.Image, Initramfs: initrd, MemMiB: 512, CPUs: 1, Timeout: 3 * time.Minute}
-	start = time.Now()
-	out, err := boot.Run(ctx)
+	return preparedGuest{kernel: k, dir: dir, busybox: busybox, helper: buildStatic(t, dir, "vmhelper", "./helper")}
+}
+
+// boot runs b and parses the console; the console is logged when the test
+// fails.
+func boot(t *testing.T, b Boot) Console {
+	t.Helper()
+	start := time.Now()
+	out, err := b.Run(context.Background())
 	t.Logf("VM ran for %s", time.Since(start).Round(time.Millisecond))
 	if err != nil {
 		t.Fatalf("%v\nconsole:\n%s", err, out)
@@ -73,7 +97,7 @@ func bootOnce(t *testing.T) (Console, Kernel) {
 			t.Logf("console:\n%s", out)
 		}
 	})
-	return con, k
+	return con
 }
 
 // unavailable skips when this machine cannot run the VM, except in CI
@@ -93,14 +117,14 @@ func cacheDir() string {
 	return DefaultCacheDir
 }
 
-// buildHelper compiles ./helper static for the guest.
-func buildHelper(t *testing.T, dir string) string {
+// buildStatic compiles pkg static for the guest as dir/name.
+func buildStatic(t *testing.T, dir, name, pkg string) string {
 	t.Helper()
-	out := filepath.Join(dir, "vmhelper")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "./helper")
+	out := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./helper: %v\n%s", err, b)
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
 	}
 	return out
 }
