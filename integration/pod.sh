@@ -11,7 +11,10 @@
 # mount of T. It then:
 #   1. re-checks that: /proc/self/cgroup reads "0::/" and the root's
 #      cgroup.procs holds exactly this shell (a machine's real root never does);
-#   2. creates T/pod and moves itself there, and checks "0::/pod".
+#   2. creates T/pod and moves itself there, and checks "0::/pod";
+#   3. mounts a tmpfs on /run, as a container has its own: dockerd and
+#      containerd put fixed paths there (/run/docker/plugins, /run/containerd/s)
+#      whatever their flags say, which would otherwise stay on the host.
 # The payload runs in T/pod but sees T as the cgroup root, as a pod container
 # with the host's cgroup namespace sees the node's root. A dockerd started
 # directly there creates /docker/<id> = T/docker/<id>: outside the pod. Under
@@ -46,4 +49,6 @@ mkdir "$cg/pod" || fail "mkdir $cg/pod failed"
 echo "$$" >"$cg/pod/cgroup.procs" || fail "write $$ to $cg/pod/cgroup.procs failed"
 self=$(own_cgroup)
 [ "$self" = /pod ] || fail "/proc/self/cgroup v2 path \"$self\" after joining $cg/pod, want \"/pod\""
+[ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" ] || fail "in the host's mount namespace: not mounting /run"
+mount -t tmpfs -o mode=755 tmpfs /run || fail "mount a tmpfs on /run failed"
 exec "$@"
