@@ -5,9 +5,9 @@
 // Two guests: the scenario guest (static busybox, the static vmhelper from
 // ./helper, the delegation script of package embed and guest/init.sh) runs
 // the script in many pod set-ups; the workspace guest adds the real envbox
-// binary, the host's dockerd, containerd and runc with their libraries and
-// the kernel's bridge, veth and overlay modules, and runs `envbox docker`
-// (guest/workspace-init.sh).
+// binary, the host's docker.io binaries with their libraries and the
+// kernel's bridge, veth and overlay modules, and plays a node whose own
+// dockerd runs `envbox docker` as a privileged pod (guest/workspace-init.sh).
 //
 // It owns fetching and caching the kernel (apt-get download + dpkg-deb, the
 // uncompressed vmlinux cut out of the bzImage, the modules), building the

@@ -20,8 +20,8 @@ var TargetScript string
 //go:embed guest/envbox-sim.sh
 var EnvboxSimScript string
 
-// WorkspaceInitScript is /init of the workspace VM: `envbox docker` with a
-// real dockerd in a pod with CPU and memory limits.
+// WorkspaceInitScript is /init of the workspace VM: a node whose dockerd
+// runs `envbox docker` as a privileged pod with CPU and memory limits.
 //
 //go:embed guest/workspace-init.sh
 var WorkspaceInitScript string

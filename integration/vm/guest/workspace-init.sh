@@ -1,11 +1,13 @@
 #!/bin/sh
 # shellcheck shell=sh
-# /init of the workspace VM: a pure cgroup v2 machine where the real envbox
-# binary runs `envbox docker` as a pod's container (dockerd, containerd and
-# runc are the host's docker.io, with their libraries). The pod has 1.5 CPUs
-# and 768 MiB; no CODER_CPUS/CODER_MEMORY, so envbox derives the workspace's
-# limits from the pod. Records what the machine's cgroupfs says of the
-# workspace container, prints `RESULT ws {...}` and DONE, powers off.
+# /init of the workspace VM: a pure cgroup v2 machine that plays a
+# Kubernetes node. Its container runtime (the host's docker.io dockerd,
+# containerd and runc) runs the pod: a privileged container with 1.5 CPUs
+# and 768 MiB whose entrypoint is the real envbox binary, `envbox docker`,
+# with neither CODER_CPUS nor CODER_MEMORY, so envbox derives the
+# workspace's limits from the pod. Records what the node's cgroupfs says of
+# the workspace, what `docker exec` (kubectl exec) lands in, and how the pod
+# stops; prints `RESULT ws {...}` and DONE, powers off.
 
 # runc's pivot_root refuses the initramfs root (rootfs): copy it to a tmpfs
 # and switch to that first, as a real machine's root would be.
@@ -24,11 +26,12 @@ export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/pts /dev/shm /run /var/lib/docker /share
+mkdir -p /dev/pts /dev/shm /run /share /var/lib/node /var/lib/pod
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
 ln -s /run /var/run
+mkdir -p /run/pod
 # The bootstrap script writes here as the workspace user.
 chmod 1777 /share
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
@@ -38,7 +41,6 @@ cg=/sys/fs/cgroup
 h=/bin/vmhelper
 s=ws
 d=/tmp/$s
-pod=$cg/pod
 image='envbox-vm/workspace:1'
 token='envbox-vm-token-7e21c4'
 mkdir -p "$d"
@@ -63,11 +65,20 @@ finish() {
 wait_for() {
 	n=$1
 	shift
-	while ! "$@"; do
+	while ! "$@" >/dev/null 2>&1; do
 		n=$((n - 1))
 		[ "$n" -gt 0 ] || return 1
 		sleep 0.5
 	done
+}
+
+# node: the node's container runtime; pod: the dockerd envbox runs in the
+# pod (its /var/run is /run/pod here).
+node() {
+	docker -H unix:///run/node.sock "$@"
+}
+pod() {
+	docker -H unix:///run/pod/docker.sock "$@"
 }
 
 step booted
@@ -79,82 +90,94 @@ for m in llc stp bridge veth overlay; do
 done
 rec modules ok
 
-# No registry: import the image into the data root with a plain dockerd
-# first, as a pull would have left it.
-step priming the data root
-dockerd --data-root=/var/lib/docker --host=unix:///run/prime.sock \
-	--exec-root=/run/prime --pidfile=/run/prime.pid --bridge=none --iptables=false \
-	>/tmp/prime.log 2>&1 &
-prime=$!
-wait_for 240 "$h" import /run/prime.sock /images/workspace.tar "$image" 2>/tmp/import.err
-rc=$?
-rec import_rc "$rc"
-[ "$rc" = 0 ] || rec import_err "$(tail -n 3 /tmp/import.err)"
-kill -TERM "$prime"
-wait "$prime"
-rec prime_rc "$?"
-
-# The pod: every controller delegated to it, as the kubelet does.
+# The node enables every controller for its children, as the kubelet does.
 read -r controllers <"$cg/cgroup.controllers"
 for c in $controllers; do
 	echo "+$c" >"$cg/cgroup.subtree_control"
 done
-mkdir "$pod"
-echo "150000 100000" >"$pod/cpu.max"
-echo 805306368 >"$pod/memory.max"
 
-step starting envbox docker in the pod
+# No registry: import the workspace image into the pod's data root with a
+# plain dockerd first, as a pull would have left it.
+step priming the data root of the pod
+dockerd --data-root=/var/lib/pod --host=unix:///run/prime.sock \
+	--exec-root=/run/prime --pidfile=/run/prime.pid --bridge=none --iptables=false \
+	>/tmp/prime.log 2>&1 &
+prime=$!
+wait_for 240 docker -H unix:///run/prime.sock version
+docker -H unix:///run/prime.sock import /images/workspace.tar "$image" >/dev/null 2>/tmp/import.err
+rec import_rc "$?"
+kill -TERM "$prime"
+wait "$prime"
+rec prime_rc "$?"
+
+step starting the node runtime
+dockerd --data-root=/var/lib/node --host=unix:///run/node.sock \
+	--exec-root=/run/node --pidfile=/run/node.pid --bip=172.20.0.1/24 --iptables=false \
+	>/tmp/node.log 2>&1 &
+wait_for 240 node version
+# The pod's image: the same busybox root; envbox and docker's binaries come
+# from the node, read-only.
+node import /images/workspace.tar "$image" >/dev/null
+
+step starting the pod
 export CODER_INNER_IMAGE="$image" CODER_INNER_USERNAME=coder CODER_AGENT_TOKEN="$token"
 export CODER_MOUNTS=/share:/share
 # shellcheck disable=SC2016 # expanded by the workspace's shell
 export CODER_BOOTSTRAP_SCRIPT='id -un >/share/boot-user; printf "%s" "$CODER_AGENT_TOKEN" >/share/boot-token'
 export ENVBOX_DOCKERD_EXTRA_ARGS="--iptables=false --userland-proxy=false"
 export ENVBOX_DOCKERD_TIMEOUT=300s ENVBOX_STOP_GRACE=10s ENVBOX_LOG_FORMAT=json
-# PID 1 of the pod's container: its own cgroup namespace rooted at the pod
-# and mount namespace with cgroup2 mounted inside, as a container runtime
-# sets them up; the subshell proves it joined the pod before exec.
-(
-	echo 0 >"$pod/cgroup.procs" || exit 97
-	read -r self </proc/self/cgroup
-	[ "$self" = "0::/pod" ] || exit 98
-	exec "$h" ns /bin/sh -c 'umount /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec envbox docker'
-) >/tmp/envbox.log 2>&1 &
-envbox=$!
+node run -d --name pod --privileged --cpus 1.5 --memory 768m \
+	-v /usr:/usr:ro -v /lib:/lib:ro -v /lib64:/lib64:ro \
+	-v /var/lib/pod:/var/lib/docker -v /run/pod:/var/run -v /share:/share \
+	-e CODER_INNER_IMAGE -e CODER_INNER_USERNAME -e CODER_AGENT_TOKEN -e CODER_MOUNTS \
+	-e CODER_BOOTSTRAP_SCRIPT -e ENVBOX_DOCKERD_EXTRA_ARGS -e ENVBOX_DOCKERD_TIMEOUT \
+	-e ENVBOX_STOP_GRACE -e ENVBOX_LOG_FORMAT \
+	--entrypoint /usr/local/bin/envbox "$image" docker >/tmp/pod.id 2>/tmp/pod.err
+rec pod_run_rc "$?"
+rec pod_run_err "$(cat /tmp/pod.err)"
 
-# bootstrapped: the script wrote the token, or envbox died (stop waiting).
-# Every 30 s envbox's last log line goes to the console, for a run that
-# times out.
+# bootstrapped: the script wrote the token, or the pod ended (stop
+# waiting). Every 30 s the pod's last log line goes to the console.
 polls=0
 bootstrapped() {
 	[ -s /share/boot-token ] && return 0
 	polls=$((polls + 1))
-	[ $((polls % 60)) != 0 ] || step "waiting for the bootstrap: $(tail -n 1 /tmp/envbox.log | cut -c 1-300)"
-	! kill -0 "$envbox" 2>/dev/null
+	[ $((polls % 60)) != 0 ] || step "waiting for the bootstrap: $(node logs --tail 1 pod 2>&1 | cut -c 1-300)"
+	[ "$(node inspect -f '{{.State.Running}}' pod)" != true ]
 }
 wait_for 600 bootstrapped
 step workspace bootstrapped
 rec boot_user "$(cat /share/boot-user)"
 rec boot_token "$(cat /share/boot-token)"
-id=$("$h" inspect /run/docker.sock workspace_cvm 2>&1)
+podid=$(node inspect -f '{{.Id}}' pod)
+pod1=$(node inspect -f '{{.State.Pid}}' pod)
+id=$(pod inspect -f '{{.Id}}' workspace_cvm 2>&1)
+rec pod_id "$podid"
 rec id "$id"
-rec docker_children "$(cd "$pod/docker" && ls -d -- */)"
-rec cpu_max "$(cat "$pod/docker/$id/cpu.max")"
-rec memory_max "$(cat "$pod/docker/$id/memory.max")"
-rec pod_subtree_control "$(cat "$pod/cgroup.subtree_control")"
-rec pod_procs "$(cat "$pod/cgroup.procs")"
-rec envbox_cgroup "$(cat "/proc/$envbox/cgroup")"
-rec dockerd_cgroup "$(cat "/proc/$(pidof dockerd)/cgroup")"
-ws=$(head -n 1 "$pod/docker/$id/cgroup.procs")
+p=$cg/docker/$podid
+rec pod_cpu_max "$(cat "$p/cpu.max")"
+rec pod_memory_max "$(cat "$p/memory.max")"
+rec docker_children "$(cd "$p/docker" && ls -d -- */)"
+rec cpu_max "$(cat "$p/docker/$id/cpu.max")"
+rec memory_max "$(cat "$p/docker/$id/memory.max")"
+rec pod_subtree_control "$(cat "$p/cgroup.subtree_control")"
+rec pod_procs "$(cat "$p/cgroup.procs")"
+rec envbox_cgroup "$(cat "/proc/$pod1/cgroup")"
+rec init_comms "$(while read -r pid; do cat "/proc/$pid/comm"; done <"$p/init/cgroup.procs" | sort -u | tr '\n' ' ')"
+ws=$(head -n 1 "$p/docker/$id/cgroup.procs")
 rec workspace_comm "$(cat "/proc/$ws/comm")"
 rec workspace_cgroup "$(cat "/proc/$ws/cgroup")"
+# kubectl exec is runc exec into the pod: its root now refuses processes
+# (EBUSY), so runc joins the cgroup of the pod's PID 1, envbox's /init.
+rec exec_cgroup "$(node exec pod cat /proc/self/cgroup 2>&1)"
 
-step stopping envbox docker
+step stopping the pod
 rec term_uptime "$(cut -d ' ' -f 1 /proc/uptime)"
-kill -TERM "$envbox"
-wait "$envbox"
-rec envbox_rc "$?"
-rec exit_uptime "$(cut -d ' ' -f 1 /proc/uptime)"
-rec procs_after "$(find "$pod" -name cgroup.procs -exec cat {} +)"
+node stop -t 60 pod >/dev/null
+rec stop_uptime "$(cut -d ' ' -f 1 /proc/uptime)"
+rec pod_exit "$(node inspect -f '{{.State.ExitCode}}' pod)"
+rec procs_after "$(find "$p" -name cgroup.procs -exec cat {} + 2>/dev/null)"
+node logs pod >/tmp/envbox.log 2>&1
 rec token_in_log "$(grep -c -F "$token" /tmp/envbox.log)"
 rec create_line "$(grep -F 'creating the workspace container' /tmp/envbox.log)"
 rec bootstrap_done "$(grep -c -F '"msg":"bootstrap script done"' /tmp/envbox.log)"

@@ -2,8 +2,7 @@
 // static, CGO_ENABLED=0, into the initramfs). It does what busybox cannot:
 // enter a cgroup namespace, print the errno of a single write(2), allocate
 // memory until the OOM killer comes, read the CPU quota with package xunix,
-// talk to dockerd's API without a docker CLI in the guest, and print a
-// scenario's results as one JSON line.
+// and print a scenario's results as one JSON line.
 //
 //	vmhelper ns CMD [ARGS...]        new mount+cgroup namespace, / rprivate, exec CMD
 //	vmhelper cgns CMD [ARGS...]      new cgroup namespace only (envbox's default wrapper), exec CMD
@@ -14,20 +13,12 @@
 //	vmhelper policy PID               print PID's scheduling policy (SCHED_FIFO)
 //	vmhelper cpuquota DIR             xunix quota of "self", and of DIR with the root fallback
 //	vmhelper report NAME DIR          print "RESULT NAME {file: content, ...}" for DIR's files
-//	vmhelper import SOCK TAR REF      import the root filesystem TAR as image REF (docker import)
-//	vmhelper inspect SOCK NAME        print the ID of container NAME
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -49,7 +40,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: vmhelper ns|cgns|limits|write|hog|rt|policy|cpuquota|report|import|inspect ARGS")
+		return errors.New("usage: vmhelper ns|cgns|limits|write|hog|rt|policy|cpuquota|report ARGS")
 	}
 	cmd, rest := args[0], args[1:]
 	switch {
@@ -72,10 +63,6 @@ func run(args []string) error {
 		return cpuQuota(rest[0])
 	case cmd == "report" && len(rest) == 2:
 		return report(rest[0], rest[1])
-	case cmd == "import" && len(rest) == 3:
-		return importImage(rest[0], rest[1], rest[2])
-	case cmd == "inspect" && len(rest) == 2:
-		return inspect(rest[0], rest[1])
 	}
 	return fmt.Errorf("bad arguments %q", args)
 }
@@ -240,58 +227,5 @@ func report(name, dir string) error {
 		return fmt.Errorf("encode results of %s: %w", name, err)
 	}
 	fmt.Printf("RESULT %s %s\n", name, js)
-	return nil
-}
-
-// dockerAPI is an HTTP client for dockerd's unix socket.
-func dockerAPI(sock string) *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-		},
-	}}
-}
-
-// importImage is `docker import TAR REF`: POST /images/create?fromSrc=-.
-// The answer is a JSON progress stream whose failures are "error" objects
-// under a 200 status.
-func importImage(sock, tarPath, ref string) error {
-	f, err := os.Open(tarPath)
-	if err != nil {
-		return fmt.Errorf("open image tarball: %w", err)
-	}
-	defer f.Close()
-	repo, tag, _ := strings.Cut(ref, ":")
-	q := url.Values{"fromSrc": {"-"}, "repo": {repo}, "tag": {tag}}
-	resp, err := dockerAPI(sock).Post("http://docker/images/create?"+q.Encode(), "application/x-tar", f)
-	if err != nil {
-		return fmt.Errorf("import %s as %s via %s: %w", tarPath, ref, sock, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK || bytes.Contains(body, []byte(`"error"`)) {
-		return fmt.Errorf("import %s as %s: %s: %s (%v)", tarPath, ref, resp.Status, body, err)
-	}
-	return nil
-}
-
-// inspect prints the full ID of container name (GET /containers/NAME/json).
-func inspect(sock, name string) error {
-	resp, err := dockerAPI(sock).Get("http://docker/containers/" + url.PathEscape(name) + "/json")
-	if err != nil {
-		return fmt.Errorf("inspect %s via %s: %w", name, sock, err)
-	}
-	defer resp.Body.Close()
-	var c struct {
-		ID string `json:"Id"`
-	}
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("inspect %s: %s: %s", name, resp.Status, body)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil || c.ID == "" {
-		return fmt.Errorf("inspect %s: no Id in the answer (%v)", name, err)
-	}
-	fmt.Println(c.ID)
 	return nil
 }
