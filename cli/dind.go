@@ -247,7 +247,7 @@ func runDind(ctx context.Context, log slog.Logger, cfg dindConfig, deps dindDeps
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}
 	}
-	w := dind.Wrapper{Attempts: cfg.Attempts, Isolated: cfg.Isolated}
+	w := dind.Wrapper{Attempts: cfg.Attempts, Isolated: cfg.Isolated, CgroupNS: delegatedNamespace(ctx, log, osDelegatedNamespace(deps.fs))}
 	cmd, err := w.Wrap(cfg.Plan.Dockerd[0], cfg.Plan.Dockerd[1:])
 	if err != nil {
 		return usageError(err)
@@ -350,4 +350,26 @@ func ensureTLS(ctx context.Context, log slog.Logger, cfg dindConfig, deps dindDe
 	}
 	log.Info(ctx, "tls certificates ready", slog.F("dir", tc.Dir), slog.F("dns", tc.DNSNames), slog.F("ips", ips))
 	return nil
+}
+
+// osDelegatedNamespace is dind.DelegatedNamespace for this process.
+func osDelegatedNamespace(fsys afero.Fs) func() (string, error) {
+	return func() (string, error) { return dind.DelegatedNamespace(fsys, os.Readlink, os.Getpid()) }
+}
+
+// delegatedNamespace asks find and logs the answer: "" (a new cgroup
+// namespace) unless an earlier delegation in this container already put
+// envbox in /init. Unreadable is logged and "": a new namespace still keeps
+// everything inside the pod, one level deeper.
+func delegatedNamespace(ctx context.Context, log slog.Logger, find func() (string, error)) string {
+	ns, err := find()
+	if err != nil {
+		log.Warn(ctx, "cannot tell whether this container was delegated before; delegating in a new cgroup namespace", slog.Error(err))
+		return ""
+	}
+	if ns != "" {
+		log.Info(ctx, "already in /init of this container's cgroup namespace (envbox started again, or run through kubectl exec): "+
+			"delegating in this namespace, rooted at the pod, not in a new one rooted at /init", slog.F("cgroup_namespace", ns))
+	}
+	return ns
 }

@@ -82,7 +82,9 @@ func (s *dindSupervisor) restart(ctx context.Context) error {
 		return nil
 	}
 	w := s.wrapper
-	if w.CgroupNS = s.ns.path(); w.CgroupNS == "" {
+	if kept := s.ns.path(); kept != "" {
+		w.CgroupNS = kept
+	} else if w.CgroupNS == "" {
 		s.log.Warn(ctx, "no cgroup namespace kept from the first dockerd (it died before it ran): the restart makes a new one, one /init deeper")
 	}
 	cmd, err := w.Wrap(s.cfg.Plan.Dockerd[0], s.cfg.Plan.Dockerd[1:])

@@ -40,8 +40,11 @@ type dockerDeps struct {
 	api   func(socket string) (workspace.API, error)
 	// keepNS keeps the first dockerd's cgroup namespace in k for restarts.
 	keepNS func(ctx context.Context, log slog.Logger, p proc, k *cgroupNSKeeper)
-	cgroup workspace.CgroupLimits
-	now    func() time.Time
+	// delegatedNS finds the namespace of an earlier delegation in this
+	// container (dind.DelegatedNamespace).
+	delegatedNS func() (string, error)
+	cgroup      workspace.CgroupLimits
+	now         func() time.Time
 	// poll is the Docker API ping interval.
 	poll time.Duration
 }
@@ -58,8 +61,9 @@ func startDocker(c *cobra.Command, cfg dockerConfig) error {
 	fs := afero.NewOsFs()
 	deps := dockerDeps{
 		log: log, fs: fs, environ: os.Environ(), lookPath: exec.LookPath, signals: sigs,
-		start: startBackground, api: newDockerAPI, keepNS: keepBackgroundNS, cgroup: xunixLimits{fs: fs},
-		now: time.Now, poll: 250 * time.Millisecond,
+		start: startBackground, api: newDockerAPI, keepNS: keepBackgroundNS, delegatedNS: osDelegatedNamespace(fs),
+		cgroup: xunixLimits{fs: fs},
+		now:    time.Now, poll: 250 * time.Millisecond,
 	}
 	// PID-1 duty (envbox docker is the image's entrypoint): reap orphans
 	// such as exited exec and shim children without taking the exit status

@@ -183,6 +183,9 @@ func (s *session) wrapDockerd(ctx context.Context) (dind.Command, error) {
 	// A restart rejoins the first delegation's cgroup namespace: envbox now
 	// lives in /init, and a new namespace would be rooted there.
 	w := dind.Wrapper{Attempts: s.cfg.Attempts, CgroupNS: s.ns.path()}
+	if w.CgroupNS == "" {
+		w.CgroupNS = delegatedNamespace(ctx, s.log, s.deps.delegatedNS)
+	}
 	if s.dockerd != nil && w.CgroupNS == "" {
 		s.log.Warn(ctx, "no cgroup namespace kept from the first dockerd: the restart makes a new one, one /init deeper")
 	}

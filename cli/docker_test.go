@@ -29,7 +29,8 @@ func wantDockerdArgv(dataRoot string, extra ...string) []string {
 }
 
 // wantRestartArgv is the dockerd command line of a restart: the wrapper
-// rejoins the first dockerd's cgroup namespace, kept open at nsPath.
+// rejoins the first dockerd's cgroup namespace, kept open at nsPath (or the
+// namespace of an earlier delegation in the container).
 func wantRestartArgv(nsPath, dataRoot string, extra ...string) []string {
 	return append([]string{
 		"nsenter", "--cgroup=" + nsPath, "--", "/bin/sh", "-c", embed.DelegateScript, "dockerd",
@@ -53,7 +54,7 @@ func startFlow(t *testing.T, cfg dockerConfig, edit func(w *fakeWorld, d *docker
 		lookPath: func(s string) (string, error) { return "", errors.New(s + ": not found") },
 		signals:  w.signals, start: w.start,
 		api:    func(string) (workspace.API, error) { return w.api, nil },
-		keepNS: w.keepNS,
+		keepNS: w.keepNS, delegatedNS: func() (string, error) { return "", nil },
 		cgroup: fakeLimits{quota: 200000, period: 100000, mem: 1 << 30},
 		now:    time.Now, poll: time.Millisecond,
 	}
@@ -275,6 +276,27 @@ func TestRunDockerRedactsToken(t *testing.T) {
 	}
 	if !strings.Contains(logs, "[REDACTED]") {
 		t.Errorf("logs lack [REDACTED]; the redacted lines were not logged at all:\n%s", logs)
+	}
+}
+
+// TestRunDockerDelegatedBefore: envbox started again in a container it
+// delegated before (it sits in /init of the container's namespace) runs
+// the delegation in that namespace, rooted at the pod, not a new one.
+func TestRunDockerDelegatedBefore(t *testing.T) {
+	t.Parallel()
+	w, done := startFlow(t, flowConfig(), func(_ *fakeWorld, d *dockerDeps) {
+		d.delegatedNS = func() (string, error) { return "/proc/7/ns/cgroup", nil }
+	})
+	waitScript(t, w)
+	w.signals <- syscall.SIGTERM
+	if err := waitFor(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := w.proc("dockerd").argv, [][]string{wantRestartArgv("/proc/7/ns/cgroup", "/var/lib/docker")}; !reflect.DeepEqual(got, want) {
+		t.Errorf("dockerd argv =\n%q\nwant\n%q", got, want)
+	}
+	if logs := w.logs.String(); !strings.Contains(logs, `"cgroup_namespace":"/proc/7/ns/cgroup"`) {
+		t.Errorf("logs lack the namespace rejoined:\n%s", logs)
 	}
 }
 

@@ -54,7 +54,7 @@ func TestWorkspaceLimitsInCgroupfs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	con := boot(t, Boot{Kernel: g.kernel.Image, Initramfs: initrd, MemMiB: 2048, CPUs: 2, Timeout: 8 * time.Minute})
+	con := boot(t, Boot{Kernel: g.kernel.Image, Initramfs: initrd, MemMiB: 2048, CPUs: 2, Timeout: 15 * time.Minute})
 	kv, ok := con.Results["ws"]
 	if !ok {
 		t.Fatal("no RESULT line for ws")
@@ -107,6 +107,17 @@ func TestWorkspaceLimitsInCgroupfs(t *testing.T) {
 	r.want("bootstrap_done", "1")
 	r.want("boot_token", vmToken)
 	r.want("token_in_log", "0")
+
+	// A second envbox started in the delegated pod (docker exec, as kubectl
+	// exec) delegates in the pod's namespace: its dockerd in the pod's
+	// /init, nothing moved one level down.
+	r.want("second_up", "0")
+	r.want("second_cgroup", "0::/docker/"+podID+"/init")
+	r.want("second_cgroupns", "same_as_pod")
+	r.want("envbox_cgroup_after_second", "0::/docker/"+podID+"/init")
+	r.want("init_children", "")
+	r.wantContains("second_log_line", "already in /init of this container's cgroup namespace")
+	r.want("second_rc", "0")
 
 	// docker stop: SIGTERM to envbox, which must exit 0 on its own within
 	// the 60 s before the runtime's SIGKILL.

@@ -50,9 +50,12 @@ rec() {
 	printf '%s\n' "$2" >"$d/$1"
 }
 
-# step: progress on the console, for a run that times out.
+# step: progress on the console (for a run that times out) and in the
+# results (uptime and step, one per line).
 step() {
-	echo "STEP $(cut -d ' ' -f 1 /proc/uptime) $*"
+	line="$(cut -d ' ' -f 1 /proc/uptime) $*"
+	echo "STEP $line"
+	printf '%s\n' "$line" >>"$d/steps"
 }
 
 finish() {
@@ -145,7 +148,7 @@ bootstrapped() {
 	[ $((polls % 60)) != 0 ] || step "waiting for the bootstrap: $(node logs --tail 1 pod 2>&1 | cut -c 1-300)"
 	[ "$(node inspect -f '{{.State.Running}}' pod)" != true ]
 }
-wait_for 600 bootstrapped
+wait_for 1200 bootstrapped
 step workspace bootstrapped
 rec boot_user "$(cat /share/boot-user)"
 rec boot_token "$(cat /share/boot-token)"
@@ -170,6 +173,38 @@ rec workspace_cgroup "$(cat "/proc/$ws/cgroup")"
 # kubectl exec is runc exec into the pod: its root now refuses processes
 # (EBUSY), so runc joins the cgroup of the pod's PID 1, envbox's /init.
 rec exec_cgroup "$(node exec pod cat /proc/self/cgroup 2>&1)"
+
+# envbox started again in the delegated pod (here through docker exec, as
+# kubectl exec would, which lands in /init): it must delegate in the pod's
+# own cgroup namespace, not a new one rooted at /init that would move the
+# running envbox, dockerd and containerd one level down.
+step starting a second envbox in the pod
+node exec pod envbox dind -- dockerd --host=unix:///var/run/second.sock --data-root=/share/second \
+	--exec-root=/var/run/second --pidfile=/var/run/second.pid --bridge=none --iptables=false \
+	>/tmp/second.log 2>&1 &
+second_client=$!
+wait_for 240 docker -H unix:///run/pod/second.sock version
+rec second_up "$?"
+second=$(cat /run/pod/second.pid 2>/dev/null)
+# The pid file holds the pid in the pod's pid namespace; find it here.
+for q in $(pidof dockerd); do
+	[ "$(readlink "/proc/$q/ns/pid")" = "$(readlink "/proc/$pod1/ns/pid")" ] || continue
+	grep -q second.sock "/proc/$q/cmdline" && second=$q
+done
+rec second_cgroup "$(cat "/proc/$second/cgroup")"
+if [ "$(readlink "/proc/$second/ns/cgroup")" = "$(readlink "/proc/$pod1/ns/cgroup")" ]; then
+	rec second_cgroupns same_as_pod
+else
+	rec second_cgroupns new
+fi
+rec envbox_cgroup_after_second "$(cat "/proc/$pod1/cgroup")"
+rec init_children "$(cd "$p/init" && ls -d -- */ 2>/dev/null)"
+rec second_log_line "$(grep -F 'already in /init' /tmp/second.log | cut -c 1-200)"
+for q in $(pidof envbox); do
+	grep -q second.sock "/proc/$q/cmdline" && kill -TERM "$q"
+done
+wait "$second_client"
+rec second_rc "$?"
 
 step stopping the pod
 rec term_uptime "$(cut -d ' ' -f 1 /proc/uptime)"
