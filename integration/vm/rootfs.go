@@ -10,7 +10,7 @@ import (
 // imageApplets are the busybox applets the workspace image links: what
 // envbox docker runs in it (true, sleep, the bootstrap's sh, mkdir, mktemp)
 // and what the test's bootstrap script uses (id, cat).
-var imageApplets = []string{"sh", "true", "sleep", "mkdir", "mktemp", "id", "cat", "env", "ls"}
+var imageApplets = []string{"sh", "true", "sleep", "mkdir", "mktemp", "id", "cat"}
 
 // imagePasswd has the workspace user the test starts envbox docker with.
 const imagePasswd = "root:x:0:0:root:/root:/bin/sh\ncoder:x:1000:1000:coder:/home/coder:/bin/sh\n"

@@ -46,8 +46,6 @@ func TestWriteImage(t *testing.T) {
 		`2 777 0:0 bin/mktemp busybox ""`,
 		`2 777 0:0 bin/id busybox ""`,
 		`2 777 0:0 bin/cat busybox ""`,
-		`2 777 0:0 bin/env busybox ""`,
-		`2 777 0:0 bin/ls busybox ""`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("image entries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
