@@ -70,7 +70,7 @@ func newDaemonDir(t testing.TB) string {
 
 // startEnvboxDockerd runs `envbox dind -- <dockerdArgv>` as the pod's
 // payload and waits until the Docker API answers.
-func startEnvboxDockerd(t *testing.T) (*daemon, *cgtest.Cgroup) {
+func startEnvboxDockerd(t testing.TB) (*daemon, *cgtest.Cgroup) {
 	t.Helper()
 	dir := newDaemonDir(t)
 	cg := cgtest.New(t)
@@ -83,7 +83,7 @@ func startEnvboxDockerd(t *testing.T) (*daemon, *cgtest.Cgroup) {
 
 // startBareDockerd runs dockerd itself as the pod's payload: the baseline
 // without envbox.
-func startBareDockerd(t *testing.T) (*daemon, *cgtest.Cgroup) {
+func startBareDockerd(t testing.TB) (*daemon, *cgtest.Cgroup) {
 	t.Helper()
 	dir := newDaemonDir(t)
 	cg := cgtest.New(t)
@@ -96,7 +96,7 @@ func (d *daemon) sock() string { return filepath.Join(d.dir, "docker.sock") }
 
 // connect waits for the API; it gives up at once when the pod process
 // exits (a guard or delegation failure).
-func (d *daemon) connect(t *testing.T) {
+func (d *daemon) connect(t testing.TB) {
 	t.Helper()
 	pool, err := dockertest.NewPool("unix://" + d.sock())
 	if err != nil {
@@ -106,7 +106,7 @@ func (d *daemon) connect(t *testing.T) {
 	d.waitAPI(t)
 }
 
-func (d *daemon) waitAPI(t *testing.T) {
+func (d *daemon) waitAPI(t testing.TB) {
 	t.Helper()
 	start := time.Now()
 	poll(t, timeoutStart, "dockerd API on "+d.sock(), d.podExited, d.pool.Client.Ping)
@@ -135,7 +135,7 @@ func (d *daemon) dockerdPid() (int, error) {
 }
 
 // importImage imports a rootfs tarball as repo:latest.
-func importImage(t *testing.T, pool *dockertest.Pool, tarball, repo string) {
+func importImage(t testing.TB, pool *dockertest.Pool, tarball, repo string) {
 	t.Helper()
 	f, err := os.Open(tarball)
 	if err != nil {
@@ -154,7 +154,7 @@ func importImage(t *testing.T, pool *dockertest.Pool, tarball, repo string) {
 
 // runContainer creates and starts a container without network, stopped
 // with SIGKILL 2 s after SIGTERM; opts may adjust the options.
-func runContainer(t *testing.T, pool *dockertest.Pool, image string, cmd []string, opts func(*docker.CreateContainerOptions)) *docker.Container {
+func runContainer(t testing.TB, pool *dockertest.Pool, image string, cmd []string, opts func(*docker.CreateContainerOptions)) *docker.Container {
 	t.Helper()
 	o := docker.CreateContainerOptions{
 		Config:     &docker.Config{Image: image, Cmd: cmd, StopTimeout: 2},

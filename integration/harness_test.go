@@ -79,7 +79,7 @@ func envboxBinary(t testing.TB) string {
 
 // imageTarball returns the cached rootfs tarball of kind ("base" or
 // "dind"), building it with images.sh the first time (about a minute).
-func imageTarball(t *testing.T, kind string) string {
+func imageTarball(t testing.TB, kind string) string {
 	t.Helper()
 	out, err := exec.Command("./images.sh", kind).Output()
 	if err != nil {
@@ -194,7 +194,7 @@ func (p *pod) exited() (bool, error) {
 // poll calls f until it returns nil or timeout passes; the test fails with
 // f's last error. abort, when not nil, ends the wait early (e.g. the pod
 // process died) with its error.
-func poll(t *testing.T, timeout time.Duration, what string, abort func() error, f func() error) {
+func poll(t testing.TB, timeout time.Duration, what string, abort func() error, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {

@@ -6,13 +6,14 @@ import (
 	"strings"
 )
 
-// kind says how a row's values read: durations (base unit ns) or sizes
-// (base unit bytes).
+// kind says how a row's values read: durations (base unit ns), sizes
+// (base unit bytes) or percentages.
 type kind int
 
 const (
 	duration kind = iota
 	size
+	percent
 )
 
 // metric is one value a benchmark reports, and the factor that turns it
@@ -56,6 +57,7 @@ var rows = []row{
 	{"idle RSS of the envbox process", size, metric{"Startup", "envbox_rss_KiB", kib}, "its dockerd", metric{"Startup", "dockerd_rss_KiB", kib}},
 	{"idle RSS of dockerd under envbox", size, metric{"Startup", "dockerd_rss_KiB", kib}, "bare dockerd", metric{"Startup", "bare_dockerd_rss_KiB", kib}},
 	{"binary size of bin/envbox (stripped)", size, metric{binSizeBench, "bytes", 1}, "", metric{}},
+	{"attribution: inner processes whose host cgroup is under the pod's", percent, metric{"Attribution", "envbox_pct", 1}, "bare dockerd in the same pod", metric{"Attribution", "bare_dockerd_pct", 1}},
 	{"adopt-proxy: 1,000 GET /_ping, one keep-alive connection", duration, metric{"ProxyOverhead/ping_x1000", "proxied-µs/op", us}, "straight to dockerd", metric{"ProxyOverhead/ping_x1000", "direct-µs/op", us}},
 	{"adopt-proxy: 1,000 GET /_ping, a new connection each", duration, metric{"ProxyOverhead/ping_new_conn_x1000", "proxied-µs/op", us}, "straight to dockerd", metric{"ProxyOverhead/ping_new_conn_x1000", "direct-µs/op", us}},
 	{"adopt-proxy: 100 MiB chunked upload", duration, metric{"ProxyOverhead/upload_100MiB", "proxied-µs/op", us}, "straight to dockerd", metric{"ProxyOverhead/upload_100MiB", "direct-µs/op", us}},
@@ -109,8 +111,11 @@ func (r row) cells(rs *results) []string {
 }
 
 // format prints v (ns or bytes) with three significant digits in a unit
-// that keeps it below 1000.
+// that keeps it below 1000; a percentage as "96.7 %".
 func format(k kind, v float64) string {
+	if k == percent {
+		return sig3(v) + " %"
+	}
 	units := []struct {
 		name string
 		base float64
@@ -132,8 +137,12 @@ func format(k kind, v float64) string {
 }
 
 // ratio says how envbox's value v compares with base: "12.3x faster",
-// "1.52x slower", "7.03x smaller", "1.00x larger".
+// "1.52x slower", "7.03x smaller", "1.00x larger"; percentages by their
+// difference, "+100 points".
 func ratio(k kind, v, base float64) string {
+	if k == percent {
+		return fmt.Sprintf("%+.3g points", v-base)
+	}
 	less, more := "faster", "slower"
 	if k == size {
 		less, more = "smaller", "larger"

@@ -22,6 +22,9 @@ func TestFormat(t *testing.T) {
 		{"KiB", size, 10_576 * 1024, "10.3 MiB"},
 		{"bytes", size, 512, "512 B"},
 		{"binary", size, 9_502_904, "9.06 MiB"},
+		{"percent_all", percent, 100, "100 %"},
+		{"percent_none", percent, 0, "0 %"},
+		{"percent_part", percent, 96.6667, "96.7 %"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,6 +53,9 @@ func TestRatio(t *testing.T) {
 		{"ten", duration, 10, 1, "10x slower"},
 		{"one_decimal", duration, 35.2, 1, "35.2x slower"},
 		{"zero", duration, 0, 5, "—"},
+		{"points_more", percent, 100, 0, "+100 points"},
+		{"points_less", percent, 90, 100, "-10 points"},
+		{"points_equal", percent, 100, 100, "+0 points"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,7 +70,9 @@ func TestRatio(t *testing.T) {
 func TestRender(t *testing.T) {
 	t.Parallel()
 	rs := newResults()
-	if err := rs.parse(strings.NewReader(outBackground + outDelegateShort)); err != nil {
+	// What BenchmarkAttribution printed (go test -bench -v).
+	const outAttribution = "BenchmarkAttribution-2   \t       1\t23345000000 ns/op\t         0 bare_dockerd_pct\t       100.0 envbox_pct\t        30.00 processes\n"
+	if err := rs.parse(strings.NewReader(outBackground + outDelegateShort + outAttribution)); err != nil {
 		t.Fatal(err)
 	}
 	rs.metrics[binSizeBench] = map[string]float64{"bytes": 9_502_904}
@@ -75,6 +83,7 @@ func TestRender(t *testing.T) {
 		{"missing unit", duration, metric{"Restart", "restart_p90_µs", us}, "", metric{}},
 		{"baseline not run", duration, metric{"Restart", "restart_p50_µs", us}, "other", metric{"Other", "ns/op", ns}},
 		{"size", size, metric{binSizeBench, "bytes", 1}, "", metric{}},
+		{"attribution", percent, metric{"Attribution", "envbox_pct", 1}, "bare", metric{"Attribution", "bare_dockerd_pct", 1}},
 	}
 	var b strings.Builder
 	if err := render(&b, rs, rows); err != nil {
@@ -88,6 +97,7 @@ func TestRender(t *testing.T) {
 | missing unit | no restart_p90_µs reported | — | — | — |
 | baseline not run | 678 µs | other | not run | — |
 | size | 9.06 MiB | — | — | — |
+| attribution | 100 % | bare | 0 % | +100 points |
 `
 	if got := b.String(); got != want {
 		t.Errorf("render =\n%s\nwant\n%s", got, want)
