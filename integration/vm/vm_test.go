@@ -40,7 +40,8 @@ func bootOnce(t *testing.T) (Console, Kernel) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return boot(t, Boot{Kernel: g.kernel.Image, Initramfs: initrd, MemMiB: 512, CPUs: 1, Timeout: 3 * time.Minute}), g.kernel
+	con, _ := boot(t, Boot{Kernel: g.kernel.Image, Initramfs: initrd, MemMiB: 512, CPUs: 1, Timeout: 3 * time.Minute})
+	return con, g.kernel
 }
 
 // preparedGuest is what every VM test needs before it builds its initramfs.
@@ -78,9 +79,9 @@ func prepareGuest(t *testing.T) preparedGuest {
 	return preparedGuest{kernel: k, dir: dir, busybox: busybox, helper: buildStatic(t, dir, "vmhelper", "./helper")}
 }
 
-// boot runs b and parses the console; the console is logged when the test
-// fails.
-func boot(t *testing.T, b Boot) Console {
+// boot runs b and parses the console, which it also returns raw; the
+// console is logged when the test fails.
+func boot(t *testing.T, b Boot) (Console, []byte) {
 	t.Helper()
 	start := time.Now()
 	out, err := b.Run(context.Background())
@@ -97,7 +98,7 @@ func boot(t *testing.T, b Boot) Console {
 			t.Logf("console:\n%s", out)
 		}
 	})
-	return con
+	return con, out
 }
 
 // unavailable skips when this machine cannot run the VM, except in CI

@@ -56,6 +56,24 @@ step() {
 	line="$(cut -d ' ' -f 1 /proc/uptime) $*"
 	echo "STEP $line"
 	printf '%s\n' "$line" >>"$d/steps"
+	touch /tmp/progress
+}
+
+# watchdog: when no step was taken for 240 s, dump what every process is
+# doing and the node runtime's last lines on the console, record it and
+# end the run, so a hang fails with its cause instead of the VM timeout.
+watchdog() {
+	while sleep 10; do
+		[ -n "$(find /tmp/progress -mmin -4)" ] && continue
+		echo "STUCK after: $(tail -n 1 "$d/steps")"
+		ps -o pid,ppid,stat,comm,args | cut -c 1-200
+		for q in /proc/[0-9]*; do
+			printf 'STACK %s %s: %s\n' "${q#/proc/}" "$(cat "$q/comm")" "$(head -n 3 "$q/stack" 2>/dev/null | tr '\n' ' ')"
+		done
+		tail -n 30 /tmp/node.log
+		rec stuck "$(tail -n 1 "$d/steps")"
+		finish
+	done
 }
 
 finish() {
@@ -85,6 +103,7 @@ pod() {
 }
 
 step booted
+watchdog &
 for m in llc stp bridge veth overlay; do
 	insmod "/modules/$m.ko" || {
 		rec modules "insmod $m failed"
