@@ -31,11 +31,14 @@ func DelegatedNamespace(fsys afero.Fs, readlink func(string) (string, error), pi
 		return "", err
 	}
 	own, err := cgs.V2Path()
-	if errors.Is(err, xunix.ErrNoCgroup) || own != "/init" {
-		return "", nil // cgroup v1 only, or not delegated yet
+	if errors.Is(err, xunix.ErrNoCgroup) {
+		return "", nil // cgroup v1 only
 	}
 	if err != nil {
 		return "", err
+	}
+	if own != "/init" {
+		return "", nil // not delegated yet
 	}
 	ns, err := readlink("/proc/self/ns/cgroup")
 	if err != nil {

@@ -54,26 +54,27 @@ func TestWorkspaceLimitsInCgroupfs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := Boot{Kernel: g.kernel.Image, Initramfs: initrd, MemMiB: 2048, CPUs: 2, Timeout: 15 * time.Minute}
-	con, out := boot(t, b)
-	kv, ok := con.Results["ws"]
-	if !ok {
-		t.Fatal("no RESULT line for ws")
-	}
 	// Once in about a dozen runs under CI load the guest stalled right
 	// after `docker run` of the pod, before anything was recorded. The
 	// guest's watchdog then dumps every process and ends the run; that run
 	// is logged whole and the VM booted once more. Every assertion below
 	// holds for one complete run.
-	if stuck, ok := kv["stuck"]; ok {
-		t.Logf("the guest made no progress for 4 min after %q; its dump:\n%s\nbooting once more", stuck, out)
-		con, _ = boot(t, b)
+	b := Boot{Kernel: g.kernel.Image, Initramfs: initrd, MemMiB: 2048, CPUs: 2, Timeout: 15 * time.Minute}
+	var kv map[string]string
+	for attempt := 1; ; attempt++ {
+		con, out := boot(t, b)
+		var ok bool
 		if kv, ok = con.Results["ws"]; !ok {
 			t.Fatal("no RESULT line for ws")
 		}
-		if stuck, ok := kv["stuck"]; ok {
+		stuck, ok := kv["stuck"]
+		if !ok {
+			break
+		}
+		if attempt == 2 {
 			t.Fatalf("the guest made no progress for 4 min after %q, twice", stuck)
 		}
+		t.Logf("the guest made no progress for 4 min after %q; its dump:\n%s\nbooting once more", stuck, out)
 	}
 	for _, key := range sortedKeys(kv) {
 		if key != "log_tail" {

@@ -204,10 +204,10 @@ node exec pod envbox dind -- dockerd --host=unix:///var/run/second.sock --data-r
 second_client=$!
 wait_for 240 docker -H unix:///run/pod/second.sock version
 rec second_up "$?"
-second=$(cat /run/pod/second.pid 2>/dev/null)
-# The pid file holds the pid in the pod's pid namespace; find it here.
+# Its pid file holds the pid in the pod's pid namespace: find it here by
+# its command line.
+second=''
 for q in $(pidof dockerd); do
-	[ "$(readlink "/proc/$q/ns/pid")" = "$(readlink "/proc/$pod1/ns/pid")" ] || continue
 	grep -q second.sock "/proc/$q/cmdline" && second=$q
 done
 rec second_cgroup "$(cat "/proc/$second/cgroup")"
