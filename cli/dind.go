@@ -5,25 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"cdr.dev/slog"
-	"github.com/spf13/afero"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/envbox/envbox/background"
 	"github.com/envbox/envbox/dind"
 	"github.com/envbox/envbox/embed"
-	"github.com/envbox/envbox/xunix"
 )
 
 // Environment variables of envbox dind itself; the docker:dind ones are in
@@ -31,11 +25,6 @@ import (
 // dockerd's flags.
 const (
 	envDockerdRestarts = "ENVBOX_DOCKERD_RESTARTS"
-	// restartWindow is the span in which at most Restarts restarts happen.
-	restartWindow = 10 * time.Minute
-	// legacyIPTablesDir holds iptables → iptables-legacy links put first in
-	// dockerd's PATH when legacy mode is chosen.
-	legacyIPTablesDir = "/run/envbox/iptables-legacy"
 )
 
 // dindConfig is everything `envbox dind` needs, parsed and validated.
@@ -52,17 +41,6 @@ type dindConfig struct {
 	// ContainerSetup is docker:dind's start-up hygiene (pid files, mounts);
 	// on when envbox is PID 1, i.e. the container's entrypoint.
 	ContainerSetup bool
-}
-
-// dindDeps are envbox dind's seams to the system.
-type dindDeps struct {
-	fs       afero.Fs
-	mounter  dind.Mounter
-	lookPath func(string) (string, error)
-	// iptablesWorks runs "<bin> -nL" and reports success.
-	iptablesWorks func(bin string) bool
-	hostname      func() (string, error)
-	interfaceIPs  func() ([]net.IP, error)
 }
 
 const dindLong = `Runs dockerd through the cgroup delegation wrapper: a new cgroup namespace,
@@ -119,7 +97,7 @@ func dindCmd() *cobra.Command {
 			if err != nil {
 				return usageError(err)
 			}
-			return runDind(c.Context(), log, cfg, osDindDeps())
+			return runDind(c.Context(), log, cfg)
 		},
 	}
 }
@@ -219,157 +197,20 @@ func indexOf(args []string, s string) int {
 	return -1
 }
 
-func osDindDeps() dindDeps {
-	return dindDeps{
-		fs:       afero.NewOsFs(),
-		mounter:  xunix.OSMounter{Fs: afero.NewOsFs()},
-		lookPath: exec.LookPath,
-		iptablesWorks: func(bin string) bool {
-			return exec.Command(bin, "-nL").Run() == nil
-		},
-		hostname:     os.Hostname,
-		interfaceIPs: interfaceIPs,
+// runtime is the part of the configuration package dind runs with.
+func (c dindConfig) runtime() dind.Config {
+	return dind.Config{
+		Plan: c.Plan, Attempts: c.Attempts, Restarts: c.Restarts, Isolated: c.Isolated,
+		StopGrace: c.StopGrace, ReadyTimeout: c.ReadyTimeout, TLSSAN: c.TLSSAN,
+		IPTablesLegacy: c.IPTablesLegacy, ContainerSetup: c.ContainerSetup,
 	}
 }
 
-// runDind prepares the container like docker:dind, starts dockerd through
-// the delegation wrapper and supervises it until it exits for good or a
-// termination signal arrives.
-func runDind(ctx context.Context, log slog.Logger, cfg dindConfig, deps dindDeps) error {
+// runDind runs `envbox dind` with the real system and maps its end to an
+// exit status.
+func runDind(ctx context.Context, log slog.Logger, cfg dindConfig) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
-
-	if err := preflight(ctx, log, deps.fs); err != nil {
-		return &ExitError{Code: 1, Err: err}
-	}
-	env, err := prepareDind(ctx, log, cfg, deps)
-	if err != nil {
-		return &ExitError{Code: 1, Err: err}
-	}
-	w := dind.Wrapper{Attempts: cfg.Attempts, Isolated: cfg.Isolated, CgroupNS: delegatedNamespace(ctx, log, osDelegatedNamespace(deps.fs))}
-	cmd, err := w.Wrap(cfg.Plan.Dockerd[0], cfg.Plan.Dockerd[1:])
-	if err != nil {
-		return usageError(err)
-	}
-	dockerd, err := background.New(ctx, log, cmd.BinName, cmd.Path, cmd.Args...)
-	if err != nil {
-		return err
-	}
-	dockerd.Env = append(env, cmd.Env...)
-	log.Info(ctx, "starting dockerd", slog.F("dockerd_argv", cfg.Plan.Dockerd), slog.F("wrapper_argv_prefix", cmd.Argv()[:len(cmd.Argv())-len(cfg.Plan.Dockerd)-1]))
-	// PID-1 duty (as PID 1, else as child subreaper): reap orphans without
-	// taking dockerd's status. Started after prepareDind, whose plain
-	// exec.Command would not be protected from it.
-	stopReaper, err := background.StartReaper(ctx, log)
-	if err != nil {
-		return &ExitError{Code: 1, Err: err}
-	}
-	defer stopReaper()
-	if err := dockerd.Start(); err != nil {
-		return &ExitError{Code: 1, Err: err}
-	}
-	ns := &cgroupNSKeeper{}
-	defer ns.close()
-	go ns.capture(ctx, log, dockerd)
-	s := &dindSupervisor{log: log, cfg: cfg, wrapper: w, ns: ns, dockerd: dockerd, sigs: sigs,
-		budget: newRestartBudget(cfg.Restarts, restartWindow), started: time.Now()}
-	if len(cfg.Plan.Command) > 0 {
-		return s.runCommand(ctx)
-	}
-	return s.superviseDockerd(ctx)
-}
-
-// preflight logs what envbox sees and stops on a known-fatal setup.
-func preflight(ctx context.Context, log slog.Logger, fsys afero.Fs) error {
-	facts, err := dind.ReadFacts(fsys)
-	if err != nil {
-		return fmt.Errorf("preflight: %w", err)
-	}
-	log.Info(ctx, "preflight: "+facts.Summary())
-	var fatal []string
-	for _, f := range dind.Check(facts) {
-		if f.Fatal {
-			log.Error(ctx, "preflight: "+f.Message)
-			fatal = append(fatal, f.Message)
-			continue
-		}
-		log.Warn(ctx, "preflight: "+f.Message)
-	}
-	if len(fatal) > 0 {
-		return fmt.Errorf("preflight: %s", strings.Join(fatal, "; "))
-	}
-	return nil
-}
-
-// prepareDind does docker:dind's start-up work and returns extra environment
-// for dockerd.
-func prepareDind(ctx context.Context, log slog.Logger, cfg dindConfig, deps dindDeps) ([]string, error) {
-	if cfg.ContainerSetup {
-		removed, err := dind.RemoveStalePIDFiles(deps.fs, "/run", "/var/run")
-		if err != nil {
-			return nil, err
-		}
-		if len(removed) > 0 {
-			log.Info(ctx, "removed stale pid files", slog.F("files", removed))
-		}
-		done, err := dind.SetupMounts(deps.mounter, deps.fs)
-		if err != nil {
-			return nil, err
-		}
-		log.Info(ctx, "container mounts ready", slog.F("done", done))
-	}
-	if cfg.Plan.TLSCertDir != "" {
-		if err := ensureTLS(ctx, log, cfg, deps); err != nil {
-			return nil, err
-		}
-	}
-	choice := dind.ChooseIPTables(deps.fs, cfg.IPTablesLegacy, deps.iptablesWorks)
-	log.Info(ctx, "iptables mode chosen", slog.F("legacy", choice.Legacy), slog.F("reason", choice.Reason))
-	if !choice.Legacy {
-		return nil, nil
-	}
-	if err := dind.LegacyIPTablesDir(deps.fs, legacyIPTablesDir, deps.lookPath); err != nil {
-		return nil, err
-	}
-	return []string{"PATH=" + legacyIPTablesDir + ":" + os.Getenv("PATH")}, nil
-}
-
-func ensureTLS(ctx context.Context, log slog.Logger, cfg dindConfig, deps dindDeps) error {
-	tc := dind.TLSConfig{Dir: cfg.Plan.TLSCertDir, ExtraSAN: cfg.TLSSAN}
-	if h, err := deps.hostname(); err == nil {
-		tc.DNSNames = append(tc.DNSNames, h)
-	}
-	ips, err := deps.interfaceIPs()
-	if err != nil {
-		return fmt.Errorf("list addresses for TLS SANs: %w", err)
-	}
-	tc.IPs = ips
-	if err := dind.EnsureTLS(deps.fs, tc); err != nil {
-		return err
-	}
-	log.Info(ctx, "tls certificates ready", slog.F("dir", tc.Dir), slog.F("dns", tc.DNSNames), slog.F("ips", ips))
-	return nil
-}
-
-// osDelegatedNamespace is dind.DelegatedNamespace for this process.
-func osDelegatedNamespace(fsys afero.Fs) func() (string, error) {
-	return func() (string, error) { return dind.DelegatedNamespace(fsys, os.Readlink, os.Getpid()) }
-}
-
-// delegatedNamespace asks find and logs the answer: "" (a new cgroup
-// namespace) unless an earlier delegation in this container already put
-// envbox in /init. Unreadable is logged and "": a new namespace still keeps
-// everything inside the pod, one level deeper.
-func delegatedNamespace(ctx context.Context, log slog.Logger, find func() (string, error)) string {
-	ns, err := find()
-	if err != nil {
-		log.Warn(ctx, "cannot tell whether this container was delegated before; delegating in a new cgroup namespace", slog.Error(err))
-		return ""
-	}
-	if ns != "" {
-		log.Info(ctx, "already in /init of this container's cgroup namespace (envbox started again, or run through kubectl exec): "+
-			"delegating in this namespace, rooted at the pod, not in a new one rooted at /init", slog.F("cgroup_namespace", ns))
-	}
-	return ns
+	return exitError(dind.Run(ctx, cfg.runtime(), dind.OSDeps(log, sigs)))
 }

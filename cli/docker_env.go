@@ -25,13 +25,13 @@ import (
 const (
 	envInnerImage           = "CODER_INNER_IMAGE"
 	envInnerUsername        = "CODER_INNER_USERNAME"
-	envAgentToken           = "CODER_AGENT_TOKEN" //nolint:gosec // a name, not a credential
-	envAgentURL             = "CODER_AGENT_URL"
-	envAgentSubsystem       = "CODER_AGENT_SUBSYSTEM"
+	envAgentToken           = workspace.EnvAgentToken
+	envAgentURL             = workspace.EnvAgentURL
+	envAgentSubsystem       = workspace.EnvAgentSubsystem
 	envInnerEnvs            = "CODER_INNER_ENVS"
 	envInnerHostname        = "CODER_INNER_HOSTNAME"
 	envInnerWorkDir         = "CODER_INNER_WORK_DIR"
-	envImagePullSecret      = "CODER_IMAGE_PULL_SECRET" //nolint:gosec // a name, not a credential
+	envImagePullSecret      = workspace.EnvImagePullSecret
 	envDockerConfig         = "CODER_DOCKER_CONFIG"
 	envBridgeCIDR           = "CODER_DOCKER_BRIDGE_CIDR"
 	envBootstrapScript      = "CODER_BOOTSTRAP_SCRIPT"
@@ -43,7 +43,7 @@ const (
 	envAddGPU               = "CODER_ADD_GPU"
 	envCPUs                 = "CODER_CPUS"
 	envMemory               = "CODER_MEMORY"
-	envDisableIDMappedMount = "CODER_DISABLE_IDMAPPED_MOUNT"
+	envDisableIDMappedMount = workspace.EnvDisableIDMappedMount
 	envExtraCertsPath       = "CODER_EXTRA_CERTS_PATH"
 	envContainerName        = "CODER_CVM_CONTAINER_NAME"
 	envDebug                = "CODER_DEBUG"
@@ -61,43 +61,11 @@ const (
 // minMemory is dockerd's lower bound for a container memory limit (6 MiB).
 const minMemory = 6 << 20
 
-// dockerConfig is everything `envbox docker` needs, parsed and validated.
+// dockerConfig is everything `envbox docker` needs, parsed and validated:
+// the session's configuration and what only cli uses.
 type dockerConfig struct {
-	Image           string
-	Username        string
-	AgentToken      string
-	AgentURL        string
-	AgentSubsystem  []string
-	InnerEnvs       []string // patterns: NAME or PREFIX*
-	Hostname        string
-	WorkDir         string
-	PullSecret      *workspace.DockerConfig
-	DockerConfig    string
-	BridgeIP        net.IP
-	BridgeNet       *net.IPNet
-	BootstrapScript string
-	Mounts          []workspace.Mount
-	UsrLibDir       string
-	InnerUsrLibDir  string
-	AddTUN          bool
-	AddFUSE         bool
-	AddGPU          bool
-	CPUs            float64 // 0: derive from the outer cgroup
-	Memory          int64   // 0: derive from the outer cgroup
-	DisableIDMapped bool
-	ExtraCertsPath  string
-	ContainerName   string
-	Debug           bool
-
-	Runtime       string // "" = sysbox-runc when installed, else runc
-	Dockerd       string
-	DataRoot      string
-	Socket        string
-	DockerdArgs   []string
-	DockerTimeout time.Duration
-	StopGrace     time.Duration
-	LogFormat     string
-	Attempts      int
+	workspace.SessionConfig
+	LogFormat string
 }
 
 // dockerVar is one row of the contract: it drives the flag, --help, the

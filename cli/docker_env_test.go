@@ -45,7 +45,7 @@ func parseWith(t *testing.T, env map[string]string, args ...string) (dockerConfi
 // defaults is the config of requiredEnv alone, spelled out.
 func defaults() dockerConfig {
 	_, bridge, _ := net.ParseCIDR("172.19.0.0/30")
-	return dockerConfig{
+	return dockerConfig{SessionConfig: workspace.SessionConfig{
 		Image:          "codercom/enterprise-base:ubuntu",
 		Username:       "coder",
 		AgentToken:     testToken,
@@ -60,7 +60,7 @@ func defaults() dockerConfig {
 		DockerTimeout:  60 * time.Second,
 		StopGrace:      25 * time.Second,
 		Attempts:       100,
-	}
+	}}
 }
 
 func TestParseDockerValid(t *testing.T) {

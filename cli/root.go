@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -25,6 +26,24 @@ func (e *ExitError) Error() string {
 }
 
 func (e *ExitError) Unwrap() error { return e.Err }
+
+// exitError maps an error of the runtime packages to envbox's exit status:
+// their own code when they carry one (a child's status, 126/127 for a
+// command that cannot run), else 1.
+func exitError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		return &ExitError{Code: coded.ExitCode(), Err: err}
+	}
+	return &ExitError{Code: 1, Err: err}
+}
 
 // usageError is a bad flag or environment value: exit 2, nothing started.
 func usageError(err error) error { return &ExitError{Code: 2, Err: err} }

@@ -16,6 +16,9 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 )
 
+// probeRemoveTimeout bounds the removal of InspectImage's probe container.
+const probeRemoveTimeout = 10 * time.Second
+
 // InspectImage learns what ContainerConfig needs from the image by creating
 // (never starting) a throwaway container and reading its filesystem.
 func InspectImage(ctx context.Context, api API, ref, runtime string) (img Image, err error) {
@@ -25,7 +28,11 @@ func InspectImage(ctx context.Context, api API, ref, runtime string) (img Image,
 		return Image{}, fmt.Errorf("inspect image %s: create probe: %w", ref, err)
 	}
 	defer func() {
-		if rerr := api.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); rerr != nil && !errdefs.IsNotFound(rerr) && err == nil {
+		// Removed also when ctx ended (SIGTERM during start-up), within
+		// its own bound: a probe left behind holds the image for ever.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeRemoveTimeout)
+		defer cancel()
+		if rerr := api.ContainerRemove(rctx, c.ID, container.RemoveOptions{Force: true}); rerr != nil && !errdefs.IsNotFound(rerr) && err == nil {
 			err = fmt.Errorf("inspect image %s: remove probe %s: %w", ref, c.ID, rerr)
 		}
 	}()

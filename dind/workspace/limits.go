@@ -3,6 +3,9 @@ package workspace
 import (
 	"fmt"
 	"math"
+
+	"github.com/envbox/envbox/xunix"
+	"github.com/spf13/afero"
 )
 
 // DefaultCPUPeriod is the CFS period used with CODER_CPUS, in microseconds.
@@ -52,4 +55,29 @@ func DeriveLimits(cpus float64, memory int64, cg CgroupLimits) (Limits, error) {
 		l.Memory = m
 	}
 	return l, nil
+}
+
+// CgroupFS reads envbox's own effective cgroup limits from cgroupfs.
+type CgroupFS struct{ Fs afero.Fs }
+
+func (x CgroupFS) CPU() (int64, int64, error) {
+	q, err := xunix.ReadEffectiveCPUQuota(x.Fs, "self")
+	if err != nil {
+		return 0, 0, err
+	}
+	if q.Unlimited {
+		return -1, q.Period, nil
+	}
+	return q.Quota, q.Period, nil
+}
+
+func (x CgroupFS) Memory() (int64, error) {
+	m, err := xunix.ReadEffectiveMemoryLimit(x.Fs, "self")
+	if err != nil {
+		return 0, err
+	}
+	if m.Unlimited {
+		return -1, nil
+	}
+	return m.Bytes, nil
 }

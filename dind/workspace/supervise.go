@@ -1,4 +1,4 @@
-package cli
+package workspace
 
 import (
 	"context"
@@ -9,8 +9,6 @@ import (
 
 	"cdr.dev/slog"
 	"github.com/spf13/afero"
-
-	"github.com/envbox/envbox/dind/workspace"
 )
 
 // setupOrSignal runs setup, abandoning it when SIGTERM/SIGINT arrives (a
@@ -24,7 +22,7 @@ func (s *session) setupOrSignal(ctx context.Context) (os.Signal, error) {
 	select {
 	case err := <-errc:
 		return nil, err
-	case sig := <-s.deps.signals:
+	case sig := <-s.deps.Signals:
 		s.log.Info(ctx, "signal during start-up, abandoning it", slog.F("signal", sig.String()))
 		cancel()
 		<-errc
@@ -35,11 +33,14 @@ func (s *session) setupOrSignal(ctx context.Context) (os.Signal, error) {
 // setup brings the workspace up on the running dockerd: API, image,
 // container, bootstrap.
 func (s *session) setup(ctx context.Context) error {
-	api, err := s.deps.api(s.cfg.Socket)
-	if err != nil {
-		return err
+	if s.client == nil {
+		c, err := s.deps.API(s.cfg.Socket)
+		if err != nil {
+			return err
+		}
+		s.client, s.api = c, c
 	}
-	s.api = api
+	api := s.api
 	if err := s.waitAPI(ctx); err != nil {
 		return err
 	}
@@ -47,8 +48,8 @@ func (s *session) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	progress := &workspace.Progress{Log: s.log.Named("pull"), Now: s.deps.now, Every: pullLogEvery}
-	if err := workspace.EnsureImage(ctx, api, s.cfg.Image, auth, progress); err != nil {
+	progress := &Progress{Log: s.log.Named("pull"), Now: s.deps.Now, Every: pullLogEvery}
+	if err := EnsureImage(ctx, api, s.cfg.Image, auth, progress); err != nil {
 		return err
 	}
 	spec, err := s.spec(ctx)
@@ -58,13 +59,13 @@ func (s *session) setup(ctx context.Context) error {
 	return s.createWorkspace(ctx, spec)
 }
 
-func (s *session) createWorkspace(ctx context.Context, spec workspace.Spec) error {
-	cfg, host := workspace.ContainerConfig(spec)
+func (s *session) createWorkspace(ctx context.Context, spec Spec) error {
+	cfg, host := ContainerConfig(spec)
 	s.log.Info(ctx, "creating the workspace container",
 		slog.F("name", s.cfg.ContainerName), slog.F("image", cfg.Image), slog.F("runtime", host.Runtime),
 		slog.F("cpu_quota", host.CPUQuota), slog.F("cpu_period", host.CPUPeriod), slog.F("memory", host.Memory),
 		slog.F("binds", host.Binds), slog.F("devices", len(host.Devices)), slog.F("env", cfg.Env))
-	id, err := workspace.Create(ctx, s.api, s.cfg.ContainerName, cfg, host)
+	id, err := Create(ctx, s.api, s.cfg.ContainerName, cfg, host)
 	if err != nil {
 		return err
 	}
@@ -74,15 +75,15 @@ func (s *session) createWorkspace(ctx context.Context, spec workspace.Spec) erro
 		s.log.Info(ctx, "no bootstrap script")
 		return nil
 	}
-	env := []string{envAgentToken + "=" + s.cfg.AgentToken}
+	env := []string{EnvAgentToken + "=" + s.cfg.AgentToken}
 	s.log.Info(ctx, "running the bootstrap script", slog.F("user", s.cfg.Username), slog.F("bytes", len(s.cfg.BootstrapScript)))
-	err = workspace.Bootstrap(ctx, s.api, s.log.Named("bootstrap"), id, s.cfg.Username, s.cfg.BootstrapScript, env)
+	err = Bootstrap(ctx, s.api, s.log.Named("bootstrap"), id, s.cfg.Username, s.cfg.BootstrapScript, env)
 	if err == nil {
 		return nil
 	}
 	// A workspace that died under the bootstrap is the failure to report.
-	if e, stopped, ierr := workspace.Stopped(ctx, s.api, id); ierr == nil && stopped {
-		return &ExitError{Code: workspaceExitCode, Err: fmt.Errorf("workspace container %s (%s) stopped during the bootstrap: %s", s.cfg.ContainerName, id, e)}
+	if e, stopped, ierr := Stopped(ctx, s.api, id); ierr == nil && stopped {
+		return fmt.Errorf("%w: workspace container %s (%s) stopped during the bootstrap: %s", ErrStopped, s.cfg.ContainerName, id, e)
 	}
 	return err
 }
@@ -93,18 +94,18 @@ func (s *session) registryAuth() (string, error) {
 	if s.cfg.PullSecret != nil {
 		a, err := s.cfg.PullSecret.EncodedAuth(s.cfg.Image)
 		if err != nil {
-			return "", fmt.Errorf("%s: %w", envImagePullSecret, err)
+			return "", fmt.Errorf("%s: %w", EnvImagePullSecret, err)
 		}
 		return a, nil
 	}
-	data, err := afero.ReadFile(s.deps.fs, s.cfg.DockerConfig)
+	data, err := afero.ReadFile(s.deps.Fs, s.cfg.DockerConfig)
 	if os.IsNotExist(err) {
 		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", s.cfg.DockerConfig, err)
 	}
-	dc, err := workspace.ParseDockerConfig(data)
+	dc, err := ParseDockerConfig(data)
 	if err != nil {
 		return "", fmt.Errorf("parse %s: %w", s.cfg.DockerConfig, err)
 	}
@@ -116,34 +117,34 @@ func (s *session) registryAuth() (string, error) {
 }
 
 // spec gathers the inputs of the container configuration.
-func (s *session) spec(ctx context.Context) (workspace.Spec, error) {
-	limits, err := workspace.DeriveLimits(s.cfg.CPUs, s.cfg.Memory, s.deps.cgroup)
+func (s *session) spec(ctx context.Context) (Spec, error) {
+	limits, err := DeriveLimits(s.cfg.CPUs, s.cfg.Memory, s.deps.Cgroup)
 	if err != nil {
 		// The workspace still nests in the pod's cgroup, whose limits hold.
 		s.log.Warn(ctx, "outer cgroup limits unreadable; the workspace gets only the explicit ones", slog.Error(err))
-		limits, _ = workspace.DeriveLimits(s.cfg.CPUs, s.cfg.Memory, noLimits{})
+		limits, _ = DeriveLimits(s.cfg.CPUs, s.cfg.Memory, noLimits{})
 	}
-	devices, err := workspace.DetectDevices(s.deps.fs, s.cfg.AddTUN, s.cfg.AddFUSE, s.cfg.AddGPU, s.cfg.UsrLibDir)
+	devices, err := DetectDevices(s.deps.Fs, s.cfg.AddTUN, s.cfg.AddFUSE, s.cfg.AddGPU, s.cfg.UsrLibDir)
 	if err != nil {
-		return workspace.Spec{}, fmt.Errorf("detect devices: %w", err)
+		return Spec{}, fmt.Errorf("detect devices: %w", err)
 	}
-	var img workspace.Image
-	if s.runtime == workspace.RuntimeSysbox || (s.cfg.AddGPU && s.cfg.InnerUsrLibDir == "") {
-		if img, err = workspace.InspectImage(ctx, s.api, s.cfg.Image, s.runtime); err != nil {
-			return workspace.Spec{}, err
+	var img Image
+	if s.runtime == RuntimeSysbox || (s.cfg.AddGPU && s.cfg.InnerUsrLibDir == "") {
+		if img, err = InspectImage(ctx, s.api, s.cfg.Image, s.runtime); err != nil {
+			return Spec{}, err
 		}
 	}
-	return workspace.Spec{Config: s.workspaceConfig(), Limits: limits, Devices: devices, Image: img}, nil
+	return Spec{Config: s.workspaceConfig(), Limits: limits, Devices: devices, Image: img}, nil
 }
 
-func (s *session) workspaceConfig() workspace.Config {
-	env := []string{envAgentSubsystem + "=" + strings.Join(s.cfg.AgentSubsystem, ",")}
+func (s *session) workspaceConfig() Config {
+	env := []string{EnvAgentSubsystem + "=" + strings.Join(s.cfg.AgentSubsystem, ",")}
 	if s.cfg.AgentURL != "" {
-		env = append(env, envAgentURL+"="+s.cfg.AgentURL)
+		env = append(env, EnvAgentURL+"="+s.cfg.AgentURL)
 	}
-	env = append(env, workspace.MatchEnvs(s.cfg.InnerEnvs, s.deps.environ,
-		[]string{envAgentToken, envImagePullSecret, envAgentSubsystem, envAgentURL})...)
-	return workspace.Config{
+	env = append(env, MatchEnvs(s.cfg.InnerEnvs, s.deps.Environ,
+		[]string{EnvAgentToken, EnvImagePullSecret, EnvAgentSubsystem, EnvAgentURL})...)
+	return Config{
 		Name: s.cfg.ContainerName, Image: s.cfg.Image, Hostname: s.cfg.Hostname, WorkDir: s.cfg.WorkDir,
 		Runtime: s.runtime, Envs: env, Mounts: s.cfg.Mounts, ExtraCertsPath: s.cfg.ExtraCertsPath,
 		UsrLibDir: s.cfg.UsrLibDir, InnerUsrLibDir: s.cfg.InnerUsrLibDir,
@@ -157,7 +158,7 @@ func (noLimits) CPU() (int64, int64, error) { return -1, 0, nil }
 func (noLimits) Memory() (int64, error)     { return -1, nil }
 
 type waitResult struct {
-	exit workspace.Exit
+	exit Exit
 	err  error
 }
 
@@ -178,11 +179,11 @@ func (s *session) superviseOnce(ctx context.Context) (bool, error) {
 	exited := make(chan waitResult, 1)
 	api, id := s.api, s.id // setup may replace them while this waits
 	go func() {
-		e, err := workspace.WaitExit(wctx, api, id)
+		e, err := WaitExit(wctx, api, id)
 		exited <- waitResult{e, err}
 	}()
 	select {
-	case sig := <-s.deps.signals:
+	case sig := <-s.deps.Signals:
 		return true, s.shutdown(ctx, sig)
 	case <-s.dockerd.Done():
 		return s.onDockerdExit(ctx)
@@ -193,7 +194,7 @@ func (s *session) superviseOnce(ctx context.Context) (bool, error) {
 		s.log.Error(ctx, "the workspace container stopped; stopping dockerd so the pod restarts",
 			slog.F("exit_code", r.exit.Code), slog.F("oom_killed", r.exit.OOMKilled))
 		s.stopDaemons(ctx)
-		return true, &ExitError{Code: workspaceExitCode, Err: fmt.Errorf("workspace container %s (%s) stopped: %s", s.cfg.ContainerName, s.id, r.exit)}
+		return true, fmt.Errorf("%w: workspace container %s (%s) stopped: %s", ErrStopped, s.cfg.ContainerName, s.id, r.exit)
 	case <-ctx.Done():
 		return true, ctx.Err()
 	}
@@ -204,7 +205,7 @@ func (s *session) superviseOnce(ctx context.Context) (bool, error) {
 func (s *session) onDockerdExit(ctx context.Context) (bool, error) {
 	werr := s.dockerd.Wait()
 	if !s.out.sawNoSpace() {
-		return true, &ExitError{Code: workspaceExitCode, Err: fmt.Errorf("dockerd exited: %w", werr)}
+		return true, fmt.Errorf("%w: dockerd exited: %w", ErrStopped, werr)
 	}
 	s.log.Warn(ctx, "dockerd ran out of space; restarting it on the fallback data root and recovering the workspace", slog.Error(werr))
 	if err := s.restartDockerd(ctx); err != nil {

@@ -1,21 +1,21 @@
-package cli
+package workspace
 
 import (
 	"context"
 	"errors"
-	"io"
+	"net"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"cdr.dev/slog"
+	"cdr.dev/slog/sloggers/slogjson"
 	"github.com/docker/docker/api/types/container"
 	"github.com/spf13/afero"
 
-	"github.com/envbox/envbox/dind/workspace"
 	"github.com/envbox/envbox/embed"
 )
 
@@ -39,30 +39,26 @@ func wantRestartArgv(nsPath, dataRoot string, extra ...string) []string {
 	}, extra...)
 }
 
-// startFlow runs runDocker with fakes in the background.
-func startFlow(t *testing.T, cfg dockerConfig, edit func(w *fakeWorld, d *dockerDeps)) (*fakeWorld, <-chan error) {
+// startFlow runs Run with fakes in the background.
+func startFlow(t *testing.T, cfg SessionConfig, edit func(w *fakeWorld, d *SessionDeps)) (*fakeWorld, <-chan error) {
 	t.Helper()
 	rec := &recorder{}
 	w := &fakeWorld{rec: rec, api: newFakeAPI(rec), procs: map[string]*fakeProc{}, started: make(chan string, 8), nsKept: make(chan string, 1),
 		signals: make(chan os.Signal, 1), logs: &dockerLogBuffer{}}
-	log, err := newDockerLogger(w.logs, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deps := dockerDeps{
-		log: log, fs: afero.NewMemMapFs(), environ: []string{"FOO=bar", "CODER_AGENT_TOKEN=" + testToken, "CODER_X=1"},
-		lookPath: func(s string) (string, error) { return "", errors.New(s + ": not found") },
-		signals:  w.signals, start: w.start,
-		api:    func(string) (workspace.API, error) { return w.api, nil },
-		keepNS: w.keepNS, delegatedNS: func() (string, error) { return "", nil },
-		cgroup: fakeLimits{quota: 200000, period: 100000, mem: 1 << 30},
-		now:    time.Now, poll: time.Millisecond,
+	deps := SessionDeps{
+		Log: slog.Make(slogjson.Sink(w.logs)), Fs: afero.NewMemMapFs(), Environ: []string{"FOO=bar", "CODER_AGENT_TOKEN=" + testToken, "CODER_X=1"},
+		LookPath: func(s string) (string, error) { return "", errors.New(s + ": not found") },
+		Signals:  w.signals, Start: w.start,
+		API:    func(string) (APIClient, error) { return w.api, nil },
+		OpenNS: w.openNS, Delegated: func() (string, error) { return "", nil },
+		Cgroup: fakeLimits{quota: 200000, period: 100000, mem: 1 << 30},
+		Now:    time.Now, Poll: time.Millisecond,
 	}
 	if edit != nil {
 		edit(w, &deps)
 	}
 	done := make(chan error, 1)
-	go func() { done <- runDocker(context.Background(), cfg, deps) }()
+	go func() { done <- Run(context.Background(), cfg, deps) }()
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("events: %q\nlogs:\n%s", rec.list(), w.logs.String())
@@ -83,7 +79,7 @@ func waitFor(t *testing.T, done <-chan error) error {
 	case err := <-done:
 		return err
 	case <-time.After(10 * time.Second):
-		t.Fatal("runDocker did not return within 10s")
+		t.Fatal("Run did not return within 10s")
 		return nil
 	}
 }
@@ -100,7 +96,33 @@ func waitScript(t *testing.T, w *fakeWorld) string {
 	}
 }
 
-func flowConfig() dockerConfig {
+// defaults is the configuration cli builds from the required variables
+// alone, spelled out.
+func defaults() SessionConfig {
+	_, bridge, _ := net.ParseCIDR("172.19.0.0/30")
+	return SessionConfig{
+		Image:          "codercom/enterprise-base:ubuntu",
+		Username:       "coder",
+		AgentToken:     testToken,
+		AgentSubsystem: []string{"envbox"},
+		DockerConfig:   "/root/.docker/config.json",
+		BridgeIP:       net.IPv4(172, 19, 0, 1).To4(),
+		BridgeNet:      bridge,
+		ContainerName:  "workspace_cvm",
+		Dockerd:        "dockerd",
+		DataRoot:       "/var/lib/docker",
+		Socket:         "/var/run/docker.sock",
+		DockerTimeout:  60 * time.Second,
+		StopGrace:      25 * time.Second,
+		Attempts:       100,
+	}
+}
+
+// testToken is a plausible agent token; it must reach the bootstrap exec
+// and nothing else.
+const testToken = "tok-SECRET-4f9a"
+
+func flowConfig() SessionConfig {
 	c := defaults()
 	c.BootstrapScript = "echo bootstrapping with $CODER_AGENT_TOKEN\n"
 	c.InnerEnvs = []string{"FOO", "CODER_*"}
@@ -116,11 +138,11 @@ func TestRunDockerSIGTERM(t *testing.T) {
 	}
 	w.signals <- syscall.SIGTERM
 	if err := waitFor(t, done); err != nil {
-		t.Fatalf("runDocker after SIGTERM = %v, want nil (exit 0)", err)
+		t.Fatalf("Run after SIGTERM = %v, want nil (exit 0)", err)
 	}
 	wantEvents := []string{
 		"start dockerd", "remove workspace_cvm", "create workspace_cvm", "start id1", "exec in id1 as coder",
-		"stop container id1 timeout=25", "stop dockerd",
+		"stop container id1 timeout=25", "stop dockerd", "close client",
 	}
 	if got := w.rec.list(); !reflect.DeepEqual(got, wantEvents) {
 		t.Errorf("events =\n%q\nwant\n%q", got, wantEvents)
@@ -129,7 +151,8 @@ func TestRunDockerSIGTERM(t *testing.T) {
 	if got, want := d.argv, [][]string{wantDockerdArgv("/var/lib/docker")}; !reflect.DeepEqual(got, want) {
 		t.Errorf("dockerd argv =\n%q\nwant\n%q", got, want)
 	}
-	if want := []string{"ENVBOX_DELEGATE_ATTEMPTS=100"}; !reflect.DeepEqual(d.env, want) {
+	// The daemons never see the workspace's secrets: blanked after the inherited ones.
+	if want := []string{"ENVBOX_DELEGATE_ATTEMPTS=100", "CODER_AGENT_TOKEN=", "CODER_IMAGE_PULL_SECRET="}; !reflect.DeepEqual(d.env, want) {
 		t.Errorf("dockerd env = %q, want %q", d.env, want)
 	}
 	wantExec := []container.ExecOptions{{
@@ -169,12 +192,12 @@ func TestRunDockerNoSpaceRestartsThroughSameWrapper(t *testing.T) {
 	}
 	w.signals <- syscall.SIGTERM
 	if err := waitFor(t, done); err != nil {
-		t.Fatalf("runDocker = %v, want nil", err)
+		t.Fatalf("Run = %v, want nil", err)
 	}
 	wantEvents := []string{
 		"start dockerd", "remove workspace_cvm", "create workspace_cvm", "start id1", "exec in id1 as coder",
 		"restart dockerd as dockerd", "remove workspace_cvm", "create workspace_cvm", "start id2", "exec in id2 as coder",
-		"stop container id2 timeout=25", "stop dockerd",
+		"stop container id2 timeout=25", "stop dockerd", "close client",
 	}
 	if got := w.rec.list(); !reflect.DeepEqual(got, wantEvents) {
 		t.Errorf("events =\n%q\nwant\n%q", got, wantEvents)
@@ -183,16 +206,16 @@ func TestRunDockerNoSpaceRestartsThroughSameWrapper(t *testing.T) {
 
 func TestRunDockerWorkspaceDeathExitsNonZero(t *testing.T) {
 	t.Parallel()
-	w, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *dockerDeps) { w.api.oomKilled = true })
+	w, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *SessionDeps) { w.api.oomKilled = true })
 	waitScript(t, w)
 	w.api.exits <- container.WaitResponse{StatusCode: 137}
 	err := waitFor(t, done)
-	var ee *ExitError
-	if !errors.As(err, &ee) || ee.Code != 1 || err.Error() != "workspace container workspace_cvm (id1) stopped: exit status 137, OOM-killed" {
-		t.Fatalf("runDocker = %v, want exit 1: workspace container workspace_cvm (id1) stopped: exit status 137, OOM-killed", err)
+	if !errors.Is(err, ErrStopped) || err.Error() != "the workspace stopped: workspace container workspace_cvm (id1) stopped: exit status 137, OOM-killed" {
+		t.Fatalf("Run = %v, want ErrStopped: workspace container workspace_cvm (id1) stopped: exit status 137, OOM-killed", err)
 	}
-	if got := w.rec.list(); got[len(got)-1] != "stop dockerd" {
-		t.Errorf("last event %q, want stop dockerd; all %q", got[len(got)-1], got)
+	if got, want := w.rec.list(), []string{"start dockerd", "remove workspace_cvm", "create workspace_cvm", "start id1",
+		"exec in id1 as coder", "stop dockerd", "close client"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("events =\n%q\nwant\n%q", got, want)
 	}
 }
 
@@ -202,9 +225,8 @@ func TestRunDockerDockerdDiesExitsNonZero(t *testing.T) {
 	waitScript(t, w)
 	w.proc("dockerd").exit(errors.New("dockerd (pid 7) killed by killed"), "panic: boom")
 	err := waitFor(t, done)
-	var ee *ExitError
-	if !errors.As(err, &ee) || ee.Code != 1 || err.Error() != "dockerd exited: dockerd (pid 7) killed by killed" {
-		t.Fatalf("runDocker = %v, want exit 1 naming dockerd's end", err)
+	if !errors.Is(err, ErrStopped) || err.Error() != "the workspace stopped: dockerd exited: dockerd (pid 7) killed by killed" {
+		t.Fatalf("Run = %v, want exit 1 naming dockerd's end", err)
 	}
 }
 
@@ -212,7 +234,7 @@ func TestRunDockerAPITimeoutQuotesDockerd(t *testing.T) {
 	t.Parallel()
 	cfg := flowConfig()
 	cfg.DockerTimeout = 50 * time.Millisecond
-	w, done := startFlow(t, cfg, func(w *fakeWorld, _ *dockerDeps) {
+	w, done := startFlow(t, cfg, func(w *fakeWorld, _ *SessionDeps) {
 		w.api.pingErr = errors.New("dial unix /var/run/docker.sock: connect: no such file or directory")
 	})
 	<-w.started
@@ -223,7 +245,7 @@ func TestRunDockerAPITimeoutQuotesDockerd(t *testing.T) {
 		"(last ping: dial unix /var/run/docker.sock: connect: no such file or directory); dockerd's last output:\n" +
 		"level=info msg=\"Starting up\"\nlevel=warning msg=\"failed to mount overlay: invalid argument\""
 	if err == nil || err.Error() != want {
-		t.Fatalf("runDocker = %v\nwant %s", err, want)
+		t.Fatalf("Run = %v\nwant %s", err, want)
 	}
 }
 
@@ -231,10 +253,10 @@ func TestRunDockerSysbox(t *testing.T) {
 	t.Parallel()
 	cfg := flowConfig()
 	cfg.DisableIDMapped = true
-	w, done := startFlow(t, cfg, func(_ *fakeWorld, d *dockerDeps) {
-		d.lookPath = func(s string) (string, error) { return "/usr/bin/" + s, nil }
+	w, done := startFlow(t, cfg, func(_ *fakeWorld, d *SessionDeps) {
+		d.LookPath = func(s string) (string, error) { return "/usr/bin/" + s, nil }
 		for _, s := range []string{"/run/sysbox/sysmgr.sock", "/run/sysbox/sysfs.sock"} {
-			_ = afero.WriteFile(d.fs, s, nil, 0o600)
+			_ = afero.WriteFile(d.Fs, s, nil, 0o600)
 		}
 	})
 	waitScript(t, w)
@@ -251,31 +273,25 @@ func TestRunDockerSysbox(t *testing.T) {
 	if got := w.api.hosts[len(w.api.hosts)-1].Runtime; got != "sysbox-runc" {
 		t.Errorf("runtime = %q, want sysbox-runc", got)
 	}
-	wantTail := []string{"stop container id2 timeout=25", "stop dockerd", "stop sysbox-fs", "stop sysbox-mgr"}
-	if got := w.rec.list(); !reflect.DeepEqual(got[len(got)-4:], wantTail) {
+	wantTail := []string{"stop container id2 timeout=25", "stop dockerd", "stop sysbox-fs", "stop sysbox-mgr", "close client"}
+	if got := w.rec.list(); !reflect.DeepEqual(got[len(got)-5:], wantTail) {
 		t.Errorf("shutdown events = %q, want ... %q", got, wantTail)
 	}
 }
 
-// TestRunDockerRedactsToken: the token reaches the bootstrap exec, but no
-// log line, even when dockerd or the bootstrap script print it.
-func TestRunDockerRedactsToken(t *testing.T) {
+// TestRunDockerLogsNoToken: the token reaches the bootstrap exec and no
+// log line of the session's own (lines that children print are redacted
+// by cli's sink: cli/docker_log_test.go).
+func TestRunDockerLogsNoToken(t *testing.T) {
 	t.Parallel()
-	w, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *dockerDeps) {
-		w.api.bootOutput = "agent token is " + testToken + "\n"
-	})
+	w, done := startFlow(t, flowConfig(), nil)
 	waitScript(t, w)
-	w.proc("dockerd").emit("debug: env CODER_AGENT_TOKEN=" + testToken)
 	w.signals <- syscall.SIGTERM
 	if err := waitFor(t, done); err != nil {
 		t.Fatal(err)
 	}
-	logs := w.logs.String()
-	if strings.Contains(logs, testToken) {
+	if logs := w.logs.String(); strings.Contains(logs, testToken) {
 		t.Errorf("logs contain the token:\n%s", logs)
-	}
-	if !strings.Contains(logs, "[REDACTED]") {
-		t.Errorf("logs lack [REDACTED]; the redacted lines were not logged at all:\n%s", logs)
 	}
 }
 
@@ -284,8 +300,8 @@ func TestRunDockerRedactsToken(t *testing.T) {
 // the delegation in that namespace, rooted at the pod, not a new one.
 func TestRunDockerDelegatedBefore(t *testing.T) {
 	t.Parallel()
-	w, done := startFlow(t, flowConfig(), func(_ *fakeWorld, d *dockerDeps) {
-		d.delegatedNS = func() (string, error) { return "/proc/7/ns/cgroup", nil }
+	w, done := startFlow(t, flowConfig(), func(_ *fakeWorld, d *SessionDeps) {
+		d.Delegated = func() (string, error) { return "/proc/7/ns/cgroup", nil }
 	})
 	waitScript(t, w)
 	w.signals <- syscall.SIGTERM
@@ -305,7 +321,7 @@ func TestRunDockerDelegatedBefore(t *testing.T) {
 // status is still reported when it ends.
 func TestRunDockerLogsBootstrapExit(t *testing.T) {
 	t.Parallel()
-	w, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *dockerDeps) {
+	w, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *SessionDeps) {
 		w.api.bootOutput = "agent starting\n"
 		w.api.bootEnd, w.api.bootExit = make(chan struct{}), 3
 	})
@@ -341,41 +357,11 @@ func waitLog(t *testing.T, w *fakeWorld, part string) {
 	}
 }
 
-// TestDockerCmdBadValueStartsNothing: a bad value is exit 2 with one line
-// naming it, before any process starts (PATH holds recording fakes).
-func TestDockerCmdBadValueStartsNothing(t *testing.T) {
-	bin := t.TempDir()
-	record := filepath.Join(bin, "started")
-	for _, name := range []string{"unshare", "dockerd", "sysbox-mgr", "sysbox-fs"} {
-		script := "#!/bin/sh\necho \"$0 $*\" >>" + record + "\n"
-		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Setenv("PATH", bin)
-	for k, v := range requiredEnv() {
-		t.Setenv(k, v)
-	}
-	t.Setenv(envCPUs, "two")
-	root := Root()
-	root.SetArgs([]string{"docker"})
-	root.SetOut(io.Discard)
-	root.SetErr(io.Discard)
-	err := root.Execute()
-	var ee *ExitError
-	if !errors.As(err, &ee) || ee.Code != 2 || err.Error() != `parse CODER_CPUS="two": want a positive number of CPUs such as 2 or 0.5` {
-		t.Fatalf("envbox docker with CODER_CPUS=two: %v, want exit 2 naming the variable", err)
-	}
-	if b, err := os.ReadFile(record); err == nil {
-		t.Errorf("processes started despite the bad value:\n%s", b)
-	}
-}
-
 // TestRunDockerNoSpaceDuringPull: a pull that fills the data root moves
 // dockerd to the fallback before the workspace ever started.
 func TestRunDockerNoSpaceDuringPull(t *testing.T) {
 	t.Parallel()
-	w, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *dockerDeps) {
+	w, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *SessionDeps) {
 		w.api.haveImage = false
 		w.api.pullErrs = []error{errors.New("write /var/lib/docker/tmp/layer: no space left on device")}
 	})
@@ -395,7 +381,7 @@ func TestRunDockerNoSpaceDuringPull(t *testing.T) {
 	wantEvents := []string{
 		"start dockerd", "pull codercom/enterprise-base:ubuntu auth=false", "restart dockerd as dockerd",
 		"pull codercom/enterprise-base:ubuntu auth=false", "remove workspace_cvm", "create workspace_cvm", "start id1",
-		"exec in id1 as coder", "stop container id1 timeout=25", "stop dockerd",
+		"exec in id1 as coder", "stop container id1 timeout=25", "stop dockerd", "close client",
 	}
 	if got := w.rec.list(); !reflect.DeepEqual(got, wantEvents) {
 		t.Errorf("events =\n%q\nwant\n%q", got, wantEvents)
@@ -406,15 +392,15 @@ func TestRunDockerNoSpaceDuringPull(t *testing.T) {
 // up abandons start-up and shuts down cleanly, without waiting for the API.
 func TestRunDockerSIGTERMDuringStartup(t *testing.T) {
 	t.Parallel()
-	w, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *dockerDeps) {
+	w, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *SessionDeps) {
 		w.api.pingErr = errors.New("dial unix /var/run/docker.sock: connect: no such file or directory")
 	})
 	<-w.started
 	w.signals <- syscall.SIGTERM
 	if err := waitFor(t, done); err != nil {
-		t.Fatalf("runDocker = %v, want nil (exit 0)", err)
+		t.Fatalf("Run = %v, want nil (exit 0)", err)
 	}
-	if got, want := w.rec.list(), []string{"start dockerd", "stop dockerd"}; !reflect.DeepEqual(got, want) {
+	if got, want := w.rec.list(), []string{"start dockerd", "stop dockerd", "close client"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("events = %q, want %q", got, want)
 	}
 }
@@ -424,7 +410,7 @@ func TestRunDockerSIGTERMDuringStartup(t *testing.T) {
 // ENOSPC, dockerd then cannot dial containerd): still the fallback.
 func TestRunDockerNoSpaceBeforeAPI(t *testing.T) {
 	t.Parallel()
-	w, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *dockerDeps) {
+	w, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *SessionDeps) {
 		w.api.pingErr = errors.New("dial unix /var/run/docker.sock: connect: no such file or directory")
 	})
 	<-w.started
@@ -455,14 +441,13 @@ func TestRunDockerNoSpaceBeforeAPI(t *testing.T) {
 // the workspace died; envbox reports the death, exit 1.
 func TestRunDockerWorkspaceDiesDuringBootstrap(t *testing.T) {
 	t.Parallel()
-	_, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *dockerDeps) {
+	_, done := startFlow(t, flowConfig(), func(w *fakeWorld, _ *SessionDeps) {
 		w.api.attachErr = errors.New("unable to upgrade to tcp, received 500")
 		w.api.dead = true
 	})
 	err := waitFor(t, done)
-	var ee *ExitError
-	want := "workspace container workspace_cvm (id1) stopped during the bootstrap: exit status 137"
-	if !errors.As(err, &ee) || ee.Code != 1 || err.Error() != want {
-		t.Fatalf("runDocker = %v, want exit 1: %s", err, want)
+	want := "the workspace stopped: workspace container workspace_cvm (id1) stopped during the bootstrap: exit status 137"
+	if !errors.Is(err, ErrStopped) || err.Error() != want {
+		t.Fatalf("Run = %v, want ErrStopped: %s", err, want)
 	}
 }

@@ -1,4 +1,4 @@
-package cli
+package workspace
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"cdr.dev/slog"
 
 	"github.com/envbox/envbox/dind"
-	"github.com/envbox/envbox/dind/workspace"
 )
 
 const (
@@ -34,16 +33,17 @@ var sysboxSockets = []string{"/run/sysbox/sysmgr.sock", "/run/sysbox/sysfs.sock"
 // session is one run of `envbox docker`: what was started, so it can be
 // stopped in order.
 type session struct {
-	cfg      dockerConfig
-	deps     dockerDeps
+	cfg      SessionConfig
+	deps     SessionDeps
 	log      slog.Logger
+	launch   *dind.Launcher
 	runtime  string
-	sysbox   []proc
-	dockerd  proc
+	sysbox   []dind.Proc
+	dockerd  dind.Proc
 	out      *dockerdOutput
 	fallback bool // dockerd runs on the no-space fallback data root
-	ns       cgroupNSKeeper
-	api      workspace.API
+	client   APIClient
+	api      API
 	id       string
 	stopped  bool
 }
@@ -89,7 +89,7 @@ func (o *dockerdOutput) reset() {
 // dockerdArgs is the dockerd argv after the binary. On the fallback (the
 // data root is full) dockerd uses DataRoot.bak with vfs, which works on any
 // filesystem, so the workspace can start and the user can free space.
-func dockerdArgs(cfg dockerConfig, fallback bool) []string {
+func dockerdArgs(cfg SessionConfig, fallback bool) []string {
 	ones, _ := cfg.BridgeNet.Mask.Size()
 	root := cfg.DataRoot
 	if fallback {
@@ -111,21 +111,21 @@ func dockerdArgs(cfg dockerConfig, fallback bool) []string {
 }
 
 func (s *session) startSysbox(ctx context.Context) error {
-	mgr, errMgr := s.deps.lookPath("sysbox-mgr")
-	fs, errFS := s.deps.lookPath("sysbox-fs")
+	mgr, errMgr := s.deps.LookPath("sysbox-mgr")
+	fs, errFS := s.deps.LookPath("sysbox-fs")
 	installed := errMgr == nil && errFS == nil
-	if !installed && s.cfg.Runtime == workspace.RuntimeSysbox {
+	if !installed && s.cfg.Runtime == RuntimeSysbox {
 		return fmt.Errorf("runtime %s: sysbox-mgr or sysbox-fs not in PATH (%v; %v)", s.cfg.Runtime, errMgr, errFS)
 	}
-	if !installed || (s.cfg.Runtime != "" && s.cfg.Runtime != workspace.RuntimeSysbox) {
+	if !installed || (s.cfg.Runtime != "" && s.cfg.Runtime != RuntimeSysbox) {
 		s.runtime = s.cfg.Runtime
 		if s.runtime == "" {
-			s.runtime = workspace.RuntimeRunc
+			s.runtime = RuntimeRunc
 		}
 		s.log.Info(ctx, "not using sysbox: the workspace runs under "+s.runtime,
 			slog.F("runtime", s.runtime), slog.F("sysbox_installed", installed))
 		if s.cfg.DisableIDMapped {
-			s.log.Warn(ctx, envDisableIDMappedMount+" has no effect without sysbox")
+			s.log.Warn(ctx, EnvDisableIDMappedMount+" has no effect without sysbox")
 		}
 		return nil
 	}
@@ -134,24 +134,24 @@ func (s *session) startSysbox(ctx context.Context) error {
 		mgrArgs = append(mgrArgs, "--disable-idmapped-mount")
 	}
 	for _, c := range []dind.Command{{BinName: "sysbox-mgr", Path: mgr, Args: mgrArgs}, {BinName: "sysbox-fs", Path: fs}} {
-		p, err := s.deps.start(ctx, s.log, c, nil)
+		p, err := s.start(ctx, c, nil)
 		if err != nil {
 			return fmt.Errorf("start %s: %w", c.BinName, err)
 		}
 		s.sysbox = append(s.sysbox, p)
 	}
-	s.runtime = workspace.RuntimeSysbox
+	s.runtime = RuntimeSysbox
 	return s.waitSysbox(ctx)
 }
 
 // waitSysbox polls for sysbox's sockets; a sysbox process dying first is
 // the error (typically an unsupported kernel).
 func (s *session) waitSysbox(ctx context.Context) error {
-	deadline := s.deps.now().Add(sysboxReadyTimeout)
+	deadline := s.deps.Now().Add(sysboxReadyTimeout)
 	for {
 		ready := true
 		for _, sock := range sysboxSockets {
-			if _, err := s.deps.fs.Stat(sock); err != nil {
+			if _, err := s.deps.Fs.Stat(sock); err != nil {
 				ready = false
 			}
 		}
@@ -165,37 +165,31 @@ func (s *session) waitSysbox(ctx context.Context) error {
 			default:
 			}
 		}
-		if s.deps.now().After(deadline) {
+		if s.deps.Now().After(deadline) {
 			return fmt.Errorf("sysbox not ready after %s: no %s", sysboxReadyTimeout, strings.Join(sysboxSockets, " or "))
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(s.deps.poll):
+		case <-time.After(s.deps.Poll):
 		}
 	}
 }
 
-// wrapDockerd is the only way dockerd is launched: through the delegation
-// wrapper, first start and restart alike.
+// wrapDockerd is the only way dockerd is launched: through the launch
+// policy of package dind, first start and restart alike.
 func (s *session) wrapDockerd(ctx context.Context) (dind.Command, error) {
-	args := dockerdArgs(s.cfg, s.fallback)
-	// A restart rejoins the first delegation's cgroup namespace: envbox now
-	// lives in /init, and a new namespace would be rooted there.
-	w := dind.Wrapper{Attempts: s.cfg.Attempts, CgroupNS: s.ns.path()}
-	if w.CgroupNS == "" {
-		w.CgroupNS = delegatedNamespace(ctx, s.log, s.deps.delegatedNS)
-	}
-	if s.dockerd != nil && w.CgroupNS == "" {
-		s.log.Warn(ctx, "no cgroup namespace kept from the first dockerd: the restart makes a new one, one /init deeper")
-	}
-	cmd, err := w.Wrap(s.cfg.Dockerd, args)
-	if err != nil {
-		return dind.Command{}, err
-	}
-	s.log.Info(ctx, "starting dockerd through the delegation wrapper",
-		slog.F("dockerd_argv", append([]string{s.cfg.Dockerd}, args...)), slog.F("fallback", s.fallback))
-	return cmd, nil
+	argv := append([]string{s.cfg.Dockerd}, dockerdArgs(s.cfg, s.fallback)...)
+	s.log.Info(ctx, "starting dockerd", slog.F("fallback_data_root", s.fallback))
+	return s.launch.Command(ctx, argv)
+}
+
+// start launches a daemon. The daemons never need the workspace's
+// secrets: they are blanked in the inherited environment (the last value
+// of a name wins).
+func (s *session) start(ctx context.Context, cmd dind.Command, onLine func(string)) (dind.Proc, error) {
+	return s.deps.Start(ctx, s.log, cmd, dind.StartOptions{
+		Env: []string{EnvAgentToken + "=", EnvImagePullSecret + "="}, OnLine: onLine})
 }
 
 func (s *session) startDockerd(ctx context.Context) error {
@@ -204,12 +198,12 @@ func (s *session) startDockerd(ctx context.Context) error {
 		return err
 	}
 	s.out = &dockerdOutput{}
-	p, err := s.deps.start(ctx, s.log, cmd, s.out.line)
+	p, err := s.start(ctx, cmd, s.out.line)
 	if err != nil {
 		return fmt.Errorf("start dockerd: %w", err)
 	}
 	s.dockerd = p
-	go s.deps.keepNS(ctx, s.log, p, &s.ns)
+	go s.launch.Keep(ctx, p)
 	return nil
 }
 
@@ -228,6 +222,7 @@ func (s *session) restartDockerd(ctx context.Context) error {
 	if err := s.dockerd.Restart(dockerdStopGrace, cmd.BinName, cmd.Path, cmd.Args...); err != nil {
 		return fmt.Errorf("restart dockerd: %w", err)
 	}
+	go s.launch.Keep(ctx, s.dockerd)
 	return nil
 }
 
@@ -260,7 +255,7 @@ func (s *session) waitAPI(ctx context.Context) error {
 		case <-wctx.Done():
 		}
 	}()
-	err := workspace.WaitForAPI(wctx, s.api, s.deps.poll)
+	err := WaitForAPI(wctx, s.api, s.deps.Poll)
 	if err == nil {
 		return nil
 	}
@@ -279,7 +274,6 @@ func (s *session) stopDaemons(ctx context.Context) {
 		return
 	}
 	s.stopped = true
-	defer s.ns.close()
 	if s.dockerd != nil {
 		if err := s.dockerd.Stop(dockerdStopGrace); err != nil {
 			s.log.Warn(ctx, "stop dockerd", slog.Error(err))
@@ -299,11 +293,21 @@ func (s *session) shutdown(ctx context.Context, sig os.Signal) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.StopGrace+dockerdStopGrace)
 	defer cancel()
 	if s.id != "" {
-		if err := workspace.Stop(sctx, s.api, s.id, s.cfg.StopGrace); err != nil {
+		if err := Stop(sctx, s.api, s.id, s.cfg.StopGrace); err != nil {
 			s.log.Warn(ctx, "stop the workspace; stopping dockerd kills it", slog.Error(err))
 		}
 	}
 	s.stopDaemons(ctx)
 	s.log.Info(ctx, "stopped")
 	return nil
+}
+
+// close stops what is still running and releases the session's
+// connections, once the session ends for any reason.
+func (s *session) close(ctx context.Context) {
+	s.stopDaemons(ctx)
+	s.launch.Close()
+	if s.client != nil {
+		_ = s.client.Close()
+	}
 }

@@ -1,4 +1,4 @@
-package cli
+package workspace
 
 import (
 	"bufio"
@@ -92,6 +92,11 @@ func (p *fakeProc) emit(line string) {
 	}
 }
 
+func (p *fakeProc) WaitIdentified(context.Context) error { return nil }
+func (p *fakeProc) Pid() int                             { return 7 }
+func (p *fakeProc) Tail() string                         { return "" }
+func (p *fakeProc) Signal(os.Signal) error               { return nil }
+
 func (p *fakeProc) Stop(time.Duration) error {
 	p.rec.add("stop %s", p.name)
 	p.exit(nil)
@@ -108,6 +113,9 @@ func (p *fakeProc) Restart(_ time.Duration, binName, cmd string, args ...string)
 	p.started <- struct{}{}
 	return nil
 }
+
+// Close is the client's: the session closes it once.
+func (f *fakeAPI) Close() error { f.rec.add("close client"); return nil }
 
 // fakeAPI is dockerd as the Docker client sees it.
 type fakeAPI struct {
@@ -276,7 +284,7 @@ type closeWriter struct{ net.Conn }
 
 func (c closeWriter) CloseWrite() error { return c.Conn.Close() }
 
-// fakeWorld wires fakes into dockerDeps.
+// fakeWorld wires fakes into SessionDeps.
 type fakeWorld struct {
 	rec     *recorder
 	api     *fakeAPI
@@ -307,9 +315,9 @@ func (l *dockerLogBuffer) String() string {
 	return l.b.String()
 }
 
-func (w *fakeWorld) start(_ context.Context, log slog.Logger, cmd dind.Command, onLine func(string)) (proc, error) {
-	p := &fakeProc{rec: w.rec, name: cmd.BinName, argv: [][]string{cmd.Argv()}, env: cmd.Env, onLine: onLine, log: log,
-		done: make(chan struct{}), started: make(chan struct{}, 4)}
+func (w *fakeWorld) start(_ context.Context, log slog.Logger, cmd dind.Command, opts dind.StartOptions) (dind.Proc, error) {
+	p := &fakeProc{rec: w.rec, name: cmd.BinName, argv: [][]string{cmd.Argv()}, env: append(append([]string{}, cmd.Env...), opts.Env...),
+		onLine: opts.OnLine, log: log, done: make(chan struct{}), started: make(chan struct{}, 4)}
 	w.mu.Lock()
 	w.procs[cmd.BinName] = p
 	w.mu.Unlock()
@@ -318,19 +326,16 @@ func (w *fakeWorld) start(_ context.Context, log slog.Logger, cmd dind.Command, 
 	return p, nil
 }
 
-// keepNS keeps /dev/null as the first dockerd's "namespace": restarts must
-// name it through nsenter.
-func (w *fakeWorld) keepNS(_ context.Context, _ slog.Logger, _ proc, k *cgroupNSKeeper) {
+// openNS keeps /dev/null as the first dockerd's "namespace": restarts must
+// name it through nsenter, as /proc/<envbox>/fd/<fd>.
+func (w *fakeWorld) openNS(int) (*os.File, error) {
 	f, err := os.Open(os.DevNull)
 	if err != nil {
-		w.nsKept <- "open " + os.DevNull + ": " + err.Error() // fails the argv comparison
-		return
+		return nil, err
 	}
-	k.mu.Lock()
-	k.f = f
-	k.mu.Unlock()
 	w.api.identifiedOnce.Do(func() { close(w.api.identified) })
-	w.nsKept <- k.path()
+	w.nsKept <- fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), f.Fd())
+	return f, nil
 }
 
 func (w *fakeWorld) proc(name string) *fakeProc {

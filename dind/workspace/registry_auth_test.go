@@ -1,4 +1,4 @@
-package cli
+package workspace
 
 import (
 	"encoding/base64"
@@ -7,8 +7,6 @@ import (
 
 	"github.com/docker/docker/api/types/registry"
 	"github.com/spf13/afero"
-
-	"github.com/envbox/envbox/dind/workspace"
 )
 
 // decodeAuth turns an X-Registry-Auth value back into "user:password@server".
@@ -31,10 +29,10 @@ func decodeAuth(t *testing.T, enc string) string {
 func TestRegistryAuth(t *testing.T) {
 	t.Parallel()
 	fileDoc := `{"auths":{"ghcr.io":{"username":"file","password":"filepw"}}}`
-	secret := &workspace.DockerConfig{Auths: map[string]registry.AuthConfig{"ghcr.io": {Username: "secret", Password: "secretpw"}}}
+	secret := &DockerConfig{Auths: map[string]registry.AuthConfig{"ghcr.io": {Username: "secret", Password: "secretpw"}}}
 	tests := []struct {
 		name    string
-		secret  *workspace.DockerConfig
+		secret  *DockerConfig
 		file    string // "" = no file
 		want    string
 		wantErr string
@@ -55,7 +53,7 @@ func TestRegistryAuth(t *testing.T) {
 			}
 			cfg := defaults()
 			cfg.Image, cfg.PullSecret = "ghcr.io/acme/dev:1", tt.secret
-			s := &session{cfg: cfg, deps: dockerDeps{fs: fs}}
+			s := &session{cfg: cfg, deps: SessionDeps{Fs: fs}}
 			got, err := s.registryAuth()
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {

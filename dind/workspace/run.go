@@ -1,0 +1,128 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"time"
+
+	"cdr.dev/slog"
+	"github.com/spf13/afero"
+
+	"github.com/envbox/envbox/dind"
+)
+
+// Variables of the Coder contract that the session itself names: in the
+// workspace's environment, and blanked in the daemons'.
+const (
+	EnvAgentToken           = "CODER_AGENT_TOKEN" //nolint:gosec // a name, not a credential
+	EnvAgentURL             = "CODER_AGENT_URL"
+	EnvAgentSubsystem       = "CODER_AGENT_SUBSYSTEM"
+	EnvImagePullSecret      = "CODER_IMAGE_PULL_SECRET" //nolint:gosec // a name, not a credential
+	EnvDisableIDMappedMount = "CODER_DISABLE_IDMAPPED_MOUNT"
+)
+
+// ErrStopped: the workspace container or dockerd stopped on its own; the
+// pod must restart.
+var ErrStopped = errors.New("the workspace stopped")
+
+// SessionConfig is everything one `envbox docker` session runs with, parsed
+// and validated by cli.
+type SessionConfig struct {
+	Image           string
+	Username        string
+	AgentToken      string
+	AgentURL        string
+	AgentSubsystem  []string
+	InnerEnvs       []string // patterns: NAME or PREFIX*
+	Hostname        string
+	WorkDir         string
+	PullSecret      *DockerConfig
+	DockerConfig    string
+	BridgeIP        net.IP
+	BridgeNet       *net.IPNet
+	BootstrapScript string
+	Mounts          []Mount
+	UsrLibDir       string
+	InnerUsrLibDir  string
+	AddTUN          bool
+	AddFUSE         bool
+	AddGPU          bool
+	CPUs            float64 // 0: derive from the outer cgroup
+	Memory          int64   // 0: derive from the outer cgroup
+	DisableIDMapped bool
+	ExtraCertsPath  string
+	ContainerName   string
+	Debug           bool
+
+	Runtime       string // "" = sysbox-runc when installed, else runc
+	Dockerd       string
+	DataRoot      string
+	Socket        string
+	DockerdArgs   []string
+	DockerTimeout time.Duration
+	StopGrace     time.Duration
+	Attempts      int
+}
+
+// SessionDeps are the seams of a session; tests replace every one.
+type SessionDeps struct {
+	Log      slog.Logger
+	Fs       afero.Fs
+	Environ  []string
+	LookPath func(string) (string, error)
+	Signals  <-chan os.Signal
+	Start    dind.Starter
+	// API connects to dockerd's socket; the session closes it.
+	API func(socket string) (APIClient, error)
+	// Delegated and OpenNS feed the dind.Launcher.
+	Delegated func() (string, error)
+	OpenNS    func(pid int) (*os.File, error)
+	Cgroup    CgroupLimits
+	Now       func() time.Time
+	// Poll is the Docker API ping interval.
+	Poll time.Duration
+}
+
+// APIClient is an API that holds a connection to close.
+type APIClient interface {
+	API
+	Close() error
+}
+
+// Run is the whole `envbox docker` session: sysbox, dockerd through the
+// launch policy of package dind, the workspace, then supervision until
+// the workspace or dockerd ends or a signal stops it (nil: a clean stop).
+func Run(ctx context.Context, cfg SessionConfig, deps SessionDeps) error {
+	s := &session{cfg: cfg, deps: deps, log: deps.Log,
+		launch: &dind.Launcher{Wrapper: dind.Wrapper{Attempts: cfg.Attempts}, Log: deps.Log,
+			Delegated: deps.Delegated, OpenNS: deps.OpenNS}}
+	defer s.close(ctx)
+	if err := s.startSysbox(ctx); err != nil {
+		return err
+	}
+	if err := s.startDockerd(ctx); err != nil {
+		return err
+	}
+	sig, err := s.setupOrSignal(ctx)
+	if s.failedForSpace(err) {
+		s.log.Warn(ctx, "dockerd data root is full, restarting dockerd on the fallback data root", slog.Error(err))
+		if err = s.restartDockerd(ctx); err == nil {
+			sig, err = s.setupOrSignal(ctx)
+		}
+	}
+	if sig != nil {
+		return s.shutdown(ctx, sig)
+	}
+	if err != nil {
+		return err
+	}
+	return s.supervise(ctx)
+}
+
+// isNoSpace: err (a pull, a create, or dockerd's end with its last output)
+// says the data root is full, in the words package dind recognises.
+func isNoSpace(err error) bool {
+	return err != nil && dind.IsNoSpace(err.Error())
+}
