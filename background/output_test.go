@@ -90,3 +90,13 @@ func TestRing(t *testing.T) {
 		})
 	}
 }
+
+func TestLoggedArgv(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 257)
+	got := loggedArgv([]string{"unshare", "--cgroup", "--", "/bin/sh", "-c", long, "dockerd", strings.Repeat("y", 256)})
+	want := []string{"unshare", "--cgroup", "--", "/bin/sh", "-c", "<257 bytes>", "dockerd", strings.Repeat("y", 256)}
+	if !slices.Equal(got, want) {
+		t.Errorf("loggedArgv = %q, want %q", got, want)
+	}
+}

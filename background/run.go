@@ -68,7 +68,7 @@ func launch(ctx context.Context, log slog.Logger, bin string, c *exec.Cmd, onLin
 	if err != nil {
 		pidfd = -1
 	}
-	log.Info(ctx, "started", slog.F("pid", r.pid), slog.F("argv", c.Args))
+	log.Info(ctx, "started", slog.F("pid", r.pid), slog.F("argv", loggedArgv(c.Args)))
 	if pr != nil {
 		go r.readOutput(pr, onLine)
 	} else {
@@ -141,4 +141,21 @@ func (r *run) signal(sig os.Signal) error {
 		return fmt.Errorf("signal %s (pid %d) %v: %w", r.bin, r.pid, sig, err)
 	}
 	return nil
+}
+
+// maxLoggedArg is the longest argument logged as it is. The delegation
+// script (about 5 KB) is an argument of every dockerd start: a start line
+// must stay readable, so longer arguments are logged by size.
+const maxLoggedArg = 256
+
+// loggedArgv is argv as the start line shows it.
+func loggedArgv(argv []string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if len(a) > maxLoggedArg {
+			a = fmt.Sprintf("<%d bytes>", len(a))
+		}
+		out[i] = a
+	}
+	return out
 }

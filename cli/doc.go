@@ -1,7 +1,8 @@
 // Package cli owns envbox's cobra commands (dind, docker, doctor,
-// adopt-proxy), the mapping between flags and environment variables, and
-// configuration validation. It never makes syscalls directly: it wires
-// packages dind, background and xunix together.
+// adopt-proxy), the mapping between flags and environment variables,
+// configuration validation, logging with secret redaction, and exit codes.
+// It supervises no process and calls no Docker API: packages dind and
+// dind/workspace do, and return typed errors that cli maps to exit codes.
 //
 // Environment variables read by `envbox dind` (its own flags go before
 // "--"; everything after follows docker:dind's entrypoint):

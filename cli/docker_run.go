@@ -4,19 +4,13 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"cdr.dev/slog"
-	"github.com/spf13/afero"
 	"github.com/spf13/cobra"
 
-	"github.com/envbox/envbox/background"
-	"github.com/envbox/envbox/dind"
 	"github.com/envbox/envbox/dind/workspace"
-	"github.com/envbox/envbox/xunix"
 )
 
 // startDocker builds the real dependencies and runs the workspace session.
@@ -28,23 +22,7 @@ func startDocker(c *cobra.Command, cfg dockerConfig) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
-	// PID-1 duty (envbox docker is the image's entrypoint): reap orphans
-	// such as exited exec and shim children without taking the exit status
-	// of a supervised process.
-	stopReaper, err := background.StartReaper(c.Context(), log)
-	if err != nil {
-		return exitError(err)
-	}
-	defer stopReaper()
-	fs := afero.NewOsFs()
-	deps := workspace.SessionDeps{
-		Log: log, Fs: fs, Environ: os.Environ(), LookPath: exec.LookPath, Signals: sigs,
-		Start:     dind.StartBackground,
-		API:       func(socket string) (workspace.APIClient, error) { return workspace.NewClient(socket) },
-		Delegated: func() (string, error) { return dind.DelegatedNamespace(fs, os.Readlink, os.Getpid()) },
-		OpenNS:    func(pid int) (*os.File, error) { return xunix.OpenNamespace(pid, "cgroup") },
-		Cgroup:    workspace.CgroupFS{Fs: fs}, Now: time.Now, Poll: 250 * time.Millisecond,
-	}
+	deps := workspace.OSDeps(log, sigs)
 	return redactError(exitError(workspace.Run(c.Context(), cfg.SessionConfig, deps)), dockerSecrets(cfg))
 }
 

@@ -1,6 +1,13 @@
-// Package dind owns how dockerd is launched: the dockerd argv, the
-// delegation wrapper argv around it (the only way dockerd is ever started)
-// and which cgroup namespace it runs in, waiting for the Docker API and
-// recognising dockerd's fatal "no space left" output. It never runs
-// processes itself: package background does.
+// Package dind owns how dockerd is launched and kept: the dockerd argv of
+// docker:dind's entrypoint, the delegation wrapper around it (the only way
+// dockerd is ever started), the one launch policy that picks its cgroup
+// namespace at every start and restart (Launcher), docker:dind's start-up
+// hygiene, preflight, TLS, readiness, and the supervisor (restart budget,
+// back-off, signal forwarding, stop grace, command mode) over a small
+// process interface (Proc) and a signal channel.
+//
+// It never parses flags or decides exit codes: it returns typed errors
+// (ExitStatus, StartError, ErrNoRestartLeft) that package cli maps. Processes
+// run through package background behind a Starter, so the supervisor is
+// unit-tested with fakes and without root.
 package dind

@@ -1,13 +1,15 @@
-// Package workspace owns the inner workspace container of `envbox docker`:
-// the pure mapping from a validated configuration (plus the limits and
-// devices detected on the outer container) to the Docker container and host
-// configuration, the CPU/memory limits it gets, and the conversation with
-// dockerd through the official Docker Go client (wait for the API, pull with
-// progress, create, start, bootstrap exec, stop).
+// Package workspace owns the Coder session of `envbox docker`: sysbox,
+// dockerd's argv and its no-space fallback, the inner workspace container
+// (the pure mapping from a validated SessionConfig plus the limits and
+// devices detected on the outer container to the Docker container and host
+// configuration), the conversation with dockerd through the official Docker
+// Go client (wait for the API, pull with progress, create, start, bootstrap
+// exec, stop) and the supervision until the workspace or dockerd ends or a
+// signal stops it.
 //
-// It never starts dockerd or any other process itself (package background
-// does, through package dind's wrapper), never parses flags or environment
-// variables (package cli does), and never reads the agent token from
-// anywhere but its Config: the token travels only in the bootstrap exec's
-// environment, never in the container's own configuration.
+// It launches dockerd only through package dind's Launcher (the one launch
+// policy of both flows) and its processes only through a dind.Starter; it
+// never parses flags or environment variables (package cli does), and the
+// agent token travels only in the bootstrap exec's environment, never in
+// the container's own configuration nor in the daemons' environment.
 package workspace

@@ -54,6 +54,8 @@ type fakeProc struct {
 	log    slog.Logger
 	done   chan struct{}
 	err    error
+	// unidentified runs never become their binary.
+	unidentified bool
 	// started is signalled at every start and restart.
 	started chan struct{}
 }
@@ -92,10 +94,15 @@ func (p *fakeProc) emit(line string) {
 	}
 }
 
-func (p *fakeProc) WaitIdentified(context.Context) error { return nil }
-func (p *fakeProc) Pid() int                             { return 7 }
-func (p *fakeProc) Tail() string                         { return "" }
-func (p *fakeProc) Signal(os.Signal) error               { return nil }
+func (p *fakeProc) WaitIdentified(context.Context) error {
+	if p.unidentified {
+		return errors.New("still sh")
+	}
+	return nil
+}
+func (p *fakeProc) Pid() int               { return 7 }
+func (p *fakeProc) Tail() string           { return "" }
+func (p *fakeProc) Signal(os.Signal) error { return nil }
 
 func (p *fakeProc) Stop(time.Duration) error {
 	p.rec.add("stop %s", p.name)
@@ -295,6 +302,8 @@ type fakeWorld struct {
 	// nsKept receives the path of the cgroup namespace kept for restarts.
 	nsKept chan string
 	logs   *dockerLogBuffer
+	// unidentified: no process ever becomes its binary.
+	unidentified bool
 }
 
 // dockerLogBuffer collects log output from several goroutines.
@@ -317,7 +326,7 @@ func (l *dockerLogBuffer) String() string {
 
 func (w *fakeWorld) start(_ context.Context, log slog.Logger, cmd dind.Command, opts dind.StartOptions) (dind.Proc, error) {
 	p := &fakeProc{rec: w.rec, name: cmd.BinName, argv: [][]string{cmd.Argv()}, env: append(append([]string{}, cmd.Env...), opts.Env...),
-		onLine: opts.OnLine, log: log, done: make(chan struct{}), started: make(chan struct{}, 4)}
+		onLine: opts.OnLine, log: log, done: make(chan struct{}), started: make(chan struct{}, 4), unidentified: w.unidentified}
 	w.mu.Lock()
 	w.procs[cmd.BinName] = p
 	w.mu.Unlock()

@@ -74,6 +74,9 @@ type SessionDeps struct {
 	LookPath func(string) (string, error)
 	Signals  <-chan os.Signal
 	Start    dind.Starter
+	// StartReaper takes on PID 1's duty of reaping orphans (exited exec
+	// and shim children) without taking a supervised process's status.
+	StartReaper func(ctx context.Context, log slog.Logger) (stop func(), err error)
 	// API connects to dockerd's socket; the session closes it.
 	API func(socket string) (APIClient, error)
 	// Delegated and OpenNS feed the dind.Launcher.
@@ -83,6 +86,18 @@ type SessionDeps struct {
 	Now       func() time.Time
 	// Poll is the Docker API ping interval.
 	Poll time.Duration
+}
+
+// OSDeps are the real seams, logging to log and receiving sigs; the
+// process and namespace seams are package dind's.
+func OSDeps(log slog.Logger, sigs <-chan os.Signal) SessionDeps {
+	d := dind.OSDeps(log, sigs)
+	return SessionDeps{
+		Log: log, Fs: d.Fs, Environ: os.Environ(), LookPath: d.LookPath, Signals: sigs,
+		Start: d.Start, StartReaper: d.StartReaper, Delegated: d.Delegated, OpenNS: d.OpenNS,
+		API:    func(socket string) (APIClient, error) { return NewClient(socket) },
+		Cgroup: CgroupFS{Fs: d.Fs}, Now: time.Now, Poll: 250 * time.Millisecond,
+	}
 }
 
 // APIClient is an API that holds a connection to close.
@@ -98,6 +113,13 @@ func Run(ctx context.Context, cfg SessionConfig, deps SessionDeps) error {
 	s := &session{cfg: cfg, deps: deps, log: deps.Log,
 		launch: &dind.Launcher{Wrapper: dind.Wrapper{Attempts: cfg.Attempts}, Log: deps.Log,
 			Delegated: deps.Delegated, OpenNS: deps.OpenNS}}
+	if deps.StartReaper != nil {
+		stop, err := deps.StartReaper(ctx, deps.Log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	defer s.close(ctx)
 	if err := s.startSysbox(ctx); err != nil {
 		return err

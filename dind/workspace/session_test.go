@@ -451,3 +451,37 @@ func TestRunDockerWorkspaceDiesDuringBootstrap(t *testing.T) {
 		t.Fatalf("Run = %v, want ErrStopped: %s", err, want)
 	}
 }
+
+// TestRunDockerUnidentifiedReevaluatesNamespace: the same launch policy as
+// envbox dind. The first dockerd never became dockerd, so no namespace was
+// kept; its restart asks again and delegates in the pod's namespace,
+// where envbox now sits in /init, instead of one /init deeper.
+func TestRunDockerUnidentifiedReevaluatesNamespace(t *testing.T) {
+	t.Parallel()
+	answers := []string{"", "/proc/1/ns/cgroup"}
+	w, done := startFlow(t, flowConfig(), func(w *fakeWorld, d *SessionDeps) {
+		w.unidentified = true
+		w.api.identifiedOnce.Do(func() { close(w.api.identified) }) // the API answers all the same
+		d.Delegated = func() (string, error) {
+			a := answers[0]
+			answers = answers[1:]
+			return a, nil
+		}
+	})
+	waitScript(t, w)
+	d := w.proc("dockerd")
+	d.exit(errors.New("exit status 1"), `failed to start daemon: write /var/lib/docker/engine-id: no space left on device`)
+	<-d.started
+	waitScript(t, w)
+	w.signals <- syscall.SIGTERM
+	if err := waitFor(t, done); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{
+		wantDockerdArgv("/var/lib/docker"),
+		wantRestartArgv("/proc/1/ns/cgroup", "/var/lib/docker.bak", "--storage-driver=vfs"),
+	}
+	if !reflect.DeepEqual(d.argv, want) {
+		t.Errorf("dockerd argv per start =\n%q\nwant\n%q", d.argv, want)
+	}
+}
