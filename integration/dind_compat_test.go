@@ -43,13 +43,19 @@ type dindCase struct {
 // pod and returns once the process started (not necessarily ready).
 func startDindCompat(t *testing.T, env []string, args ...string) *dindCase {
 	t.Helper()
+	return startDindCompatWith(t, dindPodPrelude, env, args...)
+}
+
+// startDindCompatWith is startDindCompat with another pod prelude.
+func startDindCompatWith(t *testing.T, prelude string, env []string, args ...string) *dindCase {
+	t.Helper()
 	requireDockerd(t)
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skipf("docker:dind compatibility test: ip (iproute2) not installed: %v", err)
 	}
 	dir := shortTempDir(t)
 	cg := cgtest.New(t)
-	payload := append([]string{"unshare", "--net", "--", "/bin/sh", "-c", dindPodPrelude, "sh", envboxBinary(t), "dind"}, args...)
+	payload := append([]string{"unshare", "--net", "--", "/bin/sh", "-c", prelude, "sh", envboxBinary(t), "dind"}, args...)
 	env = append([]string{"ENVBOX_LOG_FORMAT=human", "ENVBOX_DOCKERD_RESTARTS=0"}, env...)
 	return &dindCase{t: t, pod: startPod(t, cg, stopGrace, env, payload...), dir: dir}
 }
