@@ -120,7 +120,7 @@ func TestRunDockerSIGTERM(t *testing.T) {
 	}
 	wantEvents := []string{
 		"start dockerd", "remove workspace_cvm", "create workspace_cvm", "start id1", "exec in id1 as coder",
-		"stop container id1 timeout=25", "stop dockerd",
+		"stop container id1 timeout=15", "stop dockerd",
 	}
 	if got := w.rec.list(); !reflect.DeepEqual(got, wantEvents) {
 		t.Errorf("events =\n%q\nwant\n%q", got, wantEvents)
@@ -174,7 +174,7 @@ func TestRunDockerNoSpaceRestartsThroughSameWrapper(t *testing.T) {
 	wantEvents := []string{
 		"start dockerd", "remove workspace_cvm", "create workspace_cvm", "start id1", "exec in id1 as coder",
 		"restart dockerd as dockerd", "remove workspace_cvm", "create workspace_cvm", "start id2", "exec in id2 as coder",
-		"stop container id2 timeout=25", "stop dockerd",
+		"stop container id2 timeout=15", "stop dockerd",
 	}
 	if got := w.rec.list(); !reflect.DeepEqual(got, wantEvents) {
 		t.Errorf("events =\n%q\nwant\n%q", got, wantEvents)
@@ -251,7 +251,7 @@ func TestRunDockerSysbox(t *testing.T) {
 	if got := w.api.hosts[len(w.api.hosts)-1].Runtime; got != "sysbox-runc" {
 		t.Errorf("runtime = %q, want sysbox-runc", got)
 	}
-	wantTail := []string{"stop container id2 timeout=25", "stop dockerd", "stop sysbox-fs", "stop sysbox-mgr"}
+	wantTail := []string{"stop container id2 timeout=15", "stop dockerd", "stop sysbox-fs", "stop sysbox-mgr"}
 	if got := w.rec.list(); !reflect.DeepEqual(got[len(got)-4:], wantTail) {
 		t.Errorf("shutdown events = %q, want ... %q", got, wantTail)
 	}
@@ -395,7 +395,7 @@ func TestRunDockerNoSpaceDuringPull(t *testing.T) {
 	wantEvents := []string{
 		"start dockerd", "pull codercom/enterprise-base:ubuntu auth=false", "restart dockerd as dockerd",
 		"pull codercom/enterprise-base:ubuntu auth=false", "remove workspace_cvm", "create workspace_cvm", "start id1",
-		"exec in id1 as coder", "stop container id1 timeout=25", "stop dockerd",
+		"exec in id1 as coder", "stop container id1 timeout=15", "stop dockerd",
 	}
 	if got := w.rec.list(); !reflect.DeepEqual(got, wantEvents) {
 		t.Errorf("events =\n%q\nwant\n%q", got, wantEvents)
