@@ -143,10 +143,10 @@
 //		default: unset; conflicts: -
 //	ENVBOX_DOCKERD_TIMEOUT (--dockerd-timeout)
 //		how long to wait for the Docker API
-//		default: 60s; conflicts: -
+//		default: 60s; conflicts: envbox dind reads the same variable for the same wait (flag --ready-timeout there)
 //	ENVBOX_STOP_GRACE (--stop-grace)
-//		time the workspace gets to stop on SIGTERM; dockerd then gets a fixed 10s, so the default fits Kubernetes' default terminationGracePeriodSeconds of 30s (keep grace + 10s below the pod's)
-//		default: 15s; conflicts: -
+//		time the workspace gets to stop on SIGTERM before it is killed; dockerd then gets up to 10s, so 15s + 10s fits Kubernetes' default terminationGracePeriodSeconds of 30s: keep grace + 10s below the pod's
+//		default: 15s; conflicts: also read by envbox dind, where it is dockerd's grace (default 10s)
 //	ENVBOX_DELEGATE_ATTEMPTS (--delegate-attempts)
 //		bound on the delegation script's attempts
 //		default: 100; conflicts: -

@@ -149,3 +149,79 @@ func TestVarTableRender(t *testing.T) {
 		t.Errorf("goDoc =\n%s\nwant\n%s", got, wantGo)
 	}
 }
+
+// TestDindHelpListsEveryKnob: `envbox dind --help` names every flag and
+// variable of envbox dind with its default, spelled out here.
+func TestDindHelpListsEveryKnob(t *testing.T) {
+	t.Parallel()
+	want := []struct{ name, def string }{
+		{"ENVBOX_ISOLATED_MOUNT          --isolated-mount", "false"},
+		{"ENVBOX_STOP_GRACE              --stop-grace", "10s"},
+		{"ENVBOX_DOCKERD_TIMEOUT         --ready-timeout", "60s"},
+		{"ENVBOX_DELEGATE_ATTEMPTS       --delegate-attempts", "100"},
+		{"ENVBOX_DOCKERD_RESTARTS        --dockerd-restarts", "3"},
+		{"ENVBOX_LOG_FORMAT              --log-format", "human on a terminal, else json"},
+		{"DOCKER_TLS_CERTDIR", "unix socket only; set but empty: plain TCP on 2375 (--tls=false)"},
+		{"DOCKER_TLS_SAN", "unset"},
+		{"DOCKER_HOST", "unix:///var/run/docker.sock"},
+		{"DOCKER_IPTABLES_LEGACY", "legacy when legacy rules exist or only iptables-legacy works, else nft; set but empty: nft"},
+	}
+	for _, args := range [][]string{{"dind", "--help"}, {"dind", "-h"}, {"dind", "--isolated-mount", "--help", "--"}} {
+		root := Root()
+		var out strings.Builder
+		root.SetOut(&out)
+		root.SetArgs(args)
+		if err := root.Execute(); err != nil {
+			t.Fatalf("envbox %q: %v", args, err)
+		}
+		help := out.String()
+		for _, w := range want {
+			i := strings.Index(help, "\n  "+w.name+"\n")
+			if i < 0 {
+				t.Errorf("envbox %q lacks the line %q:\n%s", args, w.name, help)
+				continue
+			}
+			// The row: name line, meaning line, default line.
+			row := strings.SplitN(help[i+1:], "\n", 4)
+			if len(row) < 3 || !strings.HasPrefix(row[2], "      default: "+w.def) {
+				t.Errorf("envbox %q: row %q has no default %q: %q", args, w.name, w.def, row)
+			}
+		}
+	}
+}
+
+// TestHelpListsEveryRow: the --help of dind, doctor and adopt-proxy shows
+// each row of its table (docker: TestDockerHelpListsEveryVariable).
+func TestHelpListsEveryRow(t *testing.T) {
+	t.Parallel()
+	for cmd, labels := range map[string][]string{
+		"dind":        rowNames(dindVars),
+		"doctor":      rowNames(doctorVars),
+		"adopt-proxy": rowNames(adoptVars),
+	} {
+		root := Root()
+		var out strings.Builder
+		root.SetOut(&out)
+		root.SetArgs([]string{cmd, "--help"})
+		if err := root.Execute(); err != nil {
+			t.Fatalf("envbox %s --help: %v", cmd, err)
+		}
+		for _, l := range labels {
+			if !strings.Contains(out.String(), "\n  "+l) {
+				t.Errorf("envbox %s --help lacks %q:\n%s", cmd, l, out.String())
+			}
+		}
+	}
+}
+
+func rowNames[C any](rows varTable[C]) []string {
+	var names []string
+	for _, v := range rows {
+		if v.env != "" {
+			names = append(names, v.env)
+		} else {
+			names = append(names, "--"+v.flag)
+		}
+	}
+	return names
+}
