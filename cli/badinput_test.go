@@ -176,9 +176,12 @@ var dockerBad = map[string][]badValue{
 	},
 }
 
-// anyText are the rows where every value is well-formed, with why.
+// anyText are the rows of any table where every value is well-formed at
+// parse time, with why.
 var anyText = map[string]string{
-	envBootstrapScript: "a script is whatever bytes /bin/sh reads",
+	envBootstrapScript:       "a script is whatever bytes /bin/sh reads",
+	"DOCKER_TLS_SAN":         "checked when certificates are generated (exit 1, see README)",
+	"DOCKER_IPTABLES_LEGACY": "docker:dind's rule: any non-empty value means legacy",
 }
 
 // Known values of the secrets cases: they must never be printed.
@@ -309,13 +312,6 @@ var adoptBad = map[string][]badValue{
 	"--allow-override": boolBad,
 	"--debug":          boolBad,
 	envLogFormat:       {{"word", "xml", rLogFmt}, {"non_utf8", nonUTF8, rLogFmt}},
-}
-
-// anyValue are the rows of dind, doctor and adopt-proxy where every value
-// is well-formed at parse time, with why.
-var anyValue = map[string]string{
-	"DOCKER_TLS_SAN":         "checked when certificates are generated (exit 1, see README)",
-	"DOCKER_IPTABLES_LEGACY": "docker:dind's rule: any non-empty value means legacy",
 }
 
 // rowKey names a row in the bad-value maps: its variable, else its flag.
@@ -513,9 +509,9 @@ func checkBad(t *testing.T, tc badCase, r badRun) {
 func TestBadInputCoversEveryVariable(t *testing.T) {
 	t.Parallel()
 	covered(t, "dockerVars", dockerVars, dockerBad, anyText)
-	covered(t, "dindVars", dindVars, dindBad, anyValue)
-	covered(t, "doctorVars", doctorVars, doctorBad, anyValue)
-	covered(t, "adoptVars", adoptVars, adoptBad, anyValue)
+	covered(t, "dindVars", dindVars, dindBad, anyText)
+	covered(t, "doctorVars", doctorVars, doctorBad, anyText)
+	covered(t, "adoptVars", adoptVars, adoptBad, anyText)
 	if n := len(allBadCases()); n != badCaseCount {
 		t.Errorf("%d bad-input cases, README says %d: update both", n, badCaseCount)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/envbox/envbox/dind"
 	"github.com/envbox/envbox/embed"
 )
 
@@ -139,7 +140,7 @@ func logFormatVar[C any](field func(*C) *string) envVar[C] {
 // delegateAttemptsVar is the bound every flow passes to the delegation
 // script.
 func delegateAttemptsVar[C any](field func(*C) *int) envVar[C] {
-	return envVar[C]{env: embed.EnvDelegateAttempts, flag: "delegate-attempts", def: "100", meaning: "bound on the delegation script's attempts",
+	return envVar[C]{env: embed.EnvDelegateAttempts, flag: "delegate-attempts", def: strconv.Itoa(dind.DefaultDelegateAttempts), meaning: "bound on the delegation script's attempts",
 		set: func(c *C, v string) (err error) { *field(c), err = parsePositive(v); return err }}
 }
 
