@@ -25,8 +25,21 @@ type adoptConfig struct {
 	Debug         bool
 }
 
+// adoptVars is the table of `envbox adopt-proxy`.
+var adoptVars = varTable[adoptConfig]{
+	{flag: "listen", def: "/var/run/docker.sock", meaning: "unix socket to serve the Docker API on (path or unix://path)",
+		set: func(c *adoptConfig, v string) error { return setString(&c.Listen, v) }},
+	{flag: "upstream", def: "/var/run/docker-real.sock", meaning: "dockerd's real unix socket",
+		set: func(c *adoptConfig, v string) error { return setString(&c.Upstream, v) }},
+	{flag: "allow-override", isBool: true, def: "false", meaning: "let a create keep a CgroupParent other than its creator's (permissive)",
+		set: func(c *adoptConfig, v string) error { return setBool(&c.AllowOverride, v) }},
+	{flag: "debug", isBool: true, def: "false", meaning: "log every connection",
+		set: func(c *adoptConfig, v string) error { return setBool(&c.Debug, v) }},
+	logFormatVar(func(c *adoptConfig) *string { return &c.LogFormat }),
+}
+
 func adoptCmd() *cobra.Command {
-	cfg := adoptConfig{}
+	var vals map[string]*rawValue
 	cmd := &cobra.Command{
 		Use:   "adopt-proxy --listen SOCKET --upstream SOCKET [--allow-override]",
 		Short: "Serve the Docker API so that containers inherit the cgroup of the process creating them",
@@ -38,11 +51,13 @@ A different CgroupParent gets HTTP 400 unless --allow-override. A caller whose
 cgroup cannot be read gets an error, never an unadopted container. Everything
 else, attach/exec streams included, passes through unchanged. TCP is refused.
 
-Environment:
-  ` + envLogFormat + `  json or human (default: human on a terminal)`,
+` + adoptVars.help("Flags and variables (a flag wins over its variable; empty = unset):"),
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg.LogFormat, _ = os.LookupEnv(envLogFormat)
+			var cfg adoptConfig
+			if err := adoptVars.parse(&cfg, os.LookupEnv, vals, c.Flags().Changed); err != nil {
+				return usageError(err)
+			}
 			if err := cfg.validate(); err != nil {
 				return usageError(err)
 			}
@@ -53,11 +68,7 @@ Environment:
 			return runAdopt(c.Context(), log, cfg)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&cfg.Listen, "listen", "/var/run/docker.sock", "unix socket to serve the Docker API on (path or unix://path)")
-	f.StringVar(&cfg.Upstream, "upstream", "/var/run/docker-real.sock", "dockerd's real unix socket")
-	f.BoolVar(&cfg.AllowOverride, "allow-override", false, "let a create keep a CgroupParent other than its creator's (permissive)")
-	f.BoolVar(&cfg.Debug, "debug", false, "log every connection")
+	vals = adoptVars.flags(cmd.Flags())
 	return cmd
 }
 

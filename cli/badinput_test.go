@@ -13,10 +13,10 @@ import (
 	"time"
 )
 
-// The bad-input matrix: every variable of `envbox docker` (the dockerVars
-// table), every envbox flag of dind, docker, doctor and adopt-proxy, and
-// the variables dind and adopt-proxy read, each given malformed values,
-// run through the REAL binary. Each case must end with exit status 2, one
+// The bad-input matrix: every row of every command's table (dockerVars,
+// dindVars, doctorVars, adoptVars), as variable and as flag, each given
+// malformed values, run through the REAL binary. Each case must end with
+// exit status 2, one
 // stderr line that names the input and the reason (and never a secret's
 // value), no process started (every binary envbox could start is a fake
 // that records its argv) and no file written (cwd and HOME are an empty
@@ -176,9 +176,12 @@ var dockerBad = map[string][]badValue{
 	},
 }
 
-// anyText are the rows where every value is well-formed, with why.
+// anyText are the rows of any table where every value is well-formed at
+// parse time, with why.
 var anyText = map[string]string{
-	envBootstrapScript: "a script is whatever bytes /bin/sh reads",
+	envBootstrapScript:       "a script is whatever bytes /bin/sh reads",
+	"DOCKER_TLS_SAN":         "checked when certificates are generated (exit 1, see README)",
+	"DOCKER_IPTABLES_LEGACY": "docker:dind's rule: any non-empty value means legacy",
 }
 
 // Known values of the secrets cases: they must never be printed.
@@ -252,115 +255,108 @@ func withoutVar(env []string, name string) []string {
 	return out
 }
 
-// flagCases are the envbox flags and variables of the other commands.
-func flagCases() []badCase {
-	var cases []badCase
-	add := func(prefix []string, flag string, env []string, vals []badValue) {
-		for _, b := range vals {
-			args := append(append([]string{}, prefix...), "--"+flag+"="+b.value)
-			if prefix[0] == "dind" {
-				args = append(args, "--", "dockerd")
-			}
-			cases = append(cases, badCase{name: prefix[0] + "/flag/" + flag + "/" + b.label, args: args, env: env,
-				input: "--" + flag, reason: b.reason})
-		}
+// hostBad are malformed Docker API URLs (DOCKER_HOST, doctor's --host).
+var hostBad = func() []badValue {
+	r := "want unix:///PATH or tcp://HOST:PORT"
+	return []badValue{
+		{"whitespace", " ", r}, {"relative", "docker.sock", r}, {"unix_no_path", "unix://", r},
+		{"unix_relative", "unix://docker.sock", r}, {"tcp_no_host", "tcp://", r}, {"http", "http://localhost:2375", r},
+		{"non_utf8", nonUTF8, r}, {"big", big("a"), r},
 	}
-	dindDur := func(flag string) []badValue {
-		inv := "invalid argument %q for \"--" + flag + "\" flag: "
-		return []badValue{
-			{"empty", "", fmt.Sprintf(inv, "") + `time: invalid duration ""`},
-			{"whitespace", " ", fmt.Sprintf(inv, " ") + `time: invalid duration " "`},
-			{"no_unit", "60", fmt.Sprintf(inv, "60") + `time: missing unit in duration "60"`},
-			{"wrong_unit", "1d", fmt.Sprintf(inv, "1d") + `time: unknown unit "d" in duration "1d"`},
-			{"negative", "-5s", "--" + flag + "=-5s: must be positive"},
-			{"zero", "0s", "--" + flag + "=0s: must be positive"},
-			{"overflow", "9999999999999h", fmt.Sprintf(inv, "9999999999999h") + `time: invalid duration "9999999999999h"`},
-			{"non_utf8", nonUTF8, fmt.Sprintf(inv, nonUTF8) + `time: invalid duration "\xff\xfe\x80"`},
-		}
-	}
-	add([]string{"dind"}, "stop-grace", nil, dindDur("stop-grace"))
-	add([]string{"dind"}, "ready-timeout", nil, dindDur("ready-timeout"))
-	add([]string{"dind"}, "isolated-mount", nil, []badValue{
-		{"empty", "", `invalid argument "" for "--isolated-mount" flag: strconv.ParseBool: parsing "": invalid syntax`},
-		{"word", "maybe", `invalid argument "maybe" for "--isolated-mount" flag: strconv.ParseBool: parsing "maybe": invalid syntax`},
-	})
-	add([]string{"doctor"}, "pid", nil, []badValue{
-		{"empty", "", "want a positive process ID"}, {"whitespace", " ", "want a positive process ID"},
-		{"negative", "-1", "want a positive process ID"}, {"zero", "0", "want a positive process ID"},
-		{"overflow", "99999999999999999999", "want a positive process ID"}, {"fraction", "1.5", "want a positive process ID"},
-		{"leading_zero", "01", "want a positive process ID"}, {"non_utf8", nonUTF8, "want a positive process ID"},
-		{"big", big("9"), "want a positive process ID"},
-	})
-	hostR := "want unix:///PATH or tcp://HOST:PORT"
-	add([]string{"doctor"}, "host", nil, []badValue{
-		{"empty", "", hostR}, {"whitespace", " ", hostR}, {"relative", "docker.sock", hostR},
-		{"unix_no_path", "unix://", hostR}, {"tcp_no_host", "tcp://", hostR}, {"http", "http://localhost:2375", hostR},
-		{"non_utf8", nonUTF8, hostR}, {"big", big("a"), hostR},
-	})
-	rootR := "want a clean absolute cgroup path"
-	add([]string{"doctor"}, "host-cgroup-root", nil, []badValue{
-		{"whitespace", " ", rootR}, {"relative", "kubepods.slice/pod", rootR}, {"dotdot", "/kubepods/../x", rootR},
-		{"trailing_slash", "/kubepods/", rootR}, {"big", big("a"), rootR},
-	})
-	add([]string{"doctor"}, "json", nil, []badValue{
-		{"word", "maybe", `invalid argument "maybe" for "--json" flag: strconv.ParseBool: parsing "maybe": invalid syntax`},
-	})
-	listenR := "want an absolute socket path"
-	add(adoptSafe, "listen", nil, []badValue{
-		{"empty", "", listenR}, {"whitespace", " ", listenR}, {"relative", "docker.sock", listenR},
-		{"tcp", "tcp://127.0.0.1:2375", "only unix sockets can be listened on"}, {"non_utf8", nonUTF8, listenR},
-		{"too_long", "/" + strings.Repeat("a", 200), "longer than the 107 bytes of a unix socket path"},
-	})
-	add(adoptSafe, "upstream", nil, []badValue{
-		{"empty", "", "empty socket path"}, {"whitespace", " ", listenR}, {"relative", "docker-real.sock", listenR},
-		{"same", "{dir}/l.sock", "name the same socket"}, {"tcp", "tcp://127.0.0.1:2375", listenR},
-	})
-	add(adoptSafe, "allow-override", nil, []badValue{
-		{"word", "maybe", `invalid argument "maybe" for "--allow-override" flag: strconv.ParseBool: parsing "maybe": invalid syntax`},
-	})
-	cases = append(cases, envCases()...)
-	return append(cases, positionalCases()...)
+}()
+
+// dindBad, doctorBad and adoptBad list the malformed values of every row
+// of dindVars, doctorVars and adoptVars, keyed by variable (or flag, for a
+// flag-only row). An empty value is no case: it is unset, the default.
+var dindBad = map[string][]badValue{
+	envIsolatedMount:           boolBad,
+	envStopGrace:               durationBad,
+	envDockerTimeout:           durationBad,
+	"ENVBOX_DELEGATE_ATTEMPTS": dockerBad["ENVBOX_DELEGATE_ATTEMPTS"],
+	envDockerdRestarts: {
+		{"whitespace", " ", "want a whole number >= 0"}, {"negative", "-1", "want a whole number >= 0"},
+		{"overflow", "99999999999999999999", "want a whole number >= 0"}, {"word", "three", "want a whole number >= 0"},
+		{"non_utf8", nonUTF8, "want a whole number >= 0"},
+	},
+	envLogFormat:         dockerBad[envLogFormat],
+	"DOCKER_TLS_CERTDIR": {{"whitespace", " ", "want an absolute directory"}, {"relative", "certs", "want an absolute directory"}},
+	"DOCKER_HOST":        hostBad,
 }
 
-// envCases are the variables dind, doctor and adopt-proxy read.
-func envCases() []badCase {
+var doctorBad = map[string][]badValue{
+	"--json":      boolBad,
+	"DOCKER_HOST": hostBad,
+	"--host-cgroup-root": {
+		{"whitespace", " ", "want a clean absolute cgroup path"}, {"relative", "kubepods.slice/pod", "want a clean absolute cgroup path"},
+		{"dotdot", "/kubepods/../x", "want a clean absolute cgroup path"}, {"trailing_slash", "/kubepods/", "want a clean absolute cgroup path"},
+		{"big", big("a"), "want a clean absolute cgroup path"},
+	},
+	"--pid": {
+		{"whitespace", " ", "want a positive process ID"}, {"negative", "-1", "want a positive process ID"},
+		{"zero", "0", "want a positive process ID"}, {"overflow", "99999999999999999999", "want a positive process ID"},
+		{"fraction", "1.5", "want a positive process ID"}, {"leading_zero", "01", "want a positive process ID"},
+		{"non_utf8", nonUTF8, "want a positive process ID"}, {"big", big("9"), "want a positive process ID"},
+	},
+}
+
+var adoptBad = map[string][]badValue{
+	"--listen": {
+		{"whitespace", " ", "want an absolute socket path"}, {"relative", "docker.sock", "want an absolute socket path"},
+		{"tcp", "tcp://127.0.0.1:2375", "only unix sockets can be listened on"}, {"non_utf8", nonUTF8, "want an absolute socket path"},
+		{"too_long", "/" + strings.Repeat("a", 200), "longer than the 107 bytes of a unix socket path"},
+	},
+	"--upstream": {
+		{"whitespace", " ", "want an absolute socket path"}, {"relative", "docker-real.sock", "want an absolute socket path"},
+		{"same", "{dir}/l.sock", "name the same socket"}, {"tcp", "tcp://127.0.0.1:2375", "want an absolute socket path"},
+	},
+	"--allow-override": boolBad,
+	"--debug":          boolBad,
+	envLogFormat:       {{"word", "xml", rLogFmt}, {"non_utf8", nonUTF8, rLogFmt}},
+}
+
+// rowKey names a row in the bad-value maps: its variable, else its flag.
+func rowKey[C any](v envVar[C]) string {
+	if v.env != "" {
+		return v.env
+	}
+	return "--" + v.flag
+}
+
+// tableCases turns the malformed values of a table's rows into runs: each
+// value as the variable and as the flag, where the row has them. args
+// builds the command line around one flag argument ("" for none).
+func tableCases[C any](cmd string, rows varTable[C], bad map[string][]badValue, args func(flagArg string) []string) []badCase {
 	var cases []badCase
-	add := func(cmd, name string, vals []badValue) {
-		for _, b := range vals {
-			args := []string{cmd}
-			switch cmd {
-			case "dind":
-				args = append(args, "--", "dockerd")
-			case "adopt-proxy":
-				args = adoptSafe
+	for _, v := range rows {
+		for _, b := range bad[rowKey(v)] {
+			if v.env != "" {
+				cases = append(cases, badCase{name: cmd + "/env/" + v.env + "/" + b.label, args: args(""),
+					env: []string{v.env + "=" + b.value}, input: v.env, reason: b.reason})
 			}
-			cases = append(cases, badCase{name: cmd + "/env/" + name + "/" + b.label, args: args,
-				env: []string{name + "=" + b.value}, input: name, reason: b.reason})
+			if v.flag != "" {
+				cases = append(cases, badCase{name: cmd + "/flag/" + v.flag + "/" + b.label, args: args("--" + v.flag + "=" + b.value),
+					input: "--" + v.flag, reason: b.reason})
+			}
 		}
 	}
-	restartsR := "want a whole number >= 0"
-	add("dind", envDockerdRestarts, []badValue{
-		{"empty", "", restartsR}, {"whitespace", " ", restartsR}, {"negative", "-1", restartsR},
-		{"overflow", "99999999999999999999", restartsR}, {"word", "three", restartsR}, {"non_utf8", nonUTF8, restartsR},
-	})
-	add("dind", "ENVBOX_DELEGATE_ATTEMPTS", []badValue{
-		{"empty", "", rPositive}, {"whitespace", " ", rPositive}, {"zero", "0", rPositive},
-		{"overflow", "99999999999999999999", rPositive}, {"non_utf8", nonUTF8, rPositive},
-	})
-	add("dind", "DOCKER_HOST", []badValue{
-		{"whitespace", " ", "want unix://PATH or tcp://HOST:PORT"}, {"relative", "docker.sock", "want unix://PATH or tcp://HOST:PORT"},
-		{"unix_relative", "unix://docker.sock", "want unix://PATH or tcp://HOST:PORT"},
-		{"http", "http://localhost", "want unix://PATH or tcp://HOST:PORT"},
-	})
-	add("dind", "DOCKER_TLS_CERTDIR", []badValue{
-		{"whitespace", " ", "want an absolute directory"}, {"relative", "certs", "want an absolute directory"},
-	})
-	add("dind", envLogFormat, []badValue{{"whitespace", " ", rLogFmt}, {"word", "xml", rLogFmt}})
-	add("adopt-proxy", envLogFormat, []badValue{{"word", "xml", rLogFmt}, {"non_utf8", nonUTF8, rLogFmt}})
-	add("doctor", "DOCKER_HOST", []badValue{
-		{"relative", "docker.sock", "want unix:///PATH or tcp://HOST:PORT"}, {"whitespace", " ", "want unix:///PATH or tcp://HOST:PORT"},
-	})
 	return cases
+}
+
+// withFlag returns prefix, then flagArg unless it is "", then suffix.
+func withFlag(prefix []string, flagArg string, suffix ...string) []string {
+	args := append([]string{}, prefix...)
+	if flagArg != "" {
+		args = append(args, flagArg)
+	}
+	return append(args, suffix...)
+}
+
+// flagCases are the flags and variables of dind, doctor and adopt-proxy.
+func flagCases() []badCase {
+	cases := tableCases("dind", dindVars, dindBad, func(f string) []string { return withFlag([]string{"dind"}, f, "--", "dockerd") })
+	cases = append(cases, tableCases("doctor", doctorVars, doctorBad, func(f string) []string { return withFlag([]string{"doctor"}, f) })...)
+	cases = append(cases, tableCases("adopt-proxy", adoptVars, adoptBad, func(f string) []string { return withFlag(adoptSafe, f) })...)
+	return append(cases, positionalCases()...)
 }
 
 // adoptSafe points adopt-proxy at sockets in the case's own directory: a
@@ -507,23 +503,38 @@ func checkBad(t *testing.T, tc badCase, r badRun) {
 	}
 }
 
-// TestBadInputCoversEveryVariable: a row added to dockerVars needs its
-// malformed values here, and the count the README quotes stays true.
+// TestBadInputCoversEveryVariable: a row added to any command's table
+// needs its malformed values here, and the count the README quotes stays
+// true.
 func TestBadInputCoversEveryVariable(t *testing.T) {
 	t.Parallel()
-	for _, v := range dockerVars {
-		_, exempt := anyText[v.env]
-		if len(dockerBad[v.env]) == 0 && !exempt {
-			t.Errorf("%s (--%s) has no malformed values in dockerBad", v.env, v.flag)
-		}
-	}
-	if len(dockerBad)+len(anyText) != len(dockerVars) {
-		t.Errorf("dockerBad has %d rows and anyText %d, dockerVars %d", len(dockerBad), len(anyText), len(dockerVars))
-	}
+	covered(t, "dockerVars", dockerVars, dockerBad, anyText)
+	covered(t, "dindVars", dindVars, dindBad, anyText)
+	covered(t, "doctorVars", doctorVars, doctorBad, anyText)
+	covered(t, "adoptVars", adoptVars, adoptBad, anyText)
 	if n := len(allBadCases()); n != badCaseCount {
 		t.Errorf("%d bad-input cases, README says %d: update both", n, badCaseCount)
 	}
 }
 
+// covered checks that every row of rows has malformed values in bad or a
+// reason in exempt, and that bad names no row rows lacks.
+func covered[C any](t *testing.T, name string, rows varTable[C], bad map[string][]badValue, exempt map[string]string) {
+	t.Helper()
+	keys := map[string]bool{}
+	for _, v := range rows {
+		k := rowKey(v)
+		keys[k] = true
+		if _, ok := exempt[k]; len(bad[k]) == 0 && !ok {
+			t.Errorf("%s: %s has no malformed values", name, v.label())
+		}
+	}
+	for k := range bad {
+		if !keys[k] {
+			t.Errorf("%s has no row %s", name, k)
+		}
+	}
+}
+
 // badCaseCount is the number README "Reliability" quotes.
-const badCaseCount = 447
+const badCaseCount = 514

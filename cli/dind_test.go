@@ -53,12 +53,12 @@ func TestParseDindArgs(t *testing.T) {
 		},
 		{name: "unknown_envbox_flag", args: []string{"--bogus", "--"}, wantErr: "unknown flag: --bogus"},
 		{name: "positional_before_separator", args: []string{"x", "--"}, wantErr: `unexpected arguments before --: ["x"]`},
-		{name: "zero_grace", args: []string{"--stop-grace=0s", "--"}, wantErr: "--stop-grace=0s: must be positive"},
+		{name: "zero_grace", args: []string{"--stop-grace=0s", "--"}, wantErr: `parse --stop-grace="0s": want a positive duration such as 30s`},
 		{name: "bad_attempts", env: map[string]string{"ENVBOX_DELEGATE_ATTEMPTS": "0"}, wantErr: `parse ENVBOX_DELEGATE_ATTEMPTS="0": want a whole number from 1 to 999999999`},
 		{name: "attempts_over_script_bound", env: map[string]string{"ENVBOX_DELEGATE_ATTEMPTS": "1000000000"}, wantErr: `parse ENVBOX_DELEGATE_ATTEMPTS="1000000000": want a whole number from 1 to 999999999`},
 		{name: "spaced_attempts", env: map[string]string{"ENVBOX_DELEGATE_ATTEMPTS": " 5"}, wantErr: `parse ENVBOX_DELEGATE_ATTEMPTS=" 5": want a whole number from 1 to 999999999`},
 		{name: "bad_restarts", env: map[string]string{"ENVBOX_DOCKERD_RESTARTS": "-1"}, wantErr: `parse ENVBOX_DOCKERD_RESTARTS="-1": want a whole number >= 0`},
-		{name: "bad_docker_host", env: map[string]string{"DOCKER_HOST": "/var/run/docker.sock"}, wantErr: `parse DOCKER_HOST="/var/run/docker.sock": want unix://PATH or tcp://HOST:PORT`},
+		{name: "bad_docker_host", env: map[string]string{"DOCKER_HOST": "/var/run/docker.sock"}, wantErr: `parse DOCKER_HOST="/var/run/docker.sock": want unix:///PATH or tcp://HOST:PORT`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,21 +4,54 @@
 // It supervises no process and calls no Docker API: packages dind and
 // dind/workspace do, and return typed errors that cli maps to exit codes.
 //
-// Environment variables read by `envbox dind` (its own flags go before
-// "--"; everything after follows docker:dind's entrypoint):
+// Every command reads its flags and variables through one table (varTable
+// in vars.go): a row names the variable and/or the flag, the default, the
+// meaning and what it conflicts with, and drives the parser, --help, the
+// blocks below and the README tables. The rule for all commands: a flag
+// wins over its variable; an empty value is unset, except where a row says
+// what a set but empty variable means (docker:dind's DOCKER_TLS_CERTDIR and
+// DOCKER_IPTABLES_LEGACY). The blocks are generated; after changing a row run
+// go generate ./cli (TestDocsMatchTables fails while they are stale).
 //
-//	ENVBOX_DELEGATE_ATTEMPTS  bound on the delegation script's attempts, 1..999999999 (default 100)
-//	ENVBOX_DOCKERD_RESTARTS   dockerd restarts allowed per 10 minutes (default 3; 0 = never)
-//	ENVBOX_LOG_FORMAT         "json" or "human" (default: human on a TTY, else json)
-//	DOCKER_TLS_CERTDIR        unset: unix socket only; "": plain TCP on 2375 (--tls=false);
-//	                          an absolute dir: certificates generated or verified there, TLS on 2376
-//	DOCKER_TLS_SAN            extra SANs, "DNS:name,IP:addr" (with DOCKER_TLS_CERTDIR)
-//	DOCKER_HOST               unix://PATH moves dockerd's unix socket
-//	DOCKER_IPTABLES_LEGACY    set: non-empty = iptables-legacy, empty = nft (default: detected)
+// `envbox dind` (its flags go before "--"; everything after, or every
+// argument when there is no "--", follows docker:dind's entrypoint):
 //
-// Environment variables read by `envbox docker` (each is also a flag; a flag
-// wins over its variable; an empty value is unset). `envbox docker --help`
-// and README.md render the same table, dockerVars in docker_env.go:
+// BEGIN envbox dind environment (generated from dindVars; do not edit)
+//
+//	ENVBOX_ISOLATED_MOUNT (--isolated-mount)
+//		also unshare the mount namespace, so the cgroup2 remount stays private to dockerd instead of showing in this container
+//		default: false; conflicts: breaks sysbox-fs mount propagation unless /var/lib/sysboxfs is rshared first
+//	ENVBOX_STOP_GRACE (--stop-grace)
+//		time dockerd (and in command mode the command) gets between SIGTERM and SIGKILL, on a stop or a restart
+//		default: 10s; conflicts: also read by envbox docker, where it is the workspace's grace (default 15s)
+//	ENVBOX_DOCKERD_TIMEOUT (--ready-timeout)
+//		command mode: how long to wait for the Docker API before the command starts
+//		default: 60s; conflicts: envbox docker reads the same variable for the same wait (flag --dockerd-timeout there)
+//	ENVBOX_DELEGATE_ATTEMPTS (--delegate-attempts)
+//		bound on the delegation script's attempts
+//		default: 100; conflicts: -
+//	ENVBOX_DOCKERD_RESTARTS (--dockerd-restarts)
+//		dockerd restarts allowed per 10 minutes, back-off 250ms doubling to 8s; 0 = never (docker:dind's behaviour)
+//		default: 3; conflicts: -
+//	ENVBOX_LOG_FORMAT (--log-format)
+//		"json" or "human"
+//		default: human on a terminal, else json; conflicts: -
+//	DOCKER_TLS_CERTDIR
+//		an absolute directory: certificates generated there (or verified, when there is no CA key) and TLS on 2376 with --tlsverify; docker:dind's image sets /certs
+//		default: unix socket only; set but empty: plain TCP on 2375 (--tls=false); conflicts: -
+//	DOCKER_TLS_SAN
+//		extra certificate SANs, "DNS:name,IP:addr"
+//		default: unset; conflicts: only with DOCKER_TLS_CERTDIR a directory
+//	DOCKER_HOST
+//		unix:///PATH moves dockerd's unix socket (tcp://HOST:PORT is accepted and moves nothing); the command gets DOCKER_HOST pointing at dockerd
+//		default: unix:///var/run/docker.sock; conflicts: -
+//	DOCKER_IPTABLES_LEGACY
+//		non-empty: dockerd uses iptables-legacy
+//		default: legacy when legacy rules exist or only iptables-legacy works, else nft; set but empty: nft; conflicts: -
+//
+// END envbox dind environment (generated from dindVars; do not edit)
+//
+// `envbox docker` (every row is a variable and a flag):
 //
 // BEGIN envbox docker environment (generated from dockerVars; do not edit)
 //
@@ -111,10 +144,10 @@
 //		default: unset; conflicts: -
 //	ENVBOX_DOCKERD_TIMEOUT (--dockerd-timeout)
 //		how long to wait for the Docker API
-//		default: 60s; conflicts: -
+//		default: 60s; conflicts: envbox dind reads the same variable for the same wait (flag --ready-timeout there)
 //	ENVBOX_STOP_GRACE (--stop-grace)
-//		time the workspace gets to stop on SIGTERM (keep below the pod's terminationGracePeriodSeconds)
-//		default: 25s; conflicts: -
+//		time the workspace gets to stop on SIGTERM before it is killed; dockerd then gets up to 10s, so 15s + 10s fits Kubernetes' default terminationGracePeriodSeconds of 30s: keep grace + 10s below the pod's
+//		default: 15s; conflicts: also read by envbox dind, where it is dockerd's grace (default 10s)
 //	ENVBOX_DELEGATE_ATTEMPTS (--delegate-attempts)
 //		bound on the delegation script's attempts
 //		default: 100; conflicts: -
@@ -122,5 +155,49 @@
 //		"json" or "human"
 //		default: human on a terminal, else json; conflicts: -
 //
-// END envbox docker environment
+// END envbox docker environment (generated from dockerVars; do not edit)
+//
+// `envbox doctor`:
+//
+// BEGIN envbox doctor environment (generated from doctorVars; do not edit)
+//
+//	--json
+//		print the report as JSON
+//		default: false; conflicts: -
+//	DOCKER_HOST (--host)
+//		Docker API of the dockerd whose containers are checked (unix:///PATH or tcp://HOST:PORT)
+//		default: unix:///var/run/docker.sock; conflicts: -
+//	--host-cgroup-root
+//		the host's path of the pod's cgroup (the cgroup2 mount's root), e.g. from the node, to print host paths
+//		default: the mount's root in /proc/self/mountinfo; conflicts: -
+//	--pid
+//		PID of envbox in this PID namespace (1 when envbox is the container's init), or "self"
+//		default: 1; conflicts: -
+//
+// END envbox doctor environment (generated from doctorVars; do not edit)
+//
+// `envbox adopt-proxy`:
+//
+// BEGIN envbox adopt-proxy environment (generated from adoptVars; do not edit)
+//
+//	--listen
+//		unix socket to serve the Docker API on (path or unix://path)
+//		default: /var/run/docker.sock; conflicts: -
+//	--upstream
+//		dockerd's real unix socket
+//		default: /var/run/docker-real.sock; conflicts: -
+//	--allow-override
+//		let a create keep a CgroupParent other than its creator's (permissive)
+//		default: false; conflicts: -
+//	--debug
+//		log every connection
+//		default: false; conflicts: -
+//	ENVBOX_LOG_FORMAT (--log-format)
+//		"json" or "human"
+//		default: human on a terminal, else json; conflicts: -
+//
+// END envbox adopt-proxy environment (generated from adoptVars; do not edit)
 package cli
+
+// Rewrites the generated blocks above and in README.md.
+//go:generate go test -run ^TestDocsMatchTables$ -update .

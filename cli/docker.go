@@ -17,7 +17,7 @@ limits, then the bootstrap script as the user. Exits non-zero when the
 workspace dies, 0 after a clean SIGTERM shutdown. A bad value exits 2 before
 anything starts.
 
-` + dockerHelp(),
+` + dockerVars.help("Environment (each also a flag; a flag wins over its variable; empty = unset):"),
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := parseDocker(os.LookupEnv, vals, func(f string) bool { return c.Flags().Changed(f) })
@@ -27,6 +27,6 @@ anything starts.
 			return startDocker(c, cfg)
 		},
 	}
-	vals = dockerFlags(cmd.Flags())
+	vals = dockerVars.flags(cmd.Flags())
 	return cmd
 }

@@ -10,15 +10,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/distribution/reference"
-	"github.com/spf13/pflag"
 
 	"github.com/envbox/envbox/dind/workspace"
-	"github.com/envbox/envbox/embed"
 )
 
 // The environment contract of `envbox docker`, compatible with coder/envbox.
@@ -68,23 +65,11 @@ type dockerConfig struct {
 	LogFormat string
 }
 
-// dockerVar is one row of the contract: it drives the flag, --help, the
-// package documentation and the README table.
-type dockerVar struct {
-	env       string
-	flag      string
-	def       string // parsed like a user value; "" = none
-	defText   string // what happens without a value, when def is ""
-	meaning   string
-	conflicts string
-	required  bool
-	secret    bool // never echoed in errors or logs
-	isBool    bool
-	set       func(c *dockerConfig, v string) error
-}
+// dockerVar is one row of the contract of `envbox docker`.
+type dockerVar = envVar[dockerConfig]
 
 // dockerVars is THE table. Order is the order of --help and the docs.
-var dockerVars = []dockerVar{
+var dockerVars = varTable[dockerConfig]{
 	{env: envInnerImage, flag: "image", required: true, meaning: "image of the inner workspace container",
 		set: setImage},
 	{env: envInnerUsername, flag: "username", required: true, meaning: "user the bootstrap script runs as inside the workspace",
@@ -155,13 +140,13 @@ var dockerVars = []dockerVar{
 	{env: envDockerdArgs, flag: "dockerd-extra-args", meaning: "extra dockerd flags, space separated, appended after envbox's (e.g. --exec-root=/run/d --pidfile=/run/d.pid)",
 		set: setDockerdArgs},
 	{env: envDockerTimeout, flag: "dockerd-timeout", def: "60s", meaning: "how long to wait for the Docker API",
-		set: func(c *dockerConfig, v string) error { return setDuration(&c.DockerTimeout, v) }},
-	{env: envStopGrace, flag: "stop-grace", def: "25s", meaning: "time the workspace gets to stop on SIGTERM (keep below the pod's terminationGracePeriodSeconds)",
-		set: func(c *dockerConfig, v string) error { return setDuration(&c.StopGrace, v) }},
-	{env: embed.EnvDelegateAttempts, flag: "delegate-attempts", def: "100", meaning: "bound on the delegation script's attempts",
-		set: func(c *dockerConfig, v string) (err error) { c.Attempts, err = parsePositive(v); return err }},
-	{env: envLogFormat, flag: "log-format", meaning: `"json" or "human"`, defText: "human on a terminal, else json",
-		set: setLogFormat},
+		conflicts: "envbox dind reads the same variable for the same wait (flag --ready-timeout there)",
+		set:       func(c *dockerConfig, v string) error { return setDuration(&c.DockerTimeout, v) }},
+	{env: envStopGrace, flag: "stop-grace", def: "15s", meaning: "time the workspace gets to stop on SIGTERM before it is killed; dockerd then gets up to 10s, so 15s + 10s fits Kubernetes' default terminationGracePeriodSeconds of 30s: keep grace + 10s below the pod's",
+		conflicts: "also read by envbox dind, where it is dockerd's grace (default 10s)",
+		set:       func(c *dockerConfig, v string) error { return setDuration(&c.StopGrace, v) }},
+	delegateAttemptsVar(func(c *dockerConfig) *int { return &c.Attempts }),
+	logFormatVar(func(c *dockerConfig) *string { return &c.LogFormat }),
 }
 
 var (
@@ -201,62 +186,12 @@ func setDockerd(c *dockerConfig, v string) error {
 	return nil
 }
 
-// rawValue is a flag that only records the text it was given: flags and
-// variables go through the same parser and the same error text.
-type rawValue struct {
-	s      string
-	isBool bool
-}
-
-func (r *rawValue) String() string     { return r.s }
-func (r *rawValue) Set(s string) error { r.s = s; return nil }
-func (r *rawValue) Type() string {
-	if r.isBool {
-		return "bool"
-	}
-	return "string"
-}
-
-// dockerFlags registers one flag per row and returns the recorded values.
-func dockerFlags(fs *pflag.FlagSet) map[string]*rawValue {
-	vals := make(map[string]*rawValue, len(dockerVars))
-	for _, v := range dockerVars {
-		r := &rawValue{isBool: v.isBool}
-		f := fs.VarPF(r, v.flag, "", v.meaning+" ["+v.env+"]")
-		if v.isBool {
-			f.NoOptDefVal = "true"
-		}
-		vals[v.flag] = r
-	}
-	return vals
-}
-
 // parseDocker fills a config from flags (which win) and variables. changed
 // reports whether a flag was given on the command line.
 func parseDocker(lookup func(string) (string, bool), vals map[string]*rawValue, changed func(string) bool) (dockerConfig, error) {
 	var c dockerConfig
-	for _, v := range dockerVars {
-		name, val := v.env, ""
-		if changed(v.flag) {
-			name, val = "--"+v.flag, vals[v.flag].s
-		} else if s, ok := lookup(v.env); ok && s != "" {
-			val = s
-		}
-		if val == "" {
-			if v.required {
-				return c, fmt.Errorf("%s (--%s) is required", v.env, v.flag)
-			}
-			val = v.def
-		}
-		if val == "" {
-			continue
-		}
-		if err := v.set(&c, val); err != nil {
-			if v.secret {
-				return c, fmt.Errorf("parse %s: %w (value not shown)", name, err)
-			}
-			return c, fmt.Errorf("parse %s=%q: %w", name, val, err)
-		}
+	if err := dockerVars.parse(&c, lookup, vals, changed); err != nil {
+		return c, err
 	}
 	return c, c.validate()
 }
@@ -269,47 +204,6 @@ func (c *dockerConfig) validate() error {
 	if c.InnerUsrLibDir != "" && !c.AddGPU {
 		return fmt.Errorf("%s is set but %s is not true", envInnerUsrLibDir, envAddGPU)
 	}
-	return nil
-}
-
-// maxName bounds every name: a value longer than any kernel, Docker or
-// passwd field would take is an error here, not later.
-const maxName = 255
-
-func setName(dst *string, v string, re *regexp.Regexp) error {
-	if len(v) > maxName {
-		return fmt.Errorf("want at most %d bytes, got %d", maxName, len(v))
-	}
-	if !re.MatchString(v) {
-		return fmt.Errorf("want a name matching %s", re)
-	}
-	*dst = v
-	return nil
-}
-
-func setAbs(dst *string, v string) error {
-	if !path.IsAbs(v) {
-		return errors.New("want an absolute path")
-	}
-	*dst = path.Clean(v)
-	return nil
-}
-
-func setBool(dst *bool, v string) error {
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return errors.New("want true or false")
-	}
-	*dst = b
-	return nil
-}
-
-func setDuration(dst *time.Duration, v string) error {
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return errors.New("want a positive duration such as 30s")
-	}
-	*dst = d
 	return nil
 }
 
@@ -400,13 +294,5 @@ func setDockerdArgs(c *dockerConfig, v string) error {
 		}
 		c.DockerdArgs = append(c.DockerdArgs, a)
 	}
-	return nil
-}
-
-func setLogFormat(c *dockerConfig, v string) error {
-	if v != "json" && v != "human" {
-		return errors.New(`want "json" or "human"`)
-	}
-	c.LogFormat = v
 	return nil
 }

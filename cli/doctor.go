@@ -26,8 +26,6 @@ type doctorConfig struct {
 	Host           string // Docker API URL: unix:///path or tcp://host:port
 	HostCgroupRoot string // host path of the cgroup2 mount's root; "" = from mountinfo
 	PID            string // envbox's PID: a number or "self"
-	// hostFrom names where Host came from, for errors: --host or DOCKER_HOST.
-	hostFrom string
 }
 
 // doctorDeps are the OS seams of runDoctor.
@@ -37,8 +35,38 @@ type doctorDeps struct {
 	NewDocker func(host string) (doctor.Docker, error)
 }
 
+// doctorVars is the table of `envbox doctor`.
+var doctorVars = varTable[doctorConfig]{
+	{flag: "json", isBool: true, def: "false", meaning: "print the report as JSON",
+		set: func(c *doctorConfig, v string) error { return setBool(&c.JSON, v) }},
+	{env: dind.EnvDockerHost, flag: "host", def: dind.DefaultSocket,
+		meaning: "Docker API of the dockerd whose containers are checked (unix:///PATH or tcp://HOST:PORT)",
+		set:     func(c *doctorConfig, v string) error { return setDockerHost(&c.Host, v) }},
+	{flag: "host-cgroup-root", defText: "the mount's root in /proc/self/mountinfo",
+		meaning: "the host's path of the pod's cgroup (the cgroup2 mount's root), e.g. from the node, to print host paths",
+		set:     setHostCgroupRoot},
+	{flag: "pid", def: "1", meaning: `PID of envbox in this PID namespace (1 when envbox is the container's init), or "self"`,
+		set: setDoctorPID},
+}
+
+func setHostCgroupRoot(c *doctorConfig, v string) error {
+	if !path.IsAbs(v) || path.Clean(v) != v {
+		return errors.New("want a clean absolute cgroup path such as /kubepods.slice/pod.slice")
+	}
+	c.HostCgroupRoot = v
+	return nil
+}
+
+func setDoctorPID(c *doctorConfig, v string) error {
+	if n, err := strconv.Atoi(v); v != "self" && (err != nil || n <= 0 || strconv.Itoa(n) != v) {
+		return errors.New(`want a positive process ID or "self"`)
+	}
+	c.PID = v
+	return nil
+}
+
 func doctorCmd() *cobra.Command {
-	cfg := doctorConfig{}
+	var vals map[string]*rawValue
 	cmd := &cobra.Command{
 		Use:   "doctor [--json] [--host URL] [--host-cgroup-root PATH] [--pid PID]",
 		Short: "Check that envbox and every running container are attributed to the pod's cgroup",
@@ -53,17 +81,11 @@ whether it is at or below envbox's own cgroup root.
 Exit status: 0 every process is attributed; 1 an offender (listed on stderr)
 or nothing could be checked; 2 a bad flag or environment value.
 
-Environment:
-  ` + dind.EnvDockerHost + `  Docker API when --host is not given (default ` + dind.DefaultSocket + `)`,
-		Args: func(c *cobra.Command, args []string) error {
-			if err := cobra.NoArgs(c, args); err != nil {
-				return usageError(err)
-			}
-			return nil
-		},
+` + doctorVars.help("Flags and variables (a flag wins over its variable; empty = unset):"),
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg.fromEnv(os.LookupEnv, c.Flags().Changed("host"))
-			if err := cfg.validate(); err != nil {
+			var cfg doctorConfig
+			if err := doctorVars.parse(&cfg, os.LookupEnv, vals, c.Flags().Changed); err != nil {
 				return usageError(err)
 			}
 			if cfg.PID == "self" {
@@ -73,33 +95,8 @@ Environment:
 			return runDoctor(c.Context(), c.OutOrStdout(), cfg, deps)
 		},
 	}
-	f := cmd.Flags()
-	f.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
-	f.StringVar(&cfg.Host, "host", dind.DefaultSocket, "Docker API of the dockerd whose containers are checked (unix:///path or tcp://host:port)")
-	f.StringVar(&cfg.HostCgroupRoot, "host-cgroup-root", "", "the host's path of the pod's cgroup (the cgroup2 mount's root), e.g. from the node; default: the mount's root in /proc/self/mountinfo")
-	f.StringVar(&cfg.PID, "pid", "1", "PID of envbox in this PID namespace (1 when envbox is the container's init)")
+	vals = doctorVars.flags(cmd.Flags())
 	return cmd
-}
-
-// fromEnv takes DOCKER_HOST when --host was not given.
-func (c *doctorConfig) fromEnv(lookup func(string) (string, bool), hostFlagSet bool) {
-	c.hostFrom = "--host"
-	if v, ok := lookup(dind.EnvDockerHost); ok && v != "" && !hostFlagSet {
-		c.Host, c.hostFrom = v, dind.EnvDockerHost
-	}
-}
-
-func (c *doctorConfig) validate() error {
-	if _, err := socketOf(c.Host); err != nil {
-		return fmt.Errorf("%s: %w", c.hostFrom, err)
-	}
-	if r := c.HostCgroupRoot; r != "" && (!path.IsAbs(r) || path.Clean(r) != r) {
-		return fmt.Errorf("--host-cgroup-root %q: want a clean absolute cgroup path such as /kubepods.slice/pod.slice", r)
-	}
-	if n, err := strconv.Atoi(c.PID); c.PID != "self" && (err != nil || n <= 0 || strconv.Itoa(n) != c.PID) {
-		return fmt.Errorf("--pid %q: want a positive process ID or \"self\"", c.PID)
-	}
-	return nil
 }
 
 // socketOf returns the socket path of a unix:// host, "" for tcp://.

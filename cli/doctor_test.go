@@ -11,6 +11,7 @@ import (
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/spf13/afero"
+	"github.com/spf13/pflag"
 
 	"github.com/envbox/envbox/dind/doctor"
 )
@@ -23,13 +24,13 @@ func TestDoctorUsageErrors(t *testing.T) {
 		args    []string
 		wantErr string
 	}{
-		{name: "pid_word", args: []string{"--pid", "one"}, wantErr: `--pid "one": want a positive process ID or "self"`},
-		{name: "pid_zero", args: []string{"--pid", "0"}, wantErr: `--pid "0": want a positive process ID or "self"`},
-		{name: "pid_padded", args: []string{"--pid", "07"}, wantErr: `--pid "07": want a positive process ID or "self"`},
-		{name: "host_path", args: []string{"--host", "/var/run/docker.sock"}, wantErr: `--host: docker host "/var/run/docker.sock": want unix:///PATH or tcp://HOST:PORT`},
-		{name: "host_http", args: []string{"--host", "http://localhost:2375"}, wantErr: `--host: docker host "http://localhost:2375": want unix:///PATH or tcp://HOST:PORT`},
-		{name: "root_relative", args: []string{"--host-cgroup-root", "kubepods/pod1"}, wantErr: `--host-cgroup-root "kubepods/pod1": want a clean absolute cgroup path such as /kubepods.slice/pod.slice`},
-		{name: "root_unclean", args: []string{"--host-cgroup-root", "/kubepods/../x"}, wantErr: `--host-cgroup-root "/kubepods/../x": want a clean absolute cgroup path such as /kubepods.slice/pod.slice`},
+		{name: "pid_word", args: []string{"--pid", "one"}, wantErr: `parse --pid="one": want a positive process ID or "self"`},
+		{name: "pid_zero", args: []string{"--pid", "0"}, wantErr: `parse --pid="0": want a positive process ID or "self"`},
+		{name: "pid_padded", args: []string{"--pid", "07"}, wantErr: `parse --pid="07": want a positive process ID or "self"`},
+		{name: "host_path", args: []string{"--host", "/var/run/docker.sock"}, wantErr: `parse --host="/var/run/docker.sock": want unix:///PATH or tcp://HOST:PORT`},
+		{name: "host_http", args: []string{"--host", "http://localhost:2375"}, wantErr: `parse --host="http://localhost:2375": want unix:///PATH or tcp://HOST:PORT`},
+		{name: "root_relative", args: []string{"--host-cgroup-root", "kubepods/pod1"}, wantErr: `parse --host-cgroup-root="kubepods/pod1": want a clean absolute cgroup path such as /kubepods.slice/pod.slice`},
+		{name: "root_unclean", args: []string{"--host-cgroup-root", "/kubepods/../x"}, wantErr: `parse --host-cgroup-root="/kubepods/../x": want a clean absolute cgroup path such as /kubepods.slice/pod.slice`},
 		{name: "argument", args: []string{"extra"}, wantErr: `unknown command "extra" for "envbox doctor"`},
 		{name: "unknown_flag", args: []string{"--nope"}, wantErr: `unknown flag: --nope`},
 	}
@@ -53,26 +54,43 @@ func TestDoctorUsageErrors(t *testing.T) {
 	}
 }
 
-func TestDoctorFromEnv(t *testing.T) {
+func TestDoctorVars(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
 		env     map[string]string
-		flagSet bool
-		want    string
+		args    []string
+		want    doctorConfig
+		wantErr string
 	}{
-		{name: "default", env: map[string]string{}, want: "unix:///var/run/docker.sock"},
-		{name: "docker_host", env: map[string]string{"DOCKER_HOST": "unix:///run/d.sock"}, want: "unix:///run/d.sock"},
-		{name: "empty_is_unset", env: map[string]string{"DOCKER_HOST": ""}, want: "unix:///var/run/docker.sock"},
-		{name: "flag_wins", env: map[string]string{"DOCKER_HOST": "unix:///run/d.sock"}, flagSet: true, want: "unix:///var/run/docker.sock"},
+		{name: "defaults", want: doctorConfig{Host: "unix:///var/run/docker.sock", PID: "1"}},
+		{name: "docker_host", env: map[string]string{"DOCKER_HOST": "unix:///run/d.sock"}, want: doctorConfig{Host: "unix:///run/d.sock", PID: "1"}},
+		{name: "empty_is_unset", env: map[string]string{"DOCKER_HOST": ""}, want: doctorConfig{Host: "unix:///var/run/docker.sock", PID: "1"}},
+		{name: "flag_wins", env: map[string]string{"DOCKER_HOST": "unix:///run/d.sock"}, args: []string{"--host=tcp://127.0.0.1:2375"},
+			want: doctorConfig{Host: "tcp://127.0.0.1:2375", PID: "1"}},
+		{name: "every_flag", args: []string{"--json", "--host-cgroup-root=/kubepods/pod1", "--pid=self"},
+			want: doctorConfig{JSON: true, Host: "unix:///var/run/docker.sock", HostCgroupRoot: "/kubepods/pod1", PID: "self"}},
+		{name: "bad_docker_host", env: map[string]string{"DOCKER_HOST": "docker.sock"},
+			wantErr: `parse DOCKER_HOST="docker.sock": want unix:///PATH or tcp://HOST:PORT`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cfg := doctorConfig{Host: "unix:///var/run/docker.sock"}
-			cfg.fromEnv(func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }, tt.flagSet)
-			if cfg.Host != tt.want {
-				t.Errorf("env %v, flag set %v: host %q, want %q", tt.env, tt.flagSet, cfg.Host, tt.want)
+			fs := pflag.NewFlagSet("doctor", pflag.ContinueOnError)
+			vals := doctorVars.flags(fs)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatalf("parse flags %q: %v", tt.args, err)
+			}
+			var got doctorConfig
+			err := doctorVars.parse(&got, lookupMap(tt.env), vals, fs.Changed)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("env %v, args %q: error %v, want %q", tt.env, tt.args, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("env %v, args %q: %+v, %v; want %+v", tt.env, tt.args, got, err, tt.want)
 			}
 		})
 	}

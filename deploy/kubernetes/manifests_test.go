@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -26,10 +27,11 @@ type object struct {
 }
 
 type podSpec struct {
-	RuntimeClassName string      `yaml:"runtimeClassName"`
-	InitContainers   []container `yaml:"initContainers"`
-	Containers       []container `yaml:"containers"`
-	Volumes          []struct {
+	RuntimeClassName              string      `yaml:"runtimeClassName"`
+	TerminationGracePeriodSeconds int         `yaml:"terminationGracePeriodSeconds"`
+	InitContainers                []container `yaml:"initContainers"`
+	Containers                    []container `yaml:"containers"`
+	Volumes                       []struct {
 		Name     string    `yaml:"name"`
 		EmptyDir *struct{} `yaml:"emptyDir"`
 	} `yaml:"volumes"`
@@ -144,6 +146,17 @@ func TestWorkspacePod(t *testing.T) {
 		"CODER_CPUS", "CODER_MEMORY", "CODER_INNER_HOSTNAME", "ENVBOX_INNER_RUNTIME", "ENVBOX_STOP_GRACE"}
 	if !slices.Equal(names, wantNames) {
 		t.Errorf("env %q, want %q", names, wantNames)
+	}
+	// envbox docker stops the workspace within ENVBOX_STOP_GRACE, then
+	// dockerd within 10 s: the kubelet must wait for both.
+	for _, e := range c.Env {
+		if e.Name != "ENVBOX_STOP_GRACE" {
+			continue
+		}
+		grace, err := time.ParseDuration(e.Value)
+		if pod := time.Duration(pod.Spec.TerminationGracePeriodSeconds) * time.Second; err != nil || grace+10*time.Second >= pod {
+			t.Errorf("ENVBOX_STOP_GRACE %q + 10s does not fit terminationGracePeriodSeconds %s", e.Value, pod)
+		}
 	}
 }
 
