@@ -180,7 +180,7 @@ var dockerBad = map[string][]badValue{
 // parse time, with why.
 var anyText = map[string]string{
 	envBootstrapScript:       "a script is whatever bytes /bin/sh reads",
-	"DOCKER_TLS_SAN":         "checked when certificates are generated (exit 1, see README)",
+	"DOCKER_TLS_SAN":         "checked when certificates are generated (exit 1, see the README troubleshooting table)",
 	"DOCKER_IPTABLES_LEGACY": "docker:dind's rule: any non-empty value means legacy",
 }
 
@@ -504,7 +504,7 @@ func checkBad(t *testing.T, tc badCase, r badRun) {
 }
 
 // TestBadInputCoversEveryVariable: a row added to any command's table
-// needs its malformed values here, and the count the README quotes stays
+// needs its malformed values here, and the count docs/evidence.md quotes stays
 // true.
 func TestBadInputCoversEveryVariable(t *testing.T) {
 	t.Parallel()
@@ -513,7 +513,7 @@ func TestBadInputCoversEveryVariable(t *testing.T) {
 	covered(t, "doctorVars", doctorVars, doctorBad, anyText)
 	covered(t, "adoptVars", adoptVars, adoptBad, anyText)
 	if n := len(allBadCases()); n != badCaseCount {
-		t.Errorf("%d bad-input cases, README says %d: update both", n, badCaseCount)
+		t.Errorf("%d bad-input cases, docs/evidence.md says %d: update both", n, badCaseCount)
 	}
 }
 
@@ -536,5 +536,5 @@ func covered[C any](t *testing.T, name string, rows varTable[C], bad map[string]
 	}
 }
 
-// badCaseCount is the number README "Reliability" quotes.
+// badCaseCount is the number docs/evidence.md "Reliability" quotes.
 const badCaseCount = 514
