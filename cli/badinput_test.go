@@ -278,6 +278,11 @@ var dindBad = map[string][]badValue{
 		{"overflow", "99999999999999999999", "want a whole number >= 0"}, {"word", "three", "want a whole number >= 0"},
 		{"non_utf8", nonUTF8, "want a whole number >= 0"},
 	},
+	envMTU: {
+		{"whitespace", " ", "want 0 or a whole number from 68 to 65535"}, {"negative", "-1", "want 0 or a whole number from 68 to 65535"},
+		{"below_ipv4_minimum", "67", "want 0 or a whole number from 68 to 65535"}, {"above_maximum", "65536", "want 0 or a whole number from 68 to 65535"},
+		{"unit", "1400b", "want 0 or a whole number from 68 to 65535"}, {"non_utf8", nonUTF8, "want 0 or a whole number from 68 to 65535"},
+	},
 	envLogFormat:         dockerBad[envLogFormat],
 	"DOCKER_TLS_CERTDIR": {{"whitespace", " ", "want an absolute directory"}, {"relative", "certs", "want an absolute directory"}},
 	"DOCKER_HOST":        hostBad,
@@ -537,4 +542,4 @@ func covered[C any](t *testing.T, name string, rows varTable[C], bad map[string]
 }
 
 // badCaseCount is the number docs/evidence.md "Reliability" quotes.
-const badCaseCount = 514
+const badCaseCount = 526

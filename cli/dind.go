@@ -26,6 +26,8 @@ type dindConfig struct {
 	LogFormat      string
 	TLSSAN         string
 	IPTablesLegacy *string
+	// MTU is ENVBOX_MTU, nil when unset.
+	MTU *int
 	// Env is what docker:dind's entrypoint reads, for dind.ResolveEntrypoint.
 	Env dind.EntrypointEnv
 	// ContainerSetup is docker:dind's start-up hygiene (pid files, mounts);
@@ -66,7 +68,7 @@ func (c dindConfig) runtime() dind.Config {
 	return dind.Config{
 		Plan: c.Plan, Attempts: c.Attempts, Restarts: c.Restarts, Isolated: c.Isolated,
 		StopGrace: c.StopGrace, ReadyTimeout: c.ReadyTimeout, TLSSAN: c.TLSSAN,
-		IPTablesLegacy: c.IPTablesLegacy, ContainerSetup: c.ContainerSetup,
+		IPTablesLegacy: c.IPTablesLegacy, ContainerSetup: c.ContainerSetup, MTU: c.MTU,
 	}
 }
 

@@ -90,7 +90,9 @@ func startDind(t *testing.T, crashRuns string, env []string, args ...string) (*e
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, append([]string{"dind"}, args...)...)
-	cmd.Env = append([]string{"PATH=" + fakeBin + ":/usr/sbin:/usr/bin:/sbin:/bin", "FAKE_DIR=" + f.dir, "ENVBOX_LOG_FORMAT=json"}, env...)
+	cmd.Env = append([]string{"PATH=" + fakeBin + ":/usr/sbin:/usr/bin:/sbin:/bin", "FAKE_DIR=" + f.dir, "ENVBOX_LOG_FORMAT=json",
+		// The argv must not depend on this machine's default route.
+		"ENVBOX_MTU=0"}, env...)
 	cmd.Stderr = f.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

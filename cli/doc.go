@@ -33,6 +33,9 @@
 //	ENVBOX_DOCKERD_RESTARTS (--dockerd-restarts)
 //		dockerd restarts allowed per 10 minutes, back-off 250ms doubling to 8s; 0 = never (docker:dind's behaviour)
 //		default: 3; conflicts: -
+//	ENVBOX_MTU (--dockerd-mtu)
+//		MTU of dockerd's bridge, from 68 to 65535; 0 = dockerd's default
+//		default: the default route's interface MTU when below 1500, else dockerd's (1500); conflicts: a --mtu among dockerd's arguments or "mtu" in its daemon.json wins
 //	ENVBOX_LOG_FORMAT (--log-format)
 //		"json" or "human"
 //		default: human on a terminal, else json; conflicts: -

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +35,8 @@ type Config struct {
 	// ContainerSetup is docker:dind's start-up hygiene (pid files, mounts);
 	// on when envbox is PID 1, i.e. the container's entrypoint.
 	ContainerSetup bool
+	// MTU is ENVBOX_MTU: nil detects (ChooseMTU), 0 leaves dockerd's default.
+	MTU *int
 }
 
 // Deps are the seams of Run to the system; OSDeps builds the real ones.
@@ -46,8 +49,10 @@ type Deps struct {
 	IPTablesWorks func(bin string) bool
 	Hostname      func() (string, error)
 	InterfaceIPs  func() ([]net.IP, error)
-	Signals       <-chan os.Signal
-	Start         Starter
+	// InterfaceMTU is the MTU of a network interface of this namespace.
+	InterfaceMTU func(name string) (int, error)
+	Signals      <-chan os.Signal
+	Start        Starter
 	// StartReaper takes on PID 1's duty of reaping orphans.
 	StartReaper func(ctx context.Context, log slog.Logger) (stop func(), err error)
 	// Delegated and OpenNS feed the Launcher.
@@ -61,7 +66,7 @@ func OSDeps(log slog.Logger, sigs <-chan os.Signal) Deps {
 	return Deps{
 		Log: log, Fs: fs, Mounter: xunix.OSMounter{Fs: fs}, LookPath: exec.LookPath,
 		IPTablesWorks: func(bin string) bool { return exec.Command(bin, "-nL").Run() == nil },
-		Hostname:      os.Hostname, InterfaceIPs: interfaceIPs, Signals: sigs,
+		Hostname:      os.Hostname, InterfaceIPs: interfaceIPs, InterfaceMTU: interfaceMTU, Signals: sigs,
 		Start: StartBackground, StartReaper: background.StartReaper,
 		Delegated: func() (string, error) { return DelegatedNamespace(fs, os.Readlink, os.Getpid()) },
 		OpenNS:    func(pid int) (*os.File, error) { return xunix.OpenNamespace(pid, "cgroup") },
@@ -80,6 +85,12 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
+	dockerd := cfg.Plan.Dockerd
+	mtu := ChooseMTU(deps.Fs, dockerd, cfg.MTU, deps.InterfaceMTU)
+	log.Info(ctx, "dockerd bridge mtu", slog.F("flag", mtu.Flag), slog.F("reason", mtu.Reason))
+	if mtu.Flag != "" {
+		dockerd = append(slices.Clone(dockerd), mtu.Flag)
+	}
 	// PID-1 duty (as PID 1, else as child subreaper): reap orphans without
 	// taking dockerd's status. Started after prepare, whose plain
 	// exec.Command would not be protected from it.
@@ -92,7 +103,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		Delegated: deps.Delegated, OpenNS: deps.OpenNS}
 	defer l.Close()
 	s := &Supervisor{Log: log, Launcher: l, Start: deps.Start, Signals: deps.Signals,
-		Dockerd: cfg.Plan.Dockerd, Env: env, Restarts: cfg.Restarts, StopGrace: cfg.StopGrace,
+		Dockerd: dockerd, Env: env, Restarts: cfg.Restarts, StopGrace: cfg.StopGrace,
 		ReadyTimeout: cfg.ReadyTimeout, Socket: cfg.Plan.Socket, Command: cfg.Plan.Command}
 	return s.Run(ctx)
 }
@@ -183,4 +194,14 @@ func interfaceIPs() ([]net.IP, error) {
 		}
 	}
 	return ips, nil
+}
+
+// interfaceMTU is the MTU of the interface name, asked over netlink in this
+// network namespace (sysfs may show another one's).
+func interfaceMTU(name string) (int, error) {
+	i, err := net.InterfaceByName(name)
+	if err != nil {
+		return 0, err
+	}
+	return i.MTU, nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -233,5 +234,46 @@ func TestDindCompatOtherCommand(t *testing.T) {
 	}
 	if got, want := string(b), "2 overlay2\nunix:///var/run/docker.sock\n"; got != want {
 		t.Errorf("command output = %q, want %q", got, want)
+	}
+}
+
+// mtuPodPrelude is dindPodPrelude with a default route through an
+// interface of MTU $POD_MTU, as a pod on an overlay network has (1450,
+// 1400, ...).
+// The peer of the veth pair stays in the pod's namespace: no packet leaves.
+const mtuPodPrelude = `set -eu
+ip link set lo up
+ip link add eth0 type veth peer name eth0-peer
+ip link set eth0 mtu "$POD_MTU" up
+ip link set eth0-peer up
+ip addr add 10.99.0.2/24 dev eth0
+ip route add default via 10.99.0.1 dev eth0
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /var/lib
+exec "$@"`
+
+// TestDindCompatMTU: dockerd's bridge gets the MTU of the pod's default
+// route when it is below 1500, unless the user chose one.
+func TestDindCompatMTU(t *testing.T) {
+	tests := []struct {
+		name, mtu string
+		args      []string
+		want      []string
+	}{
+		{name: "pod_mtu_1400", mtu: "1400",
+			want: []string{"dockerd", "--host=unix:///var/run/docker.sock", "--mtu=1400"}},
+		{name: "user_mtu_wins", mtu: "1400", args: []string{"--mtu=1300"},
+			want: []string{"dockerd", "--host=unix:///var/run/docker.sock", "--mtu=1300"}},
+		{name: "mtu_1500", mtu: "1500",
+			want: []string{"dockerd", "--host=unix:///var/run/docker.sock"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := startDindCompatWith(t, mtuPodPrelude, []string{"POD_MTU=" + tt.mtu}, append([]string{"--"}, tt.args...)...)
+			c.waitUnixAPI()
+			if got := c.dockerdArgv(); !slices.Equal(got, tt.want) {
+				t.Errorf("dockerd argv with a %s MTU default route = %q, want %q", tt.mtu, got, tt.want)
+			}
+		})
 	}
 }
