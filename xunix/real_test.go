@@ -44,12 +44,12 @@ func TestRealMachineCgroup2Dir(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ReadProcCgroup(self): %v", err)
 	}
-	dir, err := p.V2Dir()
+	dir, err := ownDir(p)
 	if err != nil {
-		t.Fatalf("V2Dir: %v", err)
+		t.Fatalf("V2Chain: %v", err)
 	}
 	if !isCgroup2(dir) {
-		t.Errorf("V2Dir() = %q, which is not on a cgroup2 filesystem", dir)
+		t.Errorf("V2Chain()[0] = %q, which is not on a cgroup2 filesystem", dir)
 	}
 	procs, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
 	if err != nil || !slices.Contains(strings.Fields(string(procs)), strconv.Itoa(os.Getpid())) {
@@ -160,19 +160,28 @@ func namespaceHelper() error {
 	}
 	mode, err := xunix.CgroupModeOf(self.Mounts)
 	fmt.Printf("xunix mode=%s%s\n", mode, errSuffix(err))
-	dir, err := self.V2Dir()
+	dir, err := ownDir(self)
 	fmt.Printf("xunix self=%s err=%v\n", dir, err)
 	parent, err := xunix.ReadProcCgroup(fsys, strconv.Itoa(os.Getppid()))
 	if err != nil {
 		return err
 	}
-	pdir, err := parent.V2Dir()
+	pdir, err := ownDir(parent)
 	fmt.Printf("xunix parent=%s err=%v\n", pdir, err)
 	_, err = xunix.ReadCPUQuotaV2(fsys, dir)
 	fmt.Printf("xunix cpu err=%v\n", err)
 	_, err = xunix.ReadEffectiveCPUQuota(fsys, "self")
 	fmt.Printf("xunix effective cpu err=%v\n", err)
 	return nil
+}
+
+// ownDir is the process's own cgroup2 directory: the first of its chain.
+func ownDir(p xunix.ProcCgroup) (string, error) {
+	chain, err := p.V2Chain()
+	if err != nil {
+		return "", err
+	}
+	return chain[0], nil
 }
 
 func errSuffix(err error) string {
