@@ -19,8 +19,7 @@ import (
 // reparented to it instead of escaping to whatever PID 1 the container has,
 // which may never wait for them. The flag stays set after stop.
 //
-// The reaper never takes the exit status of a Process or of a StartCmd
-// child: it peeks with waitid(P_ALL, WNOHANG|WNOWAIT) and reaps only pids
+// The reaper never takes the exit status of a Process: it peeks with waitid(P_ALL, WNOHANG|WNOWAIT) and reaps only pids
 // that nobody owns. A zombie whose owner has not reaped it yet holds the
 // queue until the owner does (Process always waits at once). Call it once
 // per process; stop ends the loop and returns once it has.
