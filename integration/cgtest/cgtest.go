@@ -42,6 +42,9 @@ func New(t testing.TB) *Cgroup {
 	if testing.Short() {
 		t.Skipf("cgtest: creates a cgroup under %s; skipped under -short", Root)
 	}
+	if euid := os.Geteuid(); euid != 0 {
+		Unavailable(t, "cgtest: needs root to create cgroups under %s (euid %d)", Root, euid)
+	}
 	root := CheckRoot(t)
 	path := filepath.Join(root, "envbox-test-"+randomHex(t))
 	if err := os.Mkdir(path, 0o755); err != nil {
