@@ -45,7 +45,7 @@ func startDindCompat(t *testing.T, env []string, args ...string) *dindCase {
 	t.Helper()
 	requireDockerd(t)
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skipf("docker:dind compatibility test: ip (iproute2) not installed: %v", err)
+		cgtest.Unavailable(t, "docker:dind compatibility test: ip (iproute2) not installed: %v", err)
 	}
 	dir := shortTempDir(t)
 	cg := cgtest.New(t)
