@@ -32,4 +32,8 @@
 //
 // It never writes to a cgroup it did not create, never touches the v1
 // hierarchies and never changes the caller's own cgroup or namespaces.
+//
+// The host's PID 1 may not reap orphans: payloads should wait for their own
+// children so killed processes do not linger as zombies (zombies do not keep
+// a cgroup populated, so cleanup still succeeds).
 package cgtest

@@ -11,8 +11,9 @@ import (
 
 func TestFindRoot(t *testing.T) {
 	t.Parallel()
-	// Mount table lines as xunix parses them; the cgroup ones are from this
-	// project's hybrid CI machine and from a pure v2 VM.
+	// Mount points and types as on this project's hybrid CI machine (tmpfs
+	// at /sys/fs/cgroup, v1 hierarchies in it, cgroup2 at unified) and in
+	// the pure v2 VM.
 	var (
 		tmpfs   = xunix.Mount{MountPoint: "/sys/fs/cgroup", FSType: "tmpfs"}
 		v1cpu   = xunix.Mount{MountPoint: "/sys/fs/cgroup/cpu,cpuacct", FSType: "cgroup"}
