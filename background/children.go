@@ -7,10 +7,10 @@ import (
 )
 
 // children records the pids whose exit status belongs to a waiter (the run
-// of a Process). The reaper only reaps zombies that are
-// not in it. mu is held from before fork until the new pid is recorded, and
-// by the reaper while it peeks at and reaps a zombie, so a child can never
-// be reaped by the reaper in the window between fork and registration.
+// of a Process). The reaper only reaps zombies that are not in it. mu is
+// held from before fork until the new pid is recorded, and by the reaper
+// while it peeks at and reaps a zombie, so a child can never be reaped by
+// the reaper in the window between fork and registration.
 var children = struct {
 	mu   sync.Mutex
 	pids map[int]int // pid → owners; a count because a freed pid can be reused before its old owner unregisters
