@@ -6,23 +6,22 @@ import (
 	"sync"
 )
 
-// children records the pids whose exit status belongs to a waiter (a
-// Process, or a caller of StartCmd). The reaper only reaps zombies that are
-// not in it. mu is held from before fork until the new pid is recorded, and
-// by the reaper while it peeks at and reaps a zombie, so a child can never
-// be reaped by the reaper in the window between fork and registration.
+// children records the pids whose exit status belongs to a waiter (the run
+// of a Process). The reaper only reaps zombies that are not in it. mu is
+// held from before fork until the new pid is recorded, and by the reaper
+// while it peeks at and reaps a zombie, so a child can never be reaped by
+// the reaper in the window between fork and registration.
 var children = struct {
 	mu   sync.Mutex
 	pids map[int]int // pid → owners; a count because a freed pid can be reused before its old owner unregisters
 	wake chan struct{}
 }{pids: map[int]int{}, wake: make(chan struct{}, 1)}
 
-// StartCmd starts c as a child whose exit status the reaper leaves alone.
-// Code that runs child processes in a binary that also runs StartReaper
-// must start them with StartCmd and finish them with WaitCmd; a child
-// started with plain c.Start may lose its status to the reaper (c.Wait
-// then fails with ECHILD).
-func StartCmd(c *exec.Cmd) error {
+// startCmd starts c as a child whose exit status the reaper leaves alone;
+// its waiter calls release once it has reaped it. A child started with
+// plain c.Start may lose its status to the reaper (c.Wait then fails with
+// ECHILD).
+func startCmd(c *exec.Cmd) error {
 	var err error
 	onSpawnThread(func() {
 		children.mu.Lock()
@@ -31,13 +30,6 @@ func StartCmd(c *exec.Cmd) error {
 			children.pids[c.Process.Pid]++
 		}
 	})
-	return err
-}
-
-// WaitCmd waits for a child started with StartCmd and releases it.
-func WaitCmd(c *exec.Cmd) error {
-	err := c.Wait()
-	release(c.Process.Pid)
 	return err
 }
 

@@ -4,10 +4,10 @@
 // A Process has an explicit binary name: dockerd is launched as
 // `unshare … /bin/sh -c <script> dockerd …` and only becomes dockerd when the
 // delegation script execs it. After each start the Process watches
-// /proc/<pid>/exe and comm until the child runs that binary (Identified), for
-// at most IdentifyTimeout; a child that is still the wrapper then is reported
-// with an *IdentityError naming its pid, what it is and its last output —
-// it is not treated as exited.
+// /proc/<pid>/exe and comm until the child runs that binary (WaitIdentified),
+// for at most IdentifyTimeout; a child that is still the wrapper then is
+// reported with an *IdentityError naming its pid, what it is and its last
+// output — it is not treated as exited.
 //
 // Exit detection comes from the kernel: the child's own wait status, which
 // Go obtains through a pidfd. Nothing polls /proc to decide that a process
@@ -23,9 +23,10 @@
 // subreaper otherwise) without stealing the exit status of the children this
 // package waits for. Every child is started under a lock shared with the
 // reaper and recorded as owned before the lock is released; the reaper peeks
-// with waitid(P_ALL, WNOHANG|WNOWAIT) and reaps only unowned pids. Other
-// code in a binary that runs the reaper must start its children with
-// StartCmd and wait with WaitCmd.
+// with waitid(P_ALL, WNOHANG|WNOWAIT) and reaps only unowned pids. Only a
+// Process is protected so: once the reaper runs, a child started any other
+// way (exec.Cmd.Run) may lose its exit status to it, so a binary runs such
+// commands before StartReaper or as a Process.
 //
 // The package never parses what a child prints: callers get the lines and
 // decide.

@@ -58,7 +58,7 @@ func TestIdentifiedAfterWrapper(t *testing.T) {
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if isClosed(p.Identified()) {
+	if isClosed(p.current().identified) {
 		t.Error("identified while still the sh wrapper")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -110,8 +110,8 @@ func TestIdentifyNeverBecomes(t *testing.T) {
 	if ie.Error() != wantMsg {
 		t.Errorf("error text = %q, want %q", ie.Error(), wantMsg)
 	}
-	if isClosed(p.Done()) || isClosed(p.Identified()) {
-		t.Errorf("done=%v identified=%v, want a running, unidentified process", isClosed(p.Done()), isClosed(p.Identified()))
+	if isClosed(p.Done()) || isClosed(p.current().identified) {
+		t.Errorf("done=%v identified=%v, want a running, unidentified process", isClosed(p.Done()), isClosed(p.current().identified))
 	}
 	if !sink.has("fakedockerd", slog.LevelError, "process never became fakedockerd") {
 		t.Error(`no error "process never became fakedockerd" logged`)

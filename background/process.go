@@ -118,15 +118,6 @@ func (p *Process) Wait() error {
 	return r.err
 }
 
-// Identified is closed once the current process runs its binary; nil before
-// the first Start.
-func (p *Process) Identified() <-chan struct{} {
-	if r := p.current(); r != nil {
-		return r.identified
-	}
-	return nil
-}
-
 // WaitIdentified blocks until the current process runs its binary (nil),
 // is still something else after IdentifyTimeout (*IdentityError; the
 // process keeps running), exits first (an error wrapping its *ExitError), or

@@ -19,11 +19,11 @@ import (
 // reparented to it instead of escaping to whatever PID 1 the container has,
 // which may never wait for them. The flag stays set after stop.
 //
-// The reaper never takes the exit status of a Process or of a StartCmd
-// child: it peeks with waitid(P_ALL, WNOHANG|WNOWAIT) and reaps only pids
-// that nobody owns. A zombie whose owner has not reaped it yet holds the
-// queue until the owner does (Process always waits at once). Call it once
-// per process; stop ends the loop and returns once it has.
+// The reaper never takes the exit status of a Process: it peeks with
+// waitid(P_ALL, WNOHANG|WNOWAIT) and reaps only pids that nobody owns. A
+// zombie whose owner has not reaped it yet holds the queue until the owner
+// does (Process always waits at once). Call it once per process; stop ends
+// the loop and returns once it has.
 func StartReaper(ctx context.Context, log slog.Logger) (stop func(), err error) {
 	if os.Getpid() != 1 {
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {

@@ -222,12 +222,12 @@ func startNaiveReaper(counter *reapCounter) (func(), error) {
 	return func() { close(quit); signal.Stop(sigs); <-done }, nil
 }
 
-// TestStartCmdWaitCmd: a child started with StartCmd is owned until
-// WaitCmd has its exact status.
-func TestStartCmdWaitCmd(t *testing.T) {
+// TestStartCmdOwnsChild: a child started with startCmd is owned until its
+// waiter has its exact status and releases it.
+func TestStartCmdOwnsChild(t *testing.T) {
 	t.Parallel()
 	c := exec.Command("/bin/sh", "-c", "exit 5")
-	if err := StartCmd(c); err != nil {
+	if err := startCmd(c); err != nil {
 		t.Fatal(err)
 	}
 	pid := c.Process.Pid
@@ -235,16 +235,17 @@ func TestStartCmdWaitCmd(t *testing.T) {
 	owners := children.pids[pid]
 	children.mu.Unlock()
 	if owners != 1 {
-		t.Errorf("owners of pid %d after StartCmd = %d, want 1", pid, owners)
+		t.Errorf("owners of pid %d after startCmd = %d, want 1", pid, owners)
 	}
 	var ee *exec.ExitError
-	if err := WaitCmd(c); !errors.As(err, &ee) || ee.ExitCode() != 5 {
-		t.Errorf("WaitCmd(sh -c 'exit 5') = %v, want exit status 5", err)
+	if err := c.Wait(); !errors.As(err, &ee) || ee.ExitCode() != 5 {
+		t.Errorf("Wait(sh -c 'exit 5') = %v, want exit status 5", err)
 	}
+	release(pid)
 	children.mu.Lock()
 	_, still := children.pids[pid]
 	children.mu.Unlock()
 	if still {
-		t.Errorf("pid %d still owned after WaitCmd", pid)
+		t.Errorf("pid %d still owned after release", pid)
 	}
 }

@@ -52,7 +52,7 @@ func launch(ctx context.Context, log slog.Logger, bin string, c *exec.Cmd, onLin
 		c.Stdout, c.Stderr = pw, pw
 		defer pw.Close()
 	}
-	if err := StartCmd(c); err != nil {
+	if err := startCmd(c); err != nil {
 		if pr != nil {
 			pr.Close()
 		}

@@ -208,12 +208,14 @@ func TestDelegateFakeTree(t *testing.T) {
 		},
 	}
 	for _, sh := range shells {
+		if sh.name == "busybox" {
+			// busybox sh runs its own mount/umount applets ahead of PATH, so
+			// fake tools cannot stand in; the real-kernel tests cover busybox.
+			continue
+		}
 		t.Run(sh.name, func(t *testing.T) {
 			t.Parallel()
 			needShell(t, sh.argv)
-			if sh.name == "busybox" {
-				t.Skip("busybox sh runs its own mount/umount applets ahead of PATH, so fake tools cannot stand in; the real-kernel tests cover busybox")
-			}
 			c := cgtest.New(t)
 			for _, tt := range tests {
 				fake, tools := fakeDir(t, tt.files), fakeTools(t, tt.umountRC, tt.mountRC)

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,14 +24,15 @@ var shells = []struct{ name, argv string }{
 }
 
 // needShell skips under -short (these tests run the script on the real
-// kernel) and when an interpreter is missing; CI installs all three.
+// kernel); a missing interpreter makes the test cgtest.Unavailable (CI
+// installs all three).
 func needShell(t testing.TB, argv string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("runs the delegation script on the real kernel; skipped under -short")
 	}
 	if _, err := exec.LookPath(strings.Fields(argv)[0]); err != nil {
-		t.Skipf("%s not installed (integration/deps.sh installs it): %v", argv, err)
+		cgtest.Unavailable(t, "%s not installed (integration/deps.sh installs it): %v", argv, err)
 	}
 }
 
@@ -109,7 +109,7 @@ func (d delegation) run(t testing.TB, c *cgtest.Cgroup) outcome {
 	}
 	cmd := c.Command(ctx, self)
 	cmd.Env = d.environ()
-	var stderr lockedBuffer
+	var stderr bytes.Buffer // read after Wait, which ends the copying
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -156,21 +156,4 @@ func (d delegation) run(t testing.TB, c *cgtest.Cgroup) outcome {
 		t.Fatalf("harness failed (exit %d): %s", o.code, o.stderr)
 	}
 	return o
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/envbox/envbox/embed"
+	"github.com/envbox/envbox/integration/cgtest"
 )
 
 // TestDelegateScriptParses checks the script's syntax under every shell
@@ -23,7 +24,7 @@ func TestDelegateScriptParses(t *testing.T) {
 			t.Parallel()
 			argv := strings.Fields(c.argv)
 			if _, err := exec.LookPath(argv[0]); err != nil {
-				t.Skipf("%s not installed (integration/deps.sh installs it): %v", argv[0], err)
+				cgtest.Unavailable(t, "%s not installed (integration/deps.sh installs it): %v", argv[0], err)
 			}
 			cmd := exec.Command(argv[0], argv[1:]...)
 			if c.name == "shellcheck" {

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/envbox/envbox/integration/cgtest"
+	"github.com/envbox/envbox/integration/syncbuf"
 )
 
 // TestAdoptProxyPlacesContainersInCallersCgroup: `envbox adopt-proxy` in
@@ -28,7 +31,7 @@ import (
 func TestAdoptProxyPlacesContainersInCallersCgroup(t *testing.T) {
 	requireDockerd(t)
 	if _, err := exec.LookPath("docker"); err != nil {
-		t.Skipf("adopt-proxy test: docker CLI not installed (docker.io): %v", err)
+		cgtest.Unavailable(t, "adopt-proxy test: docker CLI not installed (docker.io): %v", err)
 	}
 	d, cg := startEnvboxDockerd(t)
 	importImage(t, d.pool, imageTarball(t, "base"), baseImage)
@@ -105,7 +108,7 @@ func TestAdoptProxyPlacesContainersInCallersCgroup(t *testing.T) {
 func startAdoptProxy(t *testing.T, upstream string) string {
 	t.Helper()
 	sock := filepath.Join(shortTempDir(t), "adopt.sock")
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd := exec.Command(envboxBinary(t), "adopt-proxy", "--debug", "--listen", sock, "--upstream", upstream)
 	cmd.Env = append(os.Environ(), "ENVBOX_LOG_FORMAT=human")
 	cmd.Stdout, cmd.Stderr = out, out

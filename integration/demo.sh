@@ -14,7 +14,10 @@
 #
 # Environment:
 #   ENVBOX_BIN          envbox binary (default: bin/envbox of this checkout)
-#   ENVBOX_CGROUP_ROOT  host cgroup2 mount (default /sys/fs/cgroup/unified)
+#   ENVBOX_TEST_CGROUP2_ROOT  host cgroup2 mount for the test cgroup (default:
+#                       found as integration/cgtest finds it: the cgroup2
+#                       mount at /sys/fs/cgroup, else the first one in
+#                       /proc/self/mountinfo, e.g. /sys/fs/cgroup/unified)
 #   ENVBOX_TEST_CACHE   image tarball cache, see images.sh
 set -eu
 
@@ -31,6 +34,21 @@ cgroup_of() {
 	while read -r line; do
 		case $line in 0::*) printf '%s\n' "${line#0::}" ;; esac
 	done <"/proc/$1/cgroup"
+}
+
+# cgroup2_root prints the cgroup2 mount at /sys/fs/cgroup, else the first
+# cgroup2 mount of /proc/self/mountinfo, else nothing.
+cgroup2_root() {
+	first=''
+	while read -r _ _ _ _ mnt rest; do
+		case " $rest" in *" - cgroup2 "*) ;; *) continue ;; esac
+		if [ "$mnt" = /sys/fs/cgroup ]; then
+			printf '%s\n' "$mnt"
+			return
+		fi
+		[ -n "$first" ] || first=$mnt
+	done </proc/self/mountinfo
+	[ -z "$first" ] || printf '%s\n' "$first"
 }
 
 # Stage 2, run as `demo.sh __join CGROUP INODE CMD...`: join CGROUP, prove
@@ -64,7 +82,8 @@ done
 envbox=${ENVBOX_BIN:-$here/../bin/envbox}
 [ -x "$envbox" ] || fail "$envbox: not built (run make build)"
 envbox=$(cd "$(dirname "$envbox")" && pwd)/$(basename "$envbox")
-root=${ENVBOX_CGROUP_ROOT:-/sys/fs/cgroup/unified}
+root=${ENVBOX_TEST_CGROUP2_ROOT:-$(cgroup2_root)}
+[ -n "$root" ] || fail "no cgroup2 mount in /proc/self/mountinfo (set ENVBOX_TEST_CGROUP2_ROOT to one)"
 [ "$(stat -f -c %T "$root" 2>/dev/null)" = cgroup2fs ] || fail "$root is not a cgroup2 mount"
 tarball=$("$here/images.sh" base)
 

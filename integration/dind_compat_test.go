@@ -52,7 +52,7 @@ func startDindCompatWith(t *testing.T, prelude string, env []string, args ...str
 	t.Helper()
 	requireDockerd(t)
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skipf("docker:dind compatibility test: ip (iproute2) not installed: %v", err)
+		cgtest.Unavailable(t, "docker:dind compatibility test: ip (iproute2) not installed: %v", err)
 	}
 	dir := shortTempDir(t)
 	cg := cgtest.New(t)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/envbox/envbox/integration/cgtest"
 )
 
 // doctorReport is the part of `envbox doctor --json` these tests check.
@@ -74,7 +76,7 @@ func decodeDoctor(t *testing.T, out string) doctorReport {
 func TestDoctorAttributed(t *testing.T) {
 	requireDockerd(t)
 	if _, err := exec.LookPath("nsenter"); err != nil {
-		t.Skipf("doctor test: nsenter not installed (util-linux): %v", err)
+		cgtest.Unavailable(t, "doctor test: nsenter not installed (util-linux): %v", err)
 	}
 	d, cg := startEnvboxDockerd(t)
 	pod := testRel(cg) + "/pod"
@@ -130,7 +132,7 @@ func TestDoctorAttributed(t *testing.T) {
 func TestDoctorEscapedContainer(t *testing.T) {
 	requireDockerd(t)
 	if _, err := exec.LookPath("nsenter"); err != nil {
-		t.Skipf("doctor test: nsenter not installed (util-linux): %v", err)
+		cgtest.Unavailable(t, "doctor test: nsenter not installed (util-linux): %v", err)
 	}
 	d, _ := startBareDockerd(t)
 	importImage(t, d.pool, imageTarball(t, "base"), baseImage)

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/envbox/envbox/integration/cgtest"
+	"github.com/envbox/envbox/integration/syncbuf"
 )
 
 // The harness: every dockerd test runs one "pod" process tree in a fresh
@@ -92,38 +92,21 @@ func imageTarball(t testing.TB, kind string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// requireDockerd skips the test when it cannot run a real dockerd here.
+// requireDockerd skips the test under -short, and makes it
+// cgtest.Unavailable when this machine cannot run a real dockerd.
 func requireDockerd(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("real dockerd test: skipped under -short")
 	}
 	if os.Geteuid() != 0 {
-		t.Skipf("real dockerd test: needs root (euid %d)", os.Geteuid())
+		cgtest.Unavailable(t, "real dockerd test: needs root (euid %d)", os.Geteuid())
 	}
 	for _, bin := range []string{"dockerd", "unshare", "mount"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("real dockerd test: %s not installed (integration/deps.sh installs it): %v", bin, err)
+			cgtest.Unavailable(t, "real dockerd test: %s not installed (integration/deps.sh installs it): %v", bin, err)
 		}
 	}
-}
-
-// lockedBuffer collects a child's output from several goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // pod is the payload process started by startPod: envbox, or dockerd itself
@@ -131,7 +114,7 @@ func (b *lockedBuffer) String() string {
 type pod struct {
 	cg   *cgtest.Cgroup
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *syncbuf.Buffer
 	done chan struct{}
 	err  error // valid after done is closed
 }
@@ -145,7 +128,7 @@ func startPod(t testing.TB, cg *cgtest.Cgroup, grace time.Duration, env []string
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &pod{cg: cg, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &pod{cg: cg, out: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd = cg.Command(context.Background(), "/bin/sh", append([]string{script}, payload...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.Env = append(os.Environ(), env...)

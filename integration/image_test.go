@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/envbox/envbox/integration/cgtest"
 )
 
 const (
@@ -33,7 +35,7 @@ func imageCLIPath(t *testing.T) string {
 	}
 	p, err := exec.LookPath("docker")
 	if err != nil {
-		t.Skipf("image test: no docker client (integration/deps.sh installs docker.io): %v", err)
+		cgtest.Unavailable(t, "image test: no docker client (integration/deps.sh installs docker.io): %v", err)
 	}
 	return p
 }
@@ -160,7 +162,7 @@ func checkImageConfig(t *testing.T, d *daemon) {
 func checkSysboxDeb(t *testing.T, d *daemon) {
 	t.Helper()
 	if _, err := exec.LookPath("dpkg-deb"); err != nil {
-		t.Skipf("sysbox .deb build arg: dpkg-deb not installed: %v", err)
+		cgtest.Unavailable(t, "sysbox .deb build arg: dpkg-deb not installed: %v", err)
 	}
 	dir := buildContext(t)
 	pkg := t.TempDir()

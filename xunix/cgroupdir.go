@@ -37,25 +37,6 @@ func ReadProcCgroup(fsys afero.Fs, pid string) (ProcCgroup, error) {
 	return ProcCgroup{Cgroups: cgs, Mounts: ms}, nil
 }
 
-// V2Dir is the directory of the process's cgroup v2.
-func (p ProcCgroup) V2Dir() (string, error) {
-	cg, err := p.Cgroups.V2Path()
-	if err != nil {
-		return "", err
-	}
-	return CgroupV2Dir(p.Mounts, cg)
-}
-
-// V1Dir is the directory of the process's cgroup in the v1 hierarchy of
-// controller.
-func (p ProcCgroup) V1Dir(controller string) (string, error) {
-	cg, err := p.Cgroups.V1Path(controller)
-	if err != nil {
-		return "", err
-	}
-	return CgroupV1Dir(p.Mounts, controller, cg)
-}
-
 // V2Chain is the directory of the process's cgroup v2 and of each ancestor
 // up to the mount point (the namespace root after the delegation remount),
 // own first.
@@ -73,7 +54,11 @@ func (p ProcCgroup) V1Chain(controller string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cgroupChain(p.Mounts, cg, "cgroup v1 "+controller, func(m Mount) bool { return isV1Of(m, controller) })
+	return v1Chain(p.Mounts, controller, cg)
+}
+
+func v1Chain(mounts []Mount, controller, cgPath string) ([]string, error) {
+	return cgroupChain(mounts, cgPath, "cgroup v1 "+controller, func(m Mount) bool { return isV1Of(m, controller) })
 }
 
 func isCgroup2Mount(m Mount) bool { return m.FSType == "cgroup2" }
@@ -82,11 +67,6 @@ func isCgroup2Mount(m Mount) bool { return m.FSType == "cgroup2" }
 // cgroup2 mount plus cgPath relative to that mount's root.
 func CgroupV2Dir(mounts []Mount, cgPath string) (string, error) {
 	return cgroupDir(mounts, cgPath, "cgroup2", isCgroup2Mount)
-}
-
-// CgroupV1Dir is the directory of cgPath in the v1 hierarchy of controller.
-func CgroupV1Dir(mounts []Mount, controller, cgPath string) (string, error) {
-	return cgroupDir(mounts, cgPath, "cgroup v1 "+controller, func(m Mount) bool { return isV1Of(m, controller) })
 }
 
 // cgroupDir is the first entry of cgroupChain: the cgroup's own directory.

@@ -63,7 +63,10 @@ func TestCgroupDir(t *testing.T) {
 			if tt.controller == "" {
 				got, err = CgroupV2Dir(ms, tt.path)
 			} else {
-				got, err = CgroupV1Dir(ms, tt.controller, tt.path)
+				var chain []string
+				if chain, err = v1Chain(ms, tt.controller, tt.path); err == nil {
+					got = chain[0]
+				}
 			}
 			checkErr(t, "CgroupDir", tt.controller+":"+tt.path, err, tt.wantErr)
 			if got != tt.want {
@@ -107,10 +110,14 @@ func TestReadProcCgroup(t *testing.T) {
 			if err != nil {
 				return
 			}
-			got, err := p.V2Dir()
-			checkErr(t, "V2Dir", tt.pid, err, tt.wantV2Err)
+			chain, err := p.V2Chain()
+			checkErr(t, "V2Chain", tt.pid, err, tt.wantV2Err)
+			got := ""
+			if len(chain) > 0 {
+				got = chain[0]
+			}
 			if got != tt.wantV2 {
-				t.Errorf("ReadProcCgroup(%s).V2Dir() = %q, want %q", tt.pid, got, tt.wantV2)
+				t.Errorf("ReadProcCgroup(%s).V2Chain()[0] = %q, want %q", tt.pid, got, tt.wantV2)
 			}
 		})
 	}

@@ -32,26 +32,6 @@ func (q CPUQuota) CPUs() float64 {
 	return float64(q.Quota) / float64(q.Period)
 }
 
-// ReadCPUQuota reads the CPU quota of process pid ("self" or a number) from
-// the hierarchy that manages cpu for it: v1 when a mounted v1 hierarchy has
-// the cpu controller (legacy and hybrid hosts), else v2 with the fallback of
-// ReadCPUQuotaV2.
-func ReadCPUQuota(fsys afero.Fs, pid string) (CPUQuota, error) {
-	p, err := ReadProcCgroup(fsys, pid)
-	if err != nil {
-		return CPUQuota{}, err
-	}
-	if p.v1Has("cpu") {
-		dir, err := p.V1Dir("cpu")
-		if err != nil {
-			return CPUQuota{}, err
-		}
-		return ReadCPUQuotaV1(fsys, dir)
-	}
-	dir, err := p.V2Dir()
-	return readCPUQuotaV2(fsys, dir, err)
-}
-
 // ReadCPUQuotaV2 reads cpu.max in the v2 cgroup directory dir, or, only when
 // that file does not exist, /sys/fs/cgroup/cpu.max (the remounted namespace
 // root).

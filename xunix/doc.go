@@ -1,7 +1,9 @@
 // Package xunix is envbox's seam to the operating system, and the parser of
-// the kernel files envbox reads. Callers pass every dependency explicitly: an
-// afero.Fs for files (tests use afero.NewMemMapFs), an Execer for commands
-// (tests use xunixfake.Execer). It keeps no package-level state.
+// the kernel files envbox reads. Callers pass every dependency explicitly:
+// an afero.Fs for files (tests use afero.NewMemMapFs); OSMounter is the real
+// side of the mount seam its callers define. It keeps no package-level state
+// and runs no command: envbox starts its children through package
+// background.
 //
 // It owns, one concern per file:
 //
@@ -14,15 +16,16 @@
 //     mounts hidden under another mount.
 //   - cpu.go, memory.go, limitfile.go: CPU quota (v2 cpu.max, v1
 //     cpu.cfs_quota_us/cpu.cfs_period_us) and memory limit (v2 memory.max,
-//     v1 memory.limit_in_bytes) of the own cgroup, with "unlimited" explicit
-//     and the file the value came from; under v2 it falls back to the
-//     remounted namespace root /sys/fs/cgroup only when the own file does not
-//     exist. effective.go: the tightest limit over the own cgroup and its
-//     ancestors up to the namespace root (the pod), which is what applies
-//     after delegation moved envbox into init/.
+//     v1 memory.limit_in_bytes) of one cgroup directory, with "unlimited"
+//     explicit and the file the value came from; under v2 it falls back to
+//     the remounted namespace root /sys/fs/cgroup only when the own file
+//     does not exist. effective.go: the tightest limit over
+//     the own cgroup and its ancestors up to the namespace root (the pod),
+//     which is what applies after delegation moved envbox into init/.
 //   - mode.go: v1 / hybrid / v2 from the mount table; userns.go: whether the
 //     process runs in a user namespace (uid_map).
-//   - exec.go: the Execer seam; term.go: terminal detection.
+//   - mount.go: mount(2) and mount points (OSMounter); ns.go: namespace
+//     files; term.go: terminal detection.
 //
 // Every parser reports failures as *ParseError (file, line, content, reason).
 // It never decides policy (which limit to apply, whether to delegate): that

@@ -16,7 +16,7 @@ import (
 // would say unlimited. A level without the file (the hierarchy's real root,
 // a level with cpu not enabled) is skipped; any other error or bad content is
 // returned. A cgroup the mounts do not show falls back to
-// /sys/fs/cgroup/cpu.max as ReadCPUQuota does.
+// /sys/fs/cgroup/cpu.max, as ReadCPUQuotaV2 does for a missing own file.
 func ReadEffectiveCPUQuota(fsys afero.Fs, pid string) (CPUQuota, error) {
 	p, err := ReadProcCgroup(fsys, pid)
 	if err != nil {

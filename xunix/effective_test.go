@@ -121,6 +121,16 @@ func TestReadEffectiveCPUQuota(t *testing.T) {
 			},
 			want: CPUQuota{Quota: 150000, Period: 100000, Source: "/sys/fs/cgroup/cpu/docker/cpu.cfs_quota_us"},
 		},
+		{
+			name:    "v1_only_without_v2",
+			base:    map[string]string{"/proc/self/cgroup": "1:memory:/\n", "/proc/self/mountinfo": hybridMountinfo},
+			wantErr: "cgroup v2 (0::) among 1 entries: no such cgroup hierarchy",
+		},
+		{
+			name:    "no_proc",
+			base:    map[string]string{},
+			wantErr: "open /proc/self/cgroup: file does not exist",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,6 +181,25 @@ func TestReadEffectiveMemoryLimit(t *testing.T) {
 				"/sys/fs/cgroup/kubepods/pod1/ctr/memory.max": "32M\n",
 			},
 			wantErr: `parse /sys/fs/cgroup/kubepods/pod1/ctr/memory.max line 1 "32M": memory limit (bytes or "max"): strconv.ParseUint: parsing "32M": invalid syntax`,
+		},
+		{
+			name:    "hybrid_v1_file_missing_everywhere",
+			files:   map[string]string{"/proc/self/cgroup": hybridCgroup, "/proc/self/mountinfo": hybridMountinfo},
+			wantErr: "no memory.limit_in_bytes in " + v1Own + " or its 2 ancestors: file does not exist",
+		},
+		{
+			name: "hybrid_v1_garbage_ancestor",
+			files: map[string]string{
+				"/proc/self/cgroup": hybridCgroup, "/proc/self/mountinfo": hybridMountinfo,
+				v1Own + "/memory.limit_in_bytes":                          v1MemoryUnlimited,
+				"/sys/fs/cgroup/memory/process_api/memory.limit_in_bytes": "\n",
+			},
+			wantErr: `parse /sys/fs/cgroup/memory/process_api/memory.limit_in_bytes line 1 "\n": empty`,
+		},
+		{
+			name:    "no_proc",
+			files:   map[string]string{},
+			wantErr: "open /proc/self/cgroup: file does not exist",
 		},
 		{
 			name:    "unresolvable_and_no_root_file",

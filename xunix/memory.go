@@ -25,33 +25,9 @@ type MemoryLimit struct {
 	Source string
 }
 
-// ReadMemoryLimit reads the memory limit of process pid ("self" or a number)
-// from the hierarchy that manages memory for it: v1 memory.limit_in_bytes
-// when a mounted v1 hierarchy has the memory controller, else v2 memory.max
-// with the fallback of ReadMemoryLimitV2.
-func ReadMemoryLimit(fsys afero.Fs, pid string) (MemoryLimit, error) {
-	p, err := ReadProcCgroup(fsys, pid)
-	if err != nil {
-		return MemoryLimit{}, err
-	}
-	if p.v1Has("memory") {
-		dir, err := p.V1Dir("memory")
-		if err != nil {
-			return MemoryLimit{}, err
-		}
-		return ReadMemoryLimitV1(fsys, dir)
-	}
-	dir, err := p.V2Dir()
-	return readMemoryLimitV2(fsys, dir, err)
-}
-
-// ReadMemoryLimitV2 reads memory.max in the v2 cgroup directory dir, or, only
-// when that file does not exist, /sys/fs/cgroup/memory.max (the remounted
-// namespace root).
-func ReadMemoryLimitV2(fsys afero.Fs, dir string) (MemoryLimit, error) {
-	return readMemoryLimitV2(fsys, dir, nil)
-}
-
+// readMemoryLimitV2 reads memory.max in the v2 cgroup directory dir (dirErr
+// is the error from resolving it), or, only when that file does not exist,
+// /sys/fs/cgroup/memory.max (the remounted namespace root).
 func readMemoryLimitV2(fsys afero.Fs, dir string, dirErr error) (MemoryLimit, error) {
 	data, src, err := readV2File(fsys, dir, dirErr, "memory.max")
 	if err != nil {

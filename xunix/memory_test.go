@@ -44,6 +44,8 @@ func TestParseMemoryLimit(t *testing.T) {
 	}
 }
 
+// TestReadMemoryLimitV2 covers the fallback ReadEffectiveMemoryLimit takes
+// when the own cgroup is not visible.
 func TestReadMemoryLimitV2(t *testing.T) {
 	t.Parallel()
 	const own = "/sys/fs/cgroup/kubepods/pod1/ctr"
@@ -92,76 +94,13 @@ func TestReadMemoryLimitV2(t *testing.T) {
 			if tt.deny {
 				fsys = denyFs{fsys}
 			}
-			got, err := ReadMemoryLimitV2(fsys, own)
-			checkErr(t, "ReadMemoryLimitV2", own, err, tt.wantErr)
+			got, err := readMemoryLimitV2(fsys, own, nil)
+			checkErr(t, "readMemoryLimitV2", own, err, tt.wantErr)
 			if got != tt.want {
-				t.Errorf("ReadMemoryLimitV2(%s) = %+v, want %+v", own, got, tt.want)
+				t.Errorf("readMemoryLimitV2(%s) = %+v, want %+v", own, got, tt.want)
 			}
 			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
-				t.Errorf("ReadMemoryLimitV2(%s) error %v is not %v", own, err, tt.wantIs)
-			}
-		})
-	}
-}
-
-func TestReadMemoryLimit(t *testing.T) {
-	t.Parallel()
-	const v1Dir = "/sys/fs/cgroup/memory/process_api/81cedb9f105fa229595f3f11417ccf13"
-	tests := []struct {
-		name    string
-		files   map[string]string
-		want    MemoryLimit
-		wantErr string
-	}{
-		{
-			name: "hybrid_reads_v1_of_own_cgroup",
-			files: map[string]string{
-				"/proc/self/cgroup": hybridCgroup, "/proc/self/mountinfo": hybridMountinfo,
-				v1Dir + "/memory.limit_in_bytes": v1MemoryUnlimited,
-			},
-			want: MemoryLimit{Bytes: -1, Unlimited: true, Source: v1Dir + "/memory.limit_in_bytes"},
-		},
-		{
-			name: "hybrid_v1_file_missing",
-			files: map[string]string{
-				"/proc/self/cgroup": hybridCgroup, "/proc/self/mountinfo": hybridMountinfo,
-			},
-			wantErr: "open " + v1Dir + "/memory.limit_in_bytes: file does not exist",
-		},
-		{
-			name: "v1_garbage",
-			files: map[string]string{
-				"/proc/self/cgroup": hybridCgroup, "/proc/self/mountinfo": hybridMountinfo,
-				v1Dir + "/memory.limit_in_bytes": "\n",
-			},
-			wantErr: `parse ` + v1Dir + `/memory.limit_in_bytes line 1 "\n": empty`,
-		},
-		{
-			name: "v2_own",
-			files: map[string]string{
-				"/proc/self/cgroup": v2Cgroup, "/proc/self/mountinfo": v2Mountinfo,
-				"/sys/fs/cgroup/kubepods/pod1/ctr/memory.max": v2MemoryMax32M,
-			},
-			want: MemoryLimit{Bytes: 33554432, Source: "/sys/fs/cgroup/kubepods/pod1/ctr/memory.max"},
-		},
-		{
-			name: "namespace_own_missing_falls_back",
-			files: map[string]string{
-				"/proc/self/cgroup": nsCgroup, "/proc/self/mountinfo": nsMountinfo,
-				"/sys/fs/cgroup/memory.max": v2MemoryMax32M,
-			},
-			want: MemoryLimit{Bytes: 33554432, Source: "/sys/fs/cgroup/memory.max"},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			fsys := afero.NewMemMapFs()
-			writeFiles(t, fsys, tt.files)
-			got, err := ReadMemoryLimit(fsys, "self")
-			checkErr(t, "ReadMemoryLimit", "self", err, tt.wantErr)
-			if got != tt.want {
-				t.Errorf("ReadMemoryLimit(self) = %+v, want %+v", got, tt.want)
+				t.Errorf("readMemoryLimitV2(%s) error %v is not %v", own, err, tt.wantIs)
 			}
 		})
 	}

@@ -3,10 +3,6 @@ package xunix
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
-
-	"github.com/spf13/afero"
 )
 
 // CgroupMode is how a system mounts its cgroup hierarchies.
@@ -50,25 +46,4 @@ func CgroupModeOf(mounts []Mount) (CgroupMode, error) {
 		return CgroupV2, nil
 	}
 	return "", fmt.Errorf("classify %d mounts: %w", len(mounts), ErrNoCgroupMount)
-}
-
-// DetectCgroupMode classifies the mounts of /proc/self/mountinfo.
-func DetectCgroupMode(fsys afero.Fs) (CgroupMode, error) {
-	ms, err := ParseMountinfoFile(fsys, "/proc/self/mountinfo")
-	if err != nil {
-		return "", err
-	}
-	return CgroupModeOf(ms)
-}
-
-// IsCgroup2Root reports whether dir is the root of a mounted cgroup2
-// hierarchy, the way the delegation script decides: dir/cgroup.controllers
-// exists. Errors other than "does not exist" (permission denied) are
-// returned, not read as false.
-func IsCgroup2Root(fsys afero.Fs, dir string) (bool, error) {
-	_, err := fsys.Stat(filepath.Join(dir, "cgroup.controllers"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	return err == nil, err
 }

@@ -37,50 +37,6 @@ func TestCgroupModeOf(t *testing.T) {
 	}
 }
 
-func TestDetectCgroupMode(t *testing.T) {
-	t.Parallel()
-	fsys := afero.NewMemMapFs()
-	writeFiles(t, fsys, map[string]string{"/proc/self/mountinfo": v2Mountinfo})
-	if got, err := DetectCgroupMode(fsys); got != CgroupV2 || err != nil {
-		t.Errorf("DetectCgroupMode(v2) = %q, %v; want v2", got, err)
-	}
-	_, err := DetectCgroupMode(afero.NewMemMapFs())
-	checkErr(t, "DetectCgroupMode", "empty fs", err, "open /proc/self/mountinfo: file does not exist")
-}
-
-func TestIsCgroup2Root(t *testing.T) {
-	t.Parallel()
-	fsys := afero.NewMemMapFs()
-	writeFiles(t, fsys, map[string]string{"/sys/fs/cgroup/cgroup.controllers": "cpuset cpu io memory hugetlb pids rdma misc\n"})
-	tests := []struct {
-		name    string
-		fsys    afero.Fs
-		dir     string
-		want    bool
-		wantErr string
-	}{
-		{name: "v2_root", fsys: fsys, dir: "/sys/fs/cgroup", want: true},
-		{name: "v1_or_tmpfs", fsys: fsys, dir: "/sys/fs/cgroup/cpu", want: false},
-		{name: "stat_denied_is_an_error", fsys: denyStatFs{fsys}, dir: "/sys/fs/cgroup", wantErr: "stat /sys/fs/cgroup/cgroup.controllers: permission denied"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := IsCgroup2Root(tt.fsys, tt.dir)
-			checkErr(t, "IsCgroup2Root", tt.dir, err, tt.wantErr)
-			if got != tt.want {
-				t.Errorf("IsCgroup2Root(%s) = %v, want %v", tt.dir, got, tt.want)
-			}
-		})
-	}
-}
-
-type denyStatFs struct{ afero.Fs }
-
-func (d denyStatFs) Stat(name string) (fs.FileInfo, error) {
-	return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrPermission}
-}
-
 func TestParseIDMap(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

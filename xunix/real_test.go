@@ -1,4 +1,4 @@
-package xunix
+package xunix_test
 
 import (
 	"context"
@@ -14,7 +14,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/envbox/envbox/integration/cgtest"
+	"github.com/envbox/envbox/xunix"
 )
+
+// The real-kernel tests are an external test package: they use cgtest,
+// which imports xunix.
 
 // isCgroup2 reports whether dir is a cgroup2 mount, by filesystem magic:
 // independent of the mountinfo parsing under test.
@@ -28,155 +32,156 @@ func isCgroup2(dir string) bool {
 // finding the process's PID in that directory's cgroup.procs.
 func TestRealMachineCgroup2Dir(t *testing.T) {
 	if testing.Short() {
-		t.Skip("reads the real /proc and /sys/fs/cgroup; skipped by -short")
+		t.Skip("reads the real /proc and /sys/fs/cgroup; skipped under -short")
 	}
-	var wantMode CgroupMode
-	var wantPrefix string
-	switch {
-	case isCgroup2("/sys/fs/cgroup/unified"): // this development machine, CI
-		wantMode, wantPrefix = CgroupHybrid, "/sys/fs/cgroup/unified"
-	case isCgroup2("/sys/fs/cgroup"):
-		wantMode, wantPrefix = CgroupV2, "/sys/fs/cgroup"
-	default:
-		t.Skip("no cgroup2 mount at /sys/fs/cgroup/unified or /sys/fs/cgroup")
+	root := cgtest.CheckRoot(t)
+	wantMode := xunix.CgroupHybrid // cgroup2 beside the v1 hierarchies: this development machine, CI
+	if isCgroup2(xunix.CgroupRoot) {
+		wantMode = xunix.CgroupV2
 	}
 	fsys := afero.NewOsFs()
-	p, err := ReadProcCgroup(fsys, "self")
+	p, err := xunix.ReadProcCgroup(fsys, "self")
 	if err != nil {
 		t.Fatalf("ReadProcCgroup(self): %v", err)
 	}
-	dir, err := p.V2Dir()
+	dir, err := ownDir(p)
 	if err != nil {
-		t.Fatalf("V2Dir: %v", err)
+		t.Fatalf("V2Chain: %v", err)
 	}
-	if dir != wantPrefix && !strings.HasPrefix(dir, wantPrefix+"/") {
-		t.Errorf("V2Dir() = %q, want %s or below", dir, wantPrefix)
+	if !isCgroup2(dir) {
+		t.Errorf("V2Chain()[0] = %q, which is not on a cgroup2 filesystem", dir)
 	}
 	procs, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
 	if err != nil || !slices.Contains(strings.Fields(string(procs)), strconv.Itoa(os.Getpid())) {
 		t.Errorf("%s/cgroup.procs = %q, %v; want it to list this process %d", dir, procs, err, os.Getpid())
 	}
-	if mode, err := DetectCgroupMode(fsys); mode != wantMode || err != nil {
-		t.Errorf("DetectCgroupMode() = %q, %v; want %q", mode, err, wantMode)
+	if mode, err := xunix.CgroupModeOf(p.Mounts); mode != wantMode || err != nil {
+		t.Errorf("CgroupModeOf(/proc/self/mountinfo) = %q, %v; want %q", mode, err, wantMode)
 	}
-	t.Logf("cgroup2 directory of pid %d: %s (mode %s)", os.Getpid(), dir, wantMode)
+	t.Logf("cgroup2 directory of pid %d: %s (mode %s, test cgroups under %s)", os.Getpid(), dir, wantMode, root)
 }
 
-// TestRealMachineLimits reads this process's CPU quota and memory limit from
-// the real cgroupfs and compares them with the raw files, read directly.
+// TestRealMachineLimits reads this process's effective CPU quota and memory
+// limit from the real cgroupfs and compares each with the raw file it names
+// as its source, read directly.
 func TestRealMachineLimits(t *testing.T) {
 	if testing.Short() {
-		t.Skip("reads the real /proc and /sys/fs/cgroup; skipped by -short")
+		t.Skip("reads the real /proc and /sys/fs/cgroup; skipped under -short")
 	}
 	fsys := afero.NewOsFs()
-	q, err := ReadCPUQuota(fsys, "self")
+	q, err := xunix.ReadEffectiveCPUQuota(fsys, "self")
 	if err != nil {
-		t.Skipf("no readable CPU quota on this machine (a controller-less cgroup2?): %v", err)
+		cgtest.Unavailable(t, "no CPU quota file in this process's cgroup or its ancestors (no cpu controller mounted?): %v", err)
 	}
-	raw, err := os.ReadFile(q.Source)
-	if err != nil {
-		t.Fatalf("read %s: %v", q.Source, err)
-	}
-	first := strings.Fields(string(raw))[0] // cpu.max "max …" or cfs quota
+	first := strings.Fields(readFile(t, q.Source))[0] // cpu.max "max …" or cfs quota
 	if q.Unlimited != (first == "max" || first == "-1") || (!q.Unlimited && strconv.FormatInt(q.Quota, 10) != first) {
-		t.Errorf("ReadCPUQuota = %+v, but %s holds %q", q, q.Source, raw)
+		t.Errorf("ReadEffectiveCPUQuota = %+v, but %s holds %q", q, q.Source, first)
 	}
-	m, err := ReadMemoryLimit(fsys, "self")
+	m, err := xunix.ReadEffectiveMemoryLimit(fsys, "self")
 	if err != nil {
-		t.Fatalf("ReadMemoryLimit(self): %v", err)
+		cgtest.Unavailable(t, "no memory limit file in this process's cgroup or its ancestors (no memory controller mounted?): %v", err)
 	}
-	raw, err = os.ReadFile(m.Source)
-	if err != nil {
-		t.Fatalf("read %s: %v", m.Source, err)
+	if v := strings.TrimSpace(readFile(t, m.Source)); !m.Unlimited && strconv.FormatInt(m.Bytes, 10) != v {
+		t.Errorf("ReadEffectiveMemoryLimit = %+v, but %s holds %q", m, m.Source, v)
 	}
-	if v := strings.TrimSpace(string(raw)); !m.Unlimited && strconv.FormatInt(m.Bytes, 10) != v {
-		t.Errorf("ReadMemoryLimit = %+v, but %s holds %q", m, m.Source, raw)
-	}
-	eq, err := ReadEffectiveCPUQuota(fsys, "self")
-	if err != nil || tighterCPU(q, eq) {
-		t.Errorf("ReadEffectiveCPUQuota = %+v, %v; want no error and at least as tight as the own %+v", eq, err, q)
-	}
-	em, err := ReadEffectiveMemoryLimit(fsys, "self")
-	if err != nil || tighterMemory(m, em) {
-		t.Errorf("ReadEffectiveMemoryLimit = %+v, %v; want no error and at least as tight as the own %+v", em, err, m)
-	}
-	t.Logf("cpu %+v, effective %+v; memory %+v, effective %+v", q, eq, m, em)
+	t.Logf("effective cpu %+v; memory %+v", q, m)
 }
 
-// helperEnv makes the test binary, re-executed inside a test cgroup, run
-// realNamespaceHelper instead of the tests.
-const helperEnv = "ENVBOX_XUNIX_NS_HELPER"
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return string(b)
+}
 
 // TestRealNamespaceView runs this test binary inside a fresh test cgroup
 // with its own cgroup and mount namespaces (cgtest: cgroup2 mounted over
-// /sys/fs/cgroup, rooted at the test cgroup). There the helper moves itself
-// into init/ (the delegation layout) and reports what xunix resolves: its own
-// directory, that the parent test process is outside the namespace, and the
-// error of a limit read on a cgroup2 without controllers.
+// /sys/fs/cgroup, rooted at the test cgroup). There TestMain plays
+// namespaceHelper: it moves itself into init/ (the delegation layout) and
+// reports what xunix resolves: its own directory, that the parent test
+// process is outside the namespace, and the error of a limit read on a
+// cgroup2 without controllers.
 func TestRealNamespaceView(t *testing.T) {
 	if testing.Short() {
-		t.Skip("creates a cgroup and namespaces; skipped by -short")
+		t.Skip("creates a cgroup and namespaces; skipped under -short")
 	}
 	cg := cgtest.New(t)
-	cmd := cg.Command(context.Background(), os.Args[0], "-test.run=^TestRealNamespaceHelper$")
+	cmd := cg.Command(context.Background(), os.Args[0])
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("helper in %s: %v\n%s", cg.Path, err, out)
 	}
-	var got []string
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(line, "xunix ") {
-			got = append(got, line)
-		}
-	}
-	want := []string{
+	want := strings.Join([]string{
 		"xunix mode=v2",
 		"xunix self=/sys/fs/cgroup/init err=<nil>",
 		`xunix parent= err=cgroup2 path "/..": cgroup not below any mount of its hierarchy: file does not exist`,
 		"xunix cpu err=read cpu.max: own cgroup: open /sys/fs/cgroup/init/cpu.max: no such file or directory; namespace root: open /sys/fs/cgroup/cpu.max: no such file or directory",
 		"xunix effective cpu err=no cpu.max in /sys/fs/cgroup/init or its 1 ancestors: file does not exist",
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("helper reported\n%s\nwant\n%s\nfull output:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), out)
+	}, "\n") + "\n"
+	if string(out) != want {
+		t.Errorf("helper printed\n%s\nwant\n%s", out, want)
 	}
 	if procs, err := cg.Procs("init"); err != nil || len(procs) != 0 {
 		t.Errorf("init/cgroup.procs after the helper exited = %v, %v; want empty", procs, err)
 	}
 }
 
-// TestRealNamespaceHelper is the payload of TestRealNamespaceView; it does
-// nothing unless started by it.
-func TestRealNamespaceHelper(t *testing.T) {
-	if os.Getenv(helperEnv) != "1" {
-		t.Skip("helper process of TestRealNamespaceView")
+// helperEnv makes the test binary, re-executed by TestRealNamespaceView
+// inside a test cgroup, play namespaceHelper instead of running the tests.
+const helperEnv = "ENVBOX_XUNIX_NS_HELPER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) == "1" {
+		if err := namespaceHelper(); err != nil {
+			fmt.Fprintf(os.Stderr, "namespace helper: %v\n", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
-	// Guarded by cgtest: /sys/fs/cgroup is the test cgroup here.
+	os.Exit(m.Run())
+}
+
+// namespaceHelper runs where cgtest's guard proved /sys/fs/cgroup is the
+// test cgroup, and prints what xunix sees there, one "xunix" line each.
+func namespaceHelper() error {
 	if err := os.Mkdir("/sys/fs/cgroup/init", 0o755); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if err := os.WriteFile("/sys/fs/cgroup/init/cgroup.procs", []byte("0"), 0); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	fsys := afero.NewOsFs()
-	mode, err := DetectCgroupMode(fsys)
-	fmt.Printf("\nxunix mode=%s%s\n", mode, errSuffix(err))
-	self, err := ReadProcCgroup(fsys, "self")
+	self, err := xunix.ReadProcCgroup(fsys, "self")
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	dir, err := self.V2Dir()
+	mode, err := xunix.CgroupModeOf(self.Mounts)
+	fmt.Printf("xunix mode=%s%s\n", mode, errSuffix(err))
+	dir, err := ownDir(self)
 	fmt.Printf("xunix self=%s err=%v\n", dir, err)
-	parent, err := ReadProcCgroup(fsys, strconv.Itoa(os.Getppid()))
+	parent, err := xunix.ReadProcCgroup(fsys, strconv.Itoa(os.Getppid()))
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	dir, err = parent.V2Dir()
-	fmt.Printf("xunix parent=%s err=%v\n", dir, err)
-	_, err = ReadCPUQuota(fsys, "self")
+	pdir, err := ownDir(parent)
+	fmt.Printf("xunix parent=%s err=%v\n", pdir, err)
+	_, err = xunix.ReadCPUQuotaV2(fsys, dir)
 	fmt.Printf("xunix cpu err=%v\n", err)
-	_, err = ReadEffectiveCPUQuota(fsys, "self")
+	_, err = xunix.ReadEffectiveCPUQuota(fsys, "self")
 	fmt.Printf("xunix effective cpu err=%v\n", err)
+	return nil
+}
+
+// ownDir is the process's own cgroup2 directory: the first of its chain.
+func ownDir(p xunix.ProcCgroup) (string, error) {
+	chain, err := p.V2Chain()
+	if err != nil {
+		return "", err
+	}
+	return chain[0], nil
 }
 
 func errSuffix(err error) string {

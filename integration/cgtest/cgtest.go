@@ -16,9 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Root is the host's cgroup2 mount under which test cgroups are created.
-const Root = "/sys/fs/cgroup/unified"
-
 // cleanupTimeout bounds how long cleanup waits for killed processes to
 // leave and for rmdir to stop returning EBUSY (a dying task can keep a
 // cgroup busy for a moment after cgroup.procs reads empty).
@@ -26,8 +23,8 @@ const cleanupTimeout = 10 * time.Second
 
 // Cgroup is a test-owned cgroup2 directory.
 type Cgroup struct {
-	// Path is the host-side absolute path, e.g.
-	// /sys/fs/cgroup/unified/envbox-test-0123456789abcdef.
+	// Path is the host-side absolute path,
+	// Root/envbox-test-0123456789abcdef.
 	Path string
 	// ino is the inode of Path, which is the cgroup ID: a cgroup2 mount
 	// rooted at this cgroup shows the same inode at its root.
@@ -37,20 +34,19 @@ type Cgroup struct {
 }
 
 // New creates a fresh cgroup under Root and registers its removal with
-// t.Cleanup. It skips the test when not root or when Root is not cgroup2.
+// t.Cleanup. Under -short it skips (make unit creates no cgroup); a machine
+// that cannot host it (not root, Root not a cgroup2 mount) makes the test
+// Unavailable.
 func New(t testing.TB) *Cgroup {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("cgtest: creates a cgroup under %s; skipped under -short", Root)
+	}
 	if euid := os.Geteuid(); euid != 0 {
-		t.Skipf("cgtest: needs root to create cgroups under %s (euid %d)", Root, euid)
+		Unavailable(t, "cgtest: needs root to create cgroups under %s (euid %d)", Root, euid)
 	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(Root, &st); err != nil {
-		t.Skipf("cgtest: no cgroup2 at %s: %v", Root, err)
-	}
-	if st.Type != unix.CGROUP2_SUPER_MAGIC {
-		t.Skipf("cgtest: %s is not a cgroup2 mount (fs magic %#x)", Root, st.Type)
-	}
-	path := filepath.Join(Root, "envbox-test-"+randomHex(t))
+	root := CheckRoot(t)
+	path := filepath.Join(root, "envbox-test-"+randomHex(t))
 	if err := os.Mkdir(path, 0o755); err != nil {
 		t.Fatalf("cgtest: mkdir %s: %v", path, err)
 	}

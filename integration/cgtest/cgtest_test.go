@@ -77,6 +77,13 @@ func TestCommandRunsInsideCgroup(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(c.Path, "child")); err != nil {
 		t.Errorf("host side: %v", err)
 	}
+	if err := checkMountPoint(Root, "test", nil); err != nil {
+		t.Errorf("checkMountPoint(Root %s) = %v, want nil", Root, err)
+	}
+	want := "test cgroup2 root " + c.Path + " (from test) is a directory inside a cgroup2 mount, not its mount point"
+	if err := checkMountPoint(c.Path, "test", nil); errString(err) != want {
+		t.Errorf("checkMountPoint(%s) = %v, want %q", c.Path, err, want)
+	}
 	if mounts, err := os.ReadFile("/proc/self/mountinfo"); err != nil {
 		t.Fatal(err)
 	} else if strings.Contains(string(mounts), " /sys/fs/cgroup rw,relatime - cgroup2 ") {

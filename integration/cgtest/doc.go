@@ -1,14 +1,24 @@
 // Package cgtest gives tests a throwaway cgroup2 directory under the host's
-// controller-less cgroup2 mount (/sys/fs/cgroup/unified on hybrid hosts) and
-// a safe way to run a child inside it.
+// cgroup2 mount and a safe way to run a child inside it, and decides what a
+// test does on a machine that cannot host one.
 //
 // It owns, for one test:
 //
-//   - New: a fresh /sys/fs/cgroup/unified/envbox-test-<random> cgroup. The
-//     test is skipped, with the reason, when not root or when that path is
-//     not a cgroup2 mount. t.Cleanup kills every process left anywhere in
-//     the subtree (cgroup.kill, else SIGKILL of each PID in cgroup.procs),
-//     waits until it is empty and removes every directory depth-first.
+//   - Root: the cgroup2 mount point test cgroups are created under, found
+//     once per test binary: $ENVBOX_TEST_CGROUP2_ROOT (RootEnv) when set,
+//     else from /proc/self/mountinfo the cgroup2 mount at /sys/fs/cgroup (a
+//     pure v2 host), else the first cgroup2 mount (a hybrid host:
+//     /sys/fs/cgroup/unified). CheckRoot proves it is a cgroup2 mount point
+//     by filesystem magic before anything is created there.
+//   - Unavailable: a test the machine cannot run (not root, no cgroup2, a
+//     tool missing) is skipped with the reason, except under CI=true, where
+//     it fails: CI provides everything, so no test passes there by skipping.
+//   - New: a fresh Root/envbox-test-<random> cgroup. It skips under -short
+//     (make unit creates no cgroup) and is Unavailable when not root or when
+//     Root is not a cgroup2 mount point. t.Cleanup kills every process left
+//     anywhere in the subtree (cgroup.kill, else SIGKILL of each PID in
+//     cgroup.procs), waits until it is empty and removes every directory
+//     depth-first.
 //   - Cgroup.Command: an *exec.Cmd whose process is created INSIDE the
 //     cgroup (clone3 with CLONE_INTO_CGROUP, so a refused join fails Start
 //     instead of running elsewhere) with new mount and cgroup namespaces.

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/envbox/envbox/integration/cgtest"
 )
 
 func TestCheckStatic(t *testing.T) {
@@ -15,7 +17,7 @@ func TestCheckStatic(t *testing.T) {
 		t.Errorf("checkStatic(/bin/dash) = %v, want the dynamically linked error", err)
 	}
 	if _, err := os.Stat("/bin/busybox"); err != nil {
-		t.Skipf("no /bin/busybox: %v", err)
+		cgtest.Unavailable(t, "no /bin/busybox (busybox-static; integration/deps.sh installs it): %v", err)
 	}
 	if err := checkStatic("/bin/busybox"); err != nil {
 		t.Errorf("checkStatic(/bin/busybox) = %v, want nil", err)
@@ -26,10 +28,10 @@ func TestCheckStatic(t *testing.T) {
 func TestBuildInitramfs(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("cpio"); err != nil {
-		t.Skipf("cpio is not installed (integration/deps.sh installs it): %v", err)
+		cgtest.Unavailable(t, "cpio is not installed (integration/deps.sh installs it): %v", err)
 	}
 	if checkStatic("/bin/busybox") != nil {
-		t.Skip("no static /bin/busybox (busybox-static)")
+		cgtest.Unavailable(t, "no static /bin/busybox (busybox-static; integration/deps.sh installs it)")
 	}
 	dir := t.TempDir()
 	out, err := BuildInitramfs(dir, Guest{
@@ -79,7 +81,7 @@ func TestBuildInitramfs(t *testing.T) {
 func TestSharedLibs(t *testing.T) {
 	t.Parallel()
 	if _, err := os.Stat("/bin/dash"); err != nil {
-		t.Skipf("no /bin/dash: %v", err)
+		cgtest.Unavailable(t, "no /bin/dash (integration/deps.sh installs it): %v", err)
 	}
 	got, err := sharedLibs("/bin/dash")
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/envbox/envbox/embed"
+	"github.com/envbox/envbox/integration/cgtest"
 )
 
 // allControllers is cgroup.controllers of the Debian 6.1 kernel's root with
@@ -60,19 +61,19 @@ func prepareGuest(t *testing.T) preparedGuest {
 	}
 	for _, bin := range []string{"qemu-system-x86_64", "apt-cache", "apt-get", "dpkg-deb", "xz", "cpio"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			unavailable(t, "%s is not installed (integration/deps.sh installs it): %v", bin, err)
+			cgtest.Unavailable(t, "%s is not installed (integration/deps.sh installs it): %v", bin, err)
 		}
 	}
 	busybox, err := exec.LookPath("busybox")
 	if err != nil || checkStatic(busybox) != nil {
-		unavailable(t, "no static busybox (Debian busybox-static) in PATH: %v %v", err, checkStatic(busybox))
+		cgtest.Unavailable(t, "no static busybox (Debian busybox-static) in PATH: %v %v", err, checkStatic(busybox))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	start := time.Now()
 	k, err := EnsureKernel(ctx, cacheDir())
 	if err != nil {
-		unavailable(t, "no Debian kernel for the VM: %v", err)
+		cgtest.Unavailable(t, "no Debian kernel for the VM: %v", err)
 	}
 	t.Logf("kernel %s ready in %s: %s", k.Package, time.Since(start).Round(time.Millisecond), k.Image)
 	dir := t.TempDir()
@@ -99,16 +100,6 @@ func boot(t *testing.T, b Boot) (Console, []byte) {
 		}
 	})
 	return con, out
-}
-
-// unavailable skips when this machine cannot run the VM, except in CI
-// (CI=true), which installs everything and must not pass by skipping.
-func unavailable(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true but the VM test cannot run: "+format, args...)
-	}
-	t.Skipf(format, args...)
 }
 
 func cacheDir() string {
@@ -163,7 +154,7 @@ func TestPureCgroupV2(t *testing.T) {
 		for _, sh := range shells {
 			t.Run(sh.name, func(t *testing.T) {
 				if _, ok := con.Results[scenario+sh.suffix]; !ok && sh.suffix != "" {
-					t.Skipf("%s is not on this host, so not in the guest", sh.path)
+					cgtest.Unavailable(t, "%s is not on this host, so not in the guest (integration/deps.sh installs it)", sh.path)
 				}
 				r := res(t, scenario+sh.suffix)
 				r.want("shell", sh.path)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/envbox/envbox/integration/cgtest"
 )
 
 // vmToken is the agent token in guest/workspace-init.sh.
@@ -32,7 +34,7 @@ func TestWorkspaceLimitsInCgroupfs(t *testing.T) {
 	g := prepareGuest(t)
 	for _, p := range dockerPrograms {
 		if _, err := os.Stat(p); err != nil {
-			unavailable(t, "%s is missing (integration/deps.sh installs docker.io and util-linux): %v", p, err)
+			cgtest.Unavailable(t, "%s is missing (integration/deps.sh installs docker.io and util-linux): %v", p, err)
 		}
 	}
 	envbox := buildStatic(t, g.dir, "envbox", "github.com/envbox/envbox/cmd/envbox")
