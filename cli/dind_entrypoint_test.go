@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/envbox/envbox/embed"
+	"github.com/envbox/envbox/integration/cgtest"
 )
 
 // Entrypoint tests in the containerboot style: the real envbox binary, a
@@ -72,7 +73,7 @@ func (l *lockedBuffer) String() string {
 func startDind(t *testing.T, crashRuns string, env []string, args ...string) (*exec.Cmd, *fakeRoot) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("envbox dind's preflight needs CAP_SYS_ADMIN: run as root")
+		cgtest.Unavailable(t, "envbox dind's preflight needs CAP_SYS_ADMIN: run as root (euid %d)", os.Geteuid())
 	}
 	bin := buildEnvbox(t)
 	f := &fakeRoot{dir: t.TempDir(), stderr: &lockedBuffer{}}

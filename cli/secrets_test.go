@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/envbox/envbox/integration/cgtest"
 )
 
 // Secrets: every command of the real binary runs with a known agent token
@@ -93,7 +95,7 @@ func with(base []string, more ...string) []string {
 func TestSecretsNeverShown(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {
-		t.Skip("envbox dind's preflight needs CAP_SYS_ADMIN: run as root")
+		cgtest.Unavailable(t, "envbox dind's preflight needs CAP_SYS_ADMIN: run as root (euid %d)", os.Geteuid())
 	}
 	bin := buildEnvbox(t)
 	for _, tc := range secretCases() {
