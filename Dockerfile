@@ -69,5 +69,7 @@ COPY --from=bin /out/envbox /usr/local/bin/envbox
 # daemon's data on a volume (overlay2 cannot sit on the image's overlayfs).
 ENV DOCKER_TLS_CERTDIR=/certs
 VOLUME /var/lib/docker
+# dockerd answers and the delegation holds (envbox health: quiet, one line on failure).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s CMD ["envbox", "health"]
 ENTRYPOINT ["envbox"]
 CMD ["dind"]

@@ -304,6 +304,14 @@ var doctorBad = map[string][]badValue{
 	},
 }
 
+var healthBad = map[string][]badValue{
+	"DOCKER_HOST": {
+		{"tcp", "tcp://127.0.0.1:2375", "want unix:///PATH"}, {"relative", "unix://docker.sock", "want unix:///PATH"},
+		{"whitespace", " ", "want unix:///PATH"}, {"non_utf8", nonUTF8, "want unix:///PATH"},
+	},
+	"--timeout": durationBad,
+}
+
 var adoptBad = map[string][]badValue{
 	"--listen": {
 		{"whitespace", " ", "want an absolute socket path"}, {"relative", "docker.sock", "want an absolute socket path"},
@@ -361,6 +369,7 @@ func flagCases() []badCase {
 	cases := tableCases("dind", dindVars, dindBad, func(f string) []string { return withFlag([]string{"dind"}, f, "--", "dockerd") })
 	cases = append(cases, tableCases("doctor", doctorVars, doctorBad, func(f string) []string { return withFlag([]string{"doctor"}, f) })...)
 	cases = append(cases, tableCases("adopt-proxy", adoptVars, adoptBad, func(f string) []string { return withFlag(adoptSafe, f) })...)
+	cases = append(cases, tableCases("health", healthVars, healthBad, func(f string) []string { return withFlag([]string{"health"}, f) })...)
 	return append(cases, positionalCases()...)
 }
 
@@ -517,6 +526,7 @@ func TestBadInputCoversEveryVariable(t *testing.T) {
 	covered(t, "dindVars", dindVars, dindBad, anyText)
 	covered(t, "doctorVars", doctorVars, doctorBad, anyText)
 	covered(t, "adoptVars", adoptVars, adoptBad, anyText)
+	covered(t, "healthVars", healthVars, healthBad, anyText)
 	if n := len(allBadCases()); n != badCaseCount {
 		t.Errorf("%d bad-input cases, docs/evidence.md says %d: update both", n, badCaseCount)
 	}
@@ -542,4 +552,4 @@ func covered[C any](t *testing.T, name string, rows varTable[C], bad map[string]
 }
 
 // badCaseCount is the number docs/evidence.md "Reliability" quotes.
-const badCaseCount = 526
+const badCaseCount = 542

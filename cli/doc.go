@@ -200,6 +200,19 @@
 //		default: human on a terminal, else json; conflicts: -
 //
 // END envbox adopt-proxy environment (generated from adoptVars; do not edit)
+//
+// `envbox health`:
+//
+// BEGIN envbox health environment (generated from healthVars; do not edit)
+//
+//	DOCKER_HOST (--host)
+//		unix socket of the dockerd to ask (unix:///PATH)
+//		default: unix:///var/run/docker.sock; conflicts: -
+//	--timeout
+//		how long dockerd may take to answer
+//		default: 2s; conflicts: -
+//
+// END envbox health environment (generated from healthVars; do not edit)
 package cli
 
 // Rewrites the generated blocks above and in README.md.

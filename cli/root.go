@@ -79,5 +79,6 @@ func Root() *cobra.Command {
 	root.AddCommand(dockerCmd())
 	root.AddCommand(adoptCmd())
 	root.AddCommand(doctorCmd())
+	root.AddCommand(healthCmd())
 	return root
 }

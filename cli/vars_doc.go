@@ -98,6 +98,7 @@ var docBlocks = []docBlock{
 	{"docker", "dockerVars", dockerVars.goDoc, dockerVars.markdown},
 	{"doctor", "doctorVars", doctorVars.goDoc, doctorVars.markdown},
 	{"adopt-proxy", "adoptVars", adoptVars.goDoc, adoptVars.markdown},
+	{"health", "healthVars", healthVars.goDoc, healthVars.markdown},
 }
 
 // markers are the lines around a block in a file of the given comment

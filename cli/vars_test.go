@@ -198,6 +198,7 @@ func TestHelpListsEveryRow(t *testing.T) {
 		"dind":        rowNames(dindVars),
 		"doctor":      rowNames(doctorVars),
 		"adopt-proxy": rowNames(adoptVars),
+		"health":      rowNames(healthVars),
 	} {
 		root := Root()
 		var out strings.Builder

@@ -13,16 +13,9 @@ import (
 // 200 OK, ctx ends, or exited is closed (dockerd died: waiting longer is
 // pointless). The error carries the last failure.
 func WaitReady(ctx context.Context, socketURL string, exited <-chan struct{}) error {
-	path, ok := strings.CutPrefix(socketURL, "unix://")
-	if !ok {
-		return fmt.Errorf("wait for dockerd: %q is not a unix:// socket", socketURL)
-	}
-	client := &http.Client{
-		Timeout: 2 * time.Second,
-		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
-		}},
+	client, path, err := unixClient(socketURL)
+	if err != nil {
+		return fmt.Errorf("wait for dockerd: %w", err)
 	}
 	defer client.CloseIdleConnections()
 	var last error
@@ -40,6 +33,34 @@ func WaitReady(ctx context.Context, socketURL string, exited <-chan struct{}) er
 		}
 		delay = min(delay*2, 500*time.Millisecond)
 	}
+}
+
+// Ping asks dockerd's /_ping once, on the unix socket URL.
+func Ping(ctx context.Context, socketURL string) error {
+	client, path, err := unixClient(socketURL)
+	if err != nil {
+		return fmt.Errorf("ping dockerd: %w", err)
+	}
+	defer client.CloseIdleConnections()
+	if err := ping(ctx, client); err != nil {
+		return fmt.Errorf("dockerd on %s: %w", path, err)
+	}
+	return nil
+}
+
+// unixClient is an HTTP client for the Docker API on a unix:// socket URL.
+func unixClient(socketURL string) (*http.Client, string, error) {
+	path, ok := strings.CutPrefix(socketURL, "unix://")
+	if !ok {
+		return nil, "", fmt.Errorf("%q is not a unix:// socket", socketURL)
+	}
+	return &http.Client{
+		Timeout: 2 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		}},
+	}, path, nil
 }
 
 func ping(ctx context.Context, c *http.Client) error {

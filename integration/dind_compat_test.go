@@ -2,6 +2,8 @@ package integration
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -276,4 +278,64 @@ func TestDindCompatMTU(t *testing.T) {
 			}
 		})
 	}
+}
+
+// health runs `envbox health` in the pod's mount and network namespaces
+// (its /sys/fs/cgroup and its socket) and returns the exit code and output.
+func (c *dindCase) health() (int, string) {
+	c.t.Helper()
+	pid := strconv.Itoa(c.pod.cmd.Process.Pid)
+	cmd := exec.Command("nsenter", "--mount=/proc/"+pid+"/ns/mnt", "--net=/proc/"+pid+"/ns/net", envboxBinary(c.t), "health")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, string(out)
+	case errors.As(err, &ee):
+		return ee.ExitCode(), string(out)
+	}
+	c.t.Fatalf("run envbox health: %v", err)
+	return -1, ""
+}
+
+// TestDindCompatHealth: envbox health fails before dockerd answers, passes
+// once it does, and fails again when a process enters the pod's root
+// cgroup (the delegation no longer holds: dockerd's next container would
+// fail with EBUSY on a host with controllers).
+func TestDindCompatHealth(t *testing.T) {
+	t.Run("before_the_api_answers", func(t *testing.T) {
+		c := startDindCompatWith(t, slowReadyPrelude, nil, "--")
+		pollFast(t, timeoutStart, "a running dockerd", c.podExited, func() error {
+			if pids, err := dockerdsIn(c.pod.cg); err != nil || len(pids) == 0 {
+				return errors.New("no dockerd in the test cgroup yet")
+			}
+			return nil
+		})
+		code, out := c.health()
+		if code != 1 || !strings.HasPrefix(out, "envbox: health: dockerd on /var/run/docker.sock: ") || strings.Count(out, "\n") != 1 {
+			t.Errorf("envbox health before the API answers = exit %d, %q; want exit 1 and one line naming the socket", code, out)
+		}
+	})
+	t.Run("ready_then_delegation_lost", func(t *testing.T) {
+		c := startDindCompat(t, nil, "--")
+		c.waitUnixAPI()
+		start := time.Now()
+		if code, out := c.health(); code != 0 || out != "" {
+			t.Fatalf("envbox health with dockerd up = exit %d, %q; want 0 and no output", code, out)
+		}
+		t.Logf("envbox health, healthy: exit 0 in %v (nsenter and process start included)", time.Since(start).Round(time.Millisecond))
+		intruder := c.pod.cg.Command(context.Background(), "sleep", "300")
+		if err := intruder.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = intruder.Process.Kill(); _ = intruder.Wait() })
+		pid := strconv.Itoa(intruder.Process.Pid)
+		if err := os.WriteFile(filepath.Join(c.pod.cg.Path, "pod", "cgroup.procs"), []byte(pid), 0o644); err != nil {
+			t.Fatalf("move pid %s into the pod's root cgroup: %v", pid, err)
+		}
+		code, out := c.health()
+		if code != 1 || !strings.HasPrefix(out, "envbox: health: delegation lost: /sys/fs/cgroup/cgroup.procs holds pids ") {
+			t.Errorf("envbox health with a process in the pod's root = exit %d, %q; want exit 1, delegation lost", code, out)
+		}
+	})
 }

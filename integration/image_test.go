@@ -152,6 +152,9 @@ func checkImageConfig(t *testing.T, d *daemon) {
 	if _, ok := c.Volumes["/var/lib/docker"]; !ok || len(c.Volumes) != 1 {
 		t.Errorf("volumes %v, want only /var/lib/docker", c.Volumes)
 	}
+	if h := c.Healthcheck; h == nil || !slices.Equal(h.Test, []string{"CMD", "envbox", "health"}) {
+		t.Errorf("healthcheck %+v, want CMD envbox health", h)
+	}
 	if got := strings.Join(c.Env, " "); !strings.Contains(got, "PATH=") {
 		t.Errorf("env %q has no PATH from the base image", got)
 	}
