@@ -43,7 +43,8 @@ func newSupervised(t *testing.T, command ...string) *supervised {
 			return x.delegated[x.calls], nil
 		}
 		return "", nil
-	}}
+	}, OpenNS: func(int) (*os.File, error) { return os.Open(os.DevNull) }}
+	t.Cleanup(l.Close)
 	x.s = &Supervisor{Log: log, Launcher: l, Start: x.starter.start, Signals: x.sigs,
 		Dockerd: []string{"dockerd", "--host=unix:///var/run/docker.sock"}, Restarts: 3,
 		StopGrace: 2 * time.Second, ReadyTimeout: 5 * time.Second, Socket: DefaultSocket, Command: command,
@@ -179,6 +180,57 @@ func TestSupervisorSignalDuringBackoffReachesCommand(t *testing.T) {
 	}
 	if got := len(d.starts()); got != 1 {
 		t.Errorf("dockerd started %d times, want 1", got)
+	}
+}
+
+// TestSupervisorCommandEndsDuringBackoff: the command ends while dockerd
+// waits for its restart: envbox exits with the command's status at once,
+// without waiting out the back-off and without starting dockerd again.
+func TestSupervisorCommandEndsDuringBackoff(t *testing.T) {
+	t.Parallel()
+	x := newSupervised(t, "make", "test")
+	x.s.Ready = func(context.Context, string, <-chan struct{}) error { return nil }
+	x.run()
+	d := within(t, x.starter.started, time.Second, "dockerd start")
+	cmd := within(t, x.starter.started, time.Second, "command start")
+	d.exit(1, 0)
+	within(t, x.backoff, time.Second, "back-off")
+	cmd.exit(2, 0)
+	err := x.result(t) // the back-off never fires: only the command's end can end Run
+	if got, want := errString(err), "make (pid 4242) exit status 2"; got != want || exitCode(err) != 2 {
+		t.Fatalf("Run = %q (exit %d), want %q (exit 2)", got, exitCode(err), want)
+	}
+	if got := len(d.starts()); got != 1 {
+		t.Errorf("dockerd started %d times, want 1: the command had ended", got)
+	}
+}
+
+// TestSupervisorHUPDuringBackoffReachesCommand: in command mode signals
+// go to the command, also SIGHUP while dockerd waits for its restart.
+func TestSupervisorHUPDuringBackoffReachesCommand(t *testing.T) {
+	t.Parallel()
+	x := newSupervised(t, "make", "test")
+	x.s.Ready = func(context.Context, string, <-chan struct{}) error { return nil }
+	x.run()
+	d := within(t, x.starter.started, time.Second, "dockerd start")
+	cmd := within(t, x.starter.started, time.Second, "command start")
+	d.exit(1, 0)
+	within(t, x.backoff, time.Second, "back-off")
+	x.sigs <- syscall.SIGHUP
+	if got := within(t, cmd.signalled, time.Second, "SIGHUP at the command"); got != syscall.SIGHUP {
+		t.Errorf("command got %s, want SIGHUP", got)
+	}
+	x.fire <- time.Now()
+	waitFor(t, func() bool { return len(d.starts()) == 2 }, "the restart")
+	cmd.exit(0, 0)
+	if err := x.result(t); err != nil {
+		t.Fatalf("Run = %v, want nil (the command's status 0)", err)
+	}
+	if got := cmd.signals(); !reflect.DeepEqual(got, []string{"hangup"}) {
+		t.Errorf("command got %q, want [hangup]", got)
+	}
+	if got := d.signals(); len(got) != 0 {
+		t.Errorf("dockerd got %q, want nothing (it was down)", got)
 	}
 }
 
