@@ -234,6 +234,50 @@ func TestSupervisorHUPDuringBackoffReachesCommand(t *testing.T) {
 	}
 }
 
+// TestSupervisorCommandIgnoringSIGTERM: a command that ignores the
+// forwarded SIGTERM is killed after the grace; envbox exits 128+9.
+func TestSupervisorCommandIgnoringSIGTERM(t *testing.T) {
+	t.Parallel()
+	x := newSupervised(t, "make", "test")
+	x.s.StopGrace = 20 * time.Millisecond
+	x.s.Ready = func(context.Context, string, <-chan struct{}) error { return nil }
+	x.run()
+	d := within(t, x.starter.started, time.Second, "dockerd start")
+	cmd := within(t, x.starter.started, time.Second, "command start")
+	x.sigs <- syscall.SIGTERM
+	err := x.result(t)
+	if got, want := errString(err), "make (pid 4242) killed by killed"; got != want || exitCode(err) != 137 {
+		t.Fatalf("Run = %q (exit %d), want %q (exit 137)", got, exitCode(err), want)
+	}
+	if got := cmd.signals(); !reflect.DeepEqual(got, []string{"terminated"}) || cmd.stopCount() != 1 {
+		t.Errorf("command got %q and %d stops, want [terminated] then one kill", got, cmd.stopCount())
+	}
+	if d.stopCount() != 1 {
+		t.Errorf("dockerd stopped %d times, want 1", d.stopCount())
+	}
+}
+
+// TestSupervisorNoRestartLeftWhileCommandRuns: dockerd dies under the
+// command with no restart left: the command is stopped and envbox exits
+// with dockerd's status.
+func TestSupervisorNoRestartLeftWhileCommandRuns(t *testing.T) {
+	t.Parallel()
+	x := newSupervised(t, "make", "test")
+	x.s.Restarts = 0
+	x.s.Ready = func(context.Context, string, <-chan struct{}) error { return nil }
+	x.run()
+	d := within(t, x.starter.started, time.Second, "dockerd start")
+	cmd := within(t, x.starter.started, time.Second, "command start")
+	d.exit(3, 0)
+	err := x.result(t)
+	if want := "no restart left: dockerd (pid 4242) exit status 3"; errString(err) != want || exitCode(err) != 3 {
+		t.Fatalf("Run = %q (exit %d), want %q (exit 3)", errString(err), exitCode(err), want)
+	}
+	if cmd.stopCount() != 1 || len(d.starts()) != 1 {
+		t.Errorf("command stops %d, dockerd starts %d; want 1 and 1", cmd.stopCount(), len(d.starts()))
+	}
+}
+
 // TestSupervisorUnidentifiedRunReevaluatesNamespace: the first dockerd
 // never became dockerd, so no namespace was kept; the restart asks the
 // launch policy again and, envbox being in /init of the pod's namespace
