@@ -22,6 +22,8 @@ import (
 type fakeProc struct {
 	name string
 	mu   sync.Mutex
+	// pid is the current run's: 4242, one more at every restart.
+	pid  int
 	done chan struct{}
 	err  error
 	// sigs are the signals received, in order.
@@ -31,6 +33,11 @@ type fakeProc struct {
 	stops int
 	// identify is what WaitIdentified answers for every run.
 	identify error
+	// identifyGate, when set, holds WaitIdentified until closed (a
+	// goroutine descheduled after the run became its binary); identifying
+	// receives a value as each call starts waiting.
+	identifyGate chan struct{}
+	identifying  chan struct{}
 	// diesOnSignal ends the run with 128+N on SIGTERM/SIGINT/SIGQUIT, as
 	// a process without a handler does.
 	diesOnSignal bool
@@ -39,7 +46,7 @@ type fakeProc struct {
 }
 
 func newFakeProc(name string, argv []string) *fakeProc {
-	return &fakeProc{name: name, done: make(chan struct{}), argv: [][]string{argv}, signalled: make(chan os.Signal, 16)}
+	return &fakeProc{name: name, pid: 4242, done: make(chan struct{}), identifying: make(chan struct{}, 4), argv: [][]string{argv}, signalled: make(chan os.Signal, 16)}
 }
 
 func (p *fakeProc) Done() <-chan struct{} { p.mu.Lock(); defer p.mu.Unlock(); return p.done }
@@ -51,9 +58,16 @@ func (p *fakeProc) Wait() error {
 	return p.err
 }
 
-func (p *fakeProc) WaitIdentified(context.Context) error { return p.identify }
-func (p *fakeProc) Pid() int                             { return 4242 }
-func (p *fakeProc) Tail() string                         { return "fake " + p.name + " output" }
+func (p *fakeProc) WaitIdentified(context.Context) error {
+	if p.identifyGate != nil {
+		p.identifying <- struct{}{}
+		<-p.identifyGate
+	}
+	return p.identify
+}
+
+func (p *fakeProc) Pid() int     { p.mu.Lock(); defer p.mu.Unlock(); return p.pid }
+func (p *fakeProc) Tail() string { return "fake " + p.name + " output" }
 
 // exit ends the current run with status (0: nil), or killed by sig.
 func (p *fakeProc) exit(status int, sig syscall.Signal) {
@@ -65,7 +79,7 @@ func (p *fakeProc) exit(status int, sig syscall.Signal) {
 	default:
 	}
 	if status != 0 || sig != 0 {
-		p.err = &background.ExitError{BinName: p.name, Pid: 4242, Status: status, Signal: sig}
+		p.err = &background.ExitError{BinName: p.name, Pid: p.pid, Status: status, Signal: sig}
 	}
 	close(p.done)
 }
@@ -95,6 +109,7 @@ func (p *fakeProc) Restart(_ time.Duration, _, cmd string, args ...string) error
 	defer p.mu.Unlock()
 	p.argv = append(p.argv, append([]string{cmd}, args...))
 	p.done, p.err = make(chan struct{}), nil
+	p.pid++
 	return nil
 }
 

@@ -34,6 +34,7 @@ type Launcher struct {
 	mu     sync.Mutex
 	kept   *os.File
 	starts int
+	closed bool // a Keep still running then keeps nothing
 }
 
 // Command returns the wrapped command line of argv for the next start.
@@ -90,21 +91,36 @@ func (l *Launcher) delegated(ctx context.Context) string {
 // in the namespace the wrapper chose, and keeps that namespace for every
 // later start. A run that never becomes its binary keeps nothing: the next
 // start asks the rule again. Call it after every start until Kept.
+//
+// Keep runs beside the supervisor: the run it waited for may have died
+// and been restarted before it looks. It keeps only a namespace opened
+// while that same run was alive (its pid not yet reaped, so not reused).
 func (l *Launcher) Keep(ctx context.Context, p Proc) {
 	if l.Kept() || l.OpenNS == nil {
 		return
 	}
+	done := p.Done()
+	pid := p.Pid() // of done's run, or of a later one, which the check below catches
 	if err := p.WaitIdentified(ctx); err != nil {
 		return // background logged why
 	}
-	f, err := l.OpenNS(p.Pid())
+	if p.Done() != done {
+		return // a later run: its own Keep decides
+	}
+	f, err := l.OpenNS(pid)
 	if err != nil {
 		l.Log.Warn(ctx, "keep dockerd's cgroup namespace for restarts", slog.Error(err))
 		return
 	}
+	select {
+	case <-done:
+		f.Close() // the run ended: pid may have named another process
+		return
+	default:
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.kept != nil {
+	if l.kept != nil || l.closed {
 		f.Close()
 		return
 	}
@@ -130,6 +146,7 @@ func (l *Launcher) keptPath() string {
 func (l *Launcher) Close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.closed = true
 	if l.kept != nil {
 		l.kept.Close()
 		l.kept = nil

@@ -124,6 +124,30 @@ func (s *Supervisor) superviseDockerd(ctx context.Context) error {
 // (dockerd is then not restarted), or dockerd's status when no restart is
 // left.
 func (s *Supervisor) restart(ctx context.Context) (os.Signal, error) {
+	timer, err := s.backoff(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		select {
+		case <-timer:
+			return nil, s.startDockerd(ctx)
+		case sig := <-s.Signals:
+			if sig == syscall.SIGHUP {
+				s.Log.Info(ctx, "SIGHUP while dockerd is down: nothing to reload")
+				continue
+			}
+			s.Log.Info(ctx, "signal while dockerd was down, not restarting", slog.F("signal", sig.String()))
+			return sig, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// backoff takes a restart from the budget after dockerd died and returns
+// the timer of its back-off, or dockerd's status when no restart is left.
+func (s *Supervisor) backoff(ctx context.Context) (<-chan time.Time, error) {
 	werr := s.dockerd.Wait()
 	n, ok := s.budget.take(time.Now())
 	if !ok {
@@ -145,26 +169,12 @@ func (s *Supervisor) restart(ctx context.Context) (os.Signal, error) {
 	if after == nil {
 		after = time.After
 	}
-	timer := after(delay)
-	for {
-		select {
-		case <-timer:
-			return nil, s.startDockerd(ctx)
-		case sig := <-s.Signals:
-			if sig == syscall.SIGHUP {
-				s.Log.Info(ctx, "SIGHUP while dockerd is down: nothing to reload")
-				continue
-			}
-			s.Log.Info(ctx, "signal while dockerd was down, not restarting", slog.F("signal", sig.String()))
-			return sig, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
+	return after(delay), nil
 }
 
 // runCommand waits for dockerd, runs the user's command against it and
-// returns the command's status; signals go to the command.
+// returns the command's status; signals go to the command, also while
+// dockerd waits for a restart, and the command's end ends that wait.
 func (s *Supervisor) runCommand(ctx context.Context) error {
 	defer func() { _ = s.dockerd.Stop(s.StopGrace) }()
 	if sig, err := s.waitReady(ctx); sig != nil || err != nil {
@@ -183,6 +193,7 @@ func (s *Supervisor) runCommand(ctx context.Context) error {
 		return err
 	}
 	var stopping <-chan time.Time // the command's grace after a stopping signal
+	var backoff <-chan time.Time  // dockerd's restart, while it is down
 	dockerdDone := s.dockerd.Done()
 	for {
 		select {
@@ -201,15 +212,19 @@ func (s *Supervisor) runCommand(ctx context.Context) error {
 			if stopping != nil {
 				continue // envbox is stopping: no restart, the command is ending
 			}
-			sig, err := s.restart(ctx)
-			if err != nil {
+			var err error
+			if backoff, err = s.backoff(ctx); err != nil {
 				_ = p.Stop(s.StopGrace)
 				return err
 			}
-			if sig != nil {
-				s.forward(ctx, p, sig)
-				stopping = time.After(s.StopGrace)
-				continue
+		case <-backoff:
+			backoff = nil
+			if stopping != nil {
+				continue // a signal came during the back-off: dockerd stays down
+			}
+			if err := s.startDockerd(ctx); err != nil {
+				_ = p.Stop(s.StopGrace)
+				return err
 			}
 			dockerdDone = s.dockerd.Done()
 		case <-ctx.Done():

@@ -43,7 +43,8 @@ func newSupervised(t *testing.T, command ...string) *supervised {
 			return x.delegated[x.calls], nil
 		}
 		return "", nil
-	}}
+	}, OpenNS: func(int) (*os.File, error) { return os.Open(os.DevNull) }}
+	t.Cleanup(l.Close)
 	x.s = &Supervisor{Log: log, Launcher: l, Start: x.starter.start, Signals: x.sigs,
 		Dockerd: []string{"dockerd", "--host=unix:///var/run/docker.sock"}, Restarts: 3,
 		StopGrace: 2 * time.Second, ReadyTimeout: 5 * time.Second, Socket: DefaultSocket, Command: command,
@@ -179,6 +180,101 @@ func TestSupervisorSignalDuringBackoffReachesCommand(t *testing.T) {
 	}
 	if got := len(d.starts()); got != 1 {
 		t.Errorf("dockerd started %d times, want 1", got)
+	}
+}
+
+// TestSupervisorCommandEndsDuringBackoff: the command ends while dockerd
+// waits for its restart: envbox exits with the command's status at once,
+// without waiting out the back-off and without starting dockerd again.
+func TestSupervisorCommandEndsDuringBackoff(t *testing.T) {
+	t.Parallel()
+	x := newSupervised(t, "make", "test")
+	x.s.Ready = func(context.Context, string, <-chan struct{}) error { return nil }
+	x.run()
+	d := within(t, x.starter.started, time.Second, "dockerd start")
+	cmd := within(t, x.starter.started, time.Second, "command start")
+	d.exit(1, 0)
+	within(t, x.backoff, time.Second, "back-off")
+	cmd.exit(2, 0)
+	err := x.result(t) // the back-off never fires: only the command's end can end Run
+	if got, want := errString(err), "make (pid 4242) exit status 2"; got != want || exitCode(err) != 2 {
+		t.Fatalf("Run = %q (exit %d), want %q (exit 2)", got, exitCode(err), want)
+	}
+	if got := len(d.starts()); got != 1 {
+		t.Errorf("dockerd started %d times, want 1: the command had ended", got)
+	}
+}
+
+// TestSupervisorHUPDuringBackoffReachesCommand: in command mode signals
+// go to the command, also SIGHUP while dockerd waits for its restart.
+func TestSupervisorHUPDuringBackoffReachesCommand(t *testing.T) {
+	t.Parallel()
+	x := newSupervised(t, "make", "test")
+	x.s.Ready = func(context.Context, string, <-chan struct{}) error { return nil }
+	x.run()
+	d := within(t, x.starter.started, time.Second, "dockerd start")
+	cmd := within(t, x.starter.started, time.Second, "command start")
+	d.exit(1, 0)
+	within(t, x.backoff, time.Second, "back-off")
+	x.sigs <- syscall.SIGHUP
+	if got := within(t, cmd.signalled, time.Second, "SIGHUP at the command"); got != syscall.SIGHUP {
+		t.Errorf("command got %s, want SIGHUP", got)
+	}
+	x.fire <- time.Now()
+	waitFor(t, func() bool { return len(d.starts()) == 2 }, "the restart")
+	cmd.exit(0, 0)
+	if err := x.result(t); err != nil {
+		t.Fatalf("Run = %v, want nil (the command's status 0)", err)
+	}
+	if got := cmd.signals(); !reflect.DeepEqual(got, []string{"hangup"}) {
+		t.Errorf("command got %q, want [hangup]", got)
+	}
+	if got := d.signals(); len(got) != 0 {
+		t.Errorf("dockerd got %q, want nothing (it was down)", got)
+	}
+}
+
+// TestSupervisorCommandIgnoringSIGTERM: a command that ignores the
+// forwarded SIGTERM is killed after the grace; envbox exits 128+9.
+func TestSupervisorCommandIgnoringSIGTERM(t *testing.T) {
+	t.Parallel()
+	x := newSupervised(t, "make", "test")
+	x.s.StopGrace = 20 * time.Millisecond
+	x.s.Ready = func(context.Context, string, <-chan struct{}) error { return nil }
+	x.run()
+	d := within(t, x.starter.started, time.Second, "dockerd start")
+	cmd := within(t, x.starter.started, time.Second, "command start")
+	x.sigs <- syscall.SIGTERM
+	err := x.result(t)
+	if got, want := errString(err), "make (pid 4242) killed by killed"; got != want || exitCode(err) != 137 {
+		t.Fatalf("Run = %q (exit %d), want %q (exit 137)", got, exitCode(err), want)
+	}
+	if got := cmd.signals(); !reflect.DeepEqual(got, []string{"terminated"}) || cmd.stopCount() != 1 {
+		t.Errorf("command got %q and %d stops, want [terminated] then one kill", got, cmd.stopCount())
+	}
+	if d.stopCount() != 1 {
+		t.Errorf("dockerd stopped %d times, want 1", d.stopCount())
+	}
+}
+
+// TestSupervisorNoRestartLeftWhileCommandRuns: dockerd dies under the
+// command with no restart left: the command is stopped and envbox exits
+// with dockerd's status.
+func TestSupervisorNoRestartLeftWhileCommandRuns(t *testing.T) {
+	t.Parallel()
+	x := newSupervised(t, "make", "test")
+	x.s.Restarts = 0
+	x.s.Ready = func(context.Context, string, <-chan struct{}) error { return nil }
+	x.run()
+	d := within(t, x.starter.started, time.Second, "dockerd start")
+	cmd := within(t, x.starter.started, time.Second, "command start")
+	d.exit(3, 0)
+	err := x.result(t)
+	if want := "no restart left: dockerd (pid 4242) exit status 3"; errString(err) != want || exitCode(err) != 3 {
+		t.Fatalf("Run = %q (exit %d), want %q (exit 3)", errString(err), exitCode(err), want)
+	}
+	if cmd.stopCount() != 1 || len(d.starts()) != 1 {
+		t.Errorf("command stops %d, dockerd starts %d; want 1 and 1", cmd.stopCount(), len(d.starts()))
 	}
 }
 

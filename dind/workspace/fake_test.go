@@ -142,8 +142,10 @@ type fakeAPI struct {
 	// waiting is closed when supervision first waits on the workspace.
 	waiting     chan struct{}
 	waitingOnce sync.Once
-	// exits delivers the workspace container's end to ContainerWait.
+	// exits delivers the workspace container's end to ContainerWait;
+	// waitErrs fails it (dockerd's API went away).
 	exits     chan container.WaitResponse
+	waitErrs  chan error
 	oomKilled bool
 	nextID    int
 	// pullErrs are returned by successive pulls before they succeed.
@@ -160,6 +162,7 @@ type fakeAPI struct {
 
 func newFakeAPI(rec *recorder) *fakeAPI {
 	return &fakeAPI{rec: rec, haveImage: true, scripts: make(chan string, 4), exits: make(chan container.WaitResponse, 1),
+		waitErrs:   make(chan error, 1),
 		identified: make(chan struct{}), waiting: make(chan struct{})}
 }
 
@@ -235,6 +238,8 @@ func (f *fakeAPI) ContainerWait(ctx context.Context, _ string, _ container.WaitC
 		select {
 		case r := <-f.exits:
 			res <- r
+		case err := <-f.waitErrs:
+			errs <- err
 		case <-ctx.Done():
 			errs <- ctx.Err()
 		}

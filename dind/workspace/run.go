@@ -121,7 +121,9 @@ func Run(ctx context.Context, cfg SessionConfig, deps SessionDeps) error {
 		defer stop()
 	}
 	defer s.close(ctx)
-	if err := s.startSysbox(ctx); err != nil {
+	if sig, err := s.startSysbox(ctx); sig != nil {
+		return s.shutdown(ctx, sig)
+	} else if err != nil {
 		return err
 	}
 	if err := s.startDockerd(ctx); err != nil {

@@ -110,12 +110,14 @@ func dockerdArgs(cfg SessionConfig, fallback bool) []string {
 	return append(args, cfg.DockerdArgs...)
 }
 
-func (s *session) startSysbox(ctx context.Context) error {
+// startSysbox starts sysbox when it is used and waits for it; a stopping
+// signal ends the wait and is returned.
+func (s *session) startSysbox(ctx context.Context) (os.Signal, error) {
 	mgr, errMgr := s.deps.LookPath("sysbox-mgr")
 	fs, errFS := s.deps.LookPath("sysbox-fs")
 	installed := errMgr == nil && errFS == nil
 	if !installed && s.cfg.Runtime == RuntimeSysbox {
-		return fmt.Errorf("runtime %s: sysbox-mgr or sysbox-fs not in PATH (%v; %v)", s.cfg.Runtime, errMgr, errFS)
+		return nil, fmt.Errorf("runtime %s: sysbox-mgr or sysbox-fs not in PATH (%v; %v)", s.cfg.Runtime, errMgr, errFS)
 	}
 	if !installed || (s.cfg.Runtime != "" && s.cfg.Runtime != RuntimeSysbox) {
 		s.runtime = s.cfg.Runtime
@@ -127,7 +129,7 @@ func (s *session) startSysbox(ctx context.Context) error {
 		if s.cfg.DisableIDMapped {
 			s.log.Warn(ctx, EnvDisableIDMappedMount+" has no effect without sysbox")
 		}
-		return nil
+		return nil, nil
 	}
 	var mgrArgs []string
 	if s.cfg.DisableIDMapped {
@@ -136,7 +138,7 @@ func (s *session) startSysbox(ctx context.Context) error {
 	for _, c := range []dind.Command{{BinName: "sysbox-mgr", Path: mgr, Args: mgrArgs}, {BinName: "sysbox-fs", Path: fs}} {
 		p, err := s.start(ctx, c, nil)
 		if err != nil {
-			return fmt.Errorf("start %s: %w", c.BinName, err)
+			return nil, fmt.Errorf("start %s: %w", c.BinName, err)
 		}
 		s.sysbox = append(s.sysbox, p)
 	}
@@ -145,8 +147,9 @@ func (s *session) startSysbox(ctx context.Context) error {
 }
 
 // waitSysbox polls for sysbox's sockets; a sysbox process dying first is
-// the error (typically an unsupported kernel).
-func (s *session) waitSysbox(ctx context.Context) error {
+// the error (typically an unsupported kernel). A stopping signal ends the
+// wait and is returned.
+func (s *session) waitSysbox(ctx context.Context) (os.Signal, error) {
 	deadline := s.deps.Now().Add(sysboxReadyTimeout)
 	for {
 		ready := true
@@ -156,21 +159,23 @@ func (s *session) waitSysbox(ctx context.Context) error {
 			}
 		}
 		if ready {
-			return nil
+			return nil, nil
 		}
 		for _, p := range s.sysbox {
 			select {
 			case <-p.Done():
-				return fmt.Errorf("sysbox exited before it was ready: %w", p.Wait())
+				return nil, fmt.Errorf("sysbox exited before it was ready: %w", p.Wait())
 			default:
 			}
 		}
 		if s.deps.Now().After(deadline) {
-			return fmt.Errorf("sysbox not ready after %s: no %s", sysboxReadyTimeout, strings.Join(sysboxSockets, " or "))
+			return nil, fmt.Errorf("sysbox not ready after %s: no %s", sysboxReadyTimeout, strings.Join(sysboxSockets, " or "))
 		}
 		select {
+		case sig := <-s.deps.Signals:
+			return sig, nil
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(s.deps.Poll):
 		}
 	}

@@ -485,3 +485,57 @@ func TestRunDockerUnidentifiedReevaluatesNamespace(t *testing.T) {
 		t.Errorf("dockerd argv per start =\n%q\nwant\n%q", d.argv, want)
 	}
 }
+
+// TestRunDockerSIGTERMWhileSysboxStarts: SIGTERM while envbox waits for
+// sysbox's sockets stops sysbox and exits 0 at once, instead of waiting
+// up to 30 s for sockets that may never come.
+func TestRunDockerSIGTERMWhileSysboxStarts(t *testing.T) {
+	t.Parallel()
+	w, done := startFlow(t, flowConfig(), func(_ *fakeWorld, d *SessionDeps) {
+		d.LookPath = func(s string) (string, error) { return "/usr/bin/" + s, nil }
+	})
+	for _, want := range []string{"sysbox-mgr", "sysbox-fs"} {
+		if got := <-w.started; got != want {
+			t.Fatalf("started %s, want %s", got, want)
+		}
+	}
+	w.signals <- syscall.SIGTERM
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v, want nil (exit 0)", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("SIGTERM did not end the wait for sysbox within 5s")
+	}
+	want := []string{"start sysbox-mgr", "start sysbox-fs", "stop sysbox-fs", "stop sysbox-mgr"}
+	if got := w.rec.list(); !reflect.DeepEqual(got, want) {
+		t.Errorf("events = %q, want %q", got, want)
+	}
+}
+
+// TestRunDockerSIGTERMAfterLostContact: the wait on the workspace failed
+// and envbox gives dockerd a moment to exit; a SIGTERM then is a clean
+// stop (exit 0), neither held for that moment nor lost behind it.
+func TestRunDockerSIGTERMAfterLostContact(t *testing.T) {
+	t.Parallel()
+	w, done := startFlow(t, flowConfig(), nil)
+	waitScript(t, w)
+	<-w.api.waiting
+	w.api.waitErrs <- errors.New("error during connect: unexpected EOF")
+	waitLog(t, w, "lost contact with the workspace container")
+	w.signals <- syscall.SIGTERM
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v, want nil (exit 0)", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("SIGTERM did not end the wait for dockerd's exit within 2s")
+	}
+	want := []string{"start dockerd", "remove workspace_cvm", "create workspace_cvm", "start id1", "exec in id1 as coder",
+		"stop container id1 timeout=25", "stop dockerd", "close client"}
+	if got := w.rec.list(); !reflect.DeepEqual(got, want) {
+		t.Errorf("events = %q, want %q", got, want)
+	}
+}

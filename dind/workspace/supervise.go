@@ -222,11 +222,17 @@ func (s *session) onDockerdExit(ctx context.Context) (bool, error) {
 }
 
 // onLostContact: a failed wait usually means dockerd is going away; let
-// its exit decide, briefly.
+// its exit decide, briefly. A stopping signal meanwhile is a shutdown.
 func (s *session) onLostContact(ctx context.Context, err error) (bool, error) {
+	s.log.Warn(ctx, "lost contact with the workspace container; waiting briefly for dockerd to exit",
+		slog.Error(err), slog.F("wait", lostContactWait.String()))
 	select {
 	case <-s.dockerd.Done():
 		return s.onDockerdExit(ctx)
+	case sig := <-s.deps.Signals:
+		return true, s.shutdown(ctx, sig)
+	case <-ctx.Done():
+		return true, ctx.Err()
 	case <-time.After(lostContactWait):
 		return true, fmt.Errorf("lost the workspace container: %w", err)
 	}
