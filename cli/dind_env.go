@@ -107,10 +107,13 @@ envbox's own flags go before "--": envbox dind [envbox flags] -- [arguments]
 
 ` + dindVars.help(`envbox's flags (before "--") and variables (a flag wins over its variable;
 an empty variable is unset unless its row says what empty means):`) + `
-Exit status: 0 after a clean stop on SIGTERM/SIGINT, 2 for bad flags or
-environment (nothing started), 1 when preflight or set-up fails (nothing
-started), otherwise dockerd's (or the command's) status, 128+N when killed
-by signal N.`
+Exit status: 0 after a clean stop on SIGTERM/SIGINT/SIGQUIT; 2 for bad flags
+or environment (nothing started); 1 when preflight or set-up fails (nothing
+started) or, with a command, dockerd does not answer within the ready
+timeout; 126 or 127 when the command cannot be executed or does not exist;
+otherwise dockerd's (or the command's) status, 128+N when it was killed by
+signal N, and 128+N too when signal N stops envbox before the command started
+(the command never ran).`
 
 // parseDindArgs splits envbox's flags (before "--") from docker:dind's
 // arguments (everything after "--", or all of them when there is no "--")
