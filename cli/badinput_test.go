@@ -83,7 +83,14 @@ func nameBad(reason string) []badValue {
 
 // dockerBad lists the malformed values of every dockerVars row. A row
 // missing here fails TestBadInputCoversEveryVariable.
+var mtuBad = []badValue{
+	{"whitespace", " ", "want 0 or a whole number from 68 to 65535"}, {"negative", "-1", "want 0 or a whole number from 68 to 65535"},
+	{"below_ipv4_minimum", "67", "want 0 or a whole number from 68 to 65535"}, {"above_maximum", "65536", "want 0 or a whole number from 68 to 65535"},
+	{"unit", "1400b", "want 0 or a whole number from 68 to 65535"}, {"non_utf8", nonUTF8, "want 0 or a whole number from 68 to 65535"},
+}
+
 var dockerBad = map[string][]badValue{
+	envMTU: mtuBad,
 	envInnerImage: {
 		{"whitespace", "   ", rImage}, {"inner_blank", "debian 12", rImage}, {"uppercase", "Debian", rImage},
 		{"non_utf8", nonUTF8, rImage}, {"big", big("a"), rImage}, {"newline", "debian\n", rImage},
@@ -278,11 +285,7 @@ var dindBad = map[string][]badValue{
 		{"overflow", "99999999999999999999", "want a whole number >= 0"}, {"word", "three", "want a whole number >= 0"},
 		{"non_utf8", nonUTF8, "want a whole number >= 0"},
 	},
-	envMTU: {
-		{"whitespace", " ", "want 0 or a whole number from 68 to 65535"}, {"negative", "-1", "want 0 or a whole number from 68 to 65535"},
-		{"below_ipv4_minimum", "67", "want 0 or a whole number from 68 to 65535"}, {"above_maximum", "65536", "want 0 or a whole number from 68 to 65535"},
-		{"unit", "1400b", "want 0 or a whole number from 68 to 65535"}, {"non_utf8", nonUTF8, "want 0 or a whole number from 68 to 65535"},
-	},
+	envMTU:               mtuBad,
 	envLogFormat:         dockerBad[envLogFormat],
 	"DOCKER_TLS_CERTDIR": {{"whitespace", " ", "want an absolute directory"}, {"relative", "certs", "want an absolute directory"}},
 	"DOCKER_HOST":        hostBad,
@@ -552,4 +555,4 @@ func covered[C any](t *testing.T, name string, rows varTable[C], bad map[string]
 }
 
 // badCaseCount is the number docs/evidence.md "Reliability" quotes.
-const badCaseCount = 542
+const badCaseCount = 554

@@ -42,10 +42,7 @@ var dindVars = varTable[dindConfig]{
 	{env: envDockerdRestarts, flag: "dockerd-restarts", def: "3",
 		meaning: "dockerd restarts allowed per 10 minutes, back-off 250ms doubling to 8s; 0 = never (docker:dind's behaviour)",
 		set:     setRestarts},
-	{env: envMTU, flag: "dockerd-mtu", defText: "the default route's interface MTU when below 1500, else dockerd's (1500)",
-		meaning:   "MTU of dockerd's bridge, from 68 to 65535; 0 = dockerd's default",
-		conflicts: "a --mtu among dockerd's arguments or \"mtu\" in its daemon.json wins",
-		set:       setMTU},
+	mtuVar(func(c *dindConfig) **int { return &c.MTU }),
 	logFormatVar(func(c *dindConfig) *string { return &c.LogFormat }),
 	{env: dind.EnvTLSCertDir, defText: "unix socket only", empty: "plain TCP on 2375 (--tls=false)",
 		meaning: "an absolute directory: certificates generated there (or verified, when there is no CA key) and TLS on 2376 with --tlsverify; docker:dind's image sets /certs",
@@ -67,15 +64,6 @@ func setRestarts(c *dindConfig, v string) error {
 		return errors.New("want a whole number >= 0")
 	}
 	c.Restarts = n
-	return nil
-}
-
-func setMTU(c *dindConfig, v string) error {
-	n, err := strconv.Atoi(v)
-	if err != nil || (n != 0 && (n < 68 || n > 65535)) {
-		return errors.New("want 0 or a whole number from 68 to 65535")
-	}
-	c.MTU = &n
 	return nil
 }
 

@@ -154,6 +154,9 @@
 //	ENVBOX_DELEGATE_ATTEMPTS (--delegate-attempts)
 //		bound on the delegation script's attempts
 //		default: 100; conflicts: -
+//	ENVBOX_MTU (--dockerd-mtu)
+//		MTU of dockerd's bridge, from 68 to 65535; 0 = dockerd's default
+//		default: the default route's interface MTU when below 1500, else dockerd's (1500); conflicts: a --mtu among dockerd's arguments or "mtu" in its daemon.json wins
 //	ENVBOX_LOG_FORMAT (--log-format)
 //		"json" or "human"
 //		default: human on a terminal, else json; conflicts: -

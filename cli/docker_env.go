@@ -146,6 +146,7 @@ var dockerVars = varTable[dockerConfig]{
 		conflicts: "also read by envbox dind, where it is dockerd's grace (default 10s)",
 		set:       func(c *dockerConfig, v string) error { return setDuration(&c.StopGrace, v) }},
 	delegateAttemptsVar(func(c *dockerConfig) *int { return &c.Attempts }),
+	mtuVar(func(c *dockerConfig) **int { return &c.MTU }),
 	logFormatVar(func(c *dockerConfig) *string { return &c.LogFormat }),
 }
 

@@ -216,3 +216,18 @@ func parsePositive(v string) (int, error) {
 	}
 	return n, nil
 }
+
+// mtuVar is ENVBOX_MTU, the same row in every command that starts dockerd.
+func mtuVar[C any](field func(*C) **int) envVar[C] {
+	return envVar[C]{env: envMTU, flag: "dockerd-mtu", defText: "the default route's interface MTU when below 1500, else dockerd's (1500)",
+		meaning:   "MTU of dockerd's bridge, from 68 to 65535; 0 = dockerd's default",
+		conflicts: "a --mtu among dockerd's arguments or \"mtu\" in its daemon.json wins",
+		set: func(c *C, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || (n != 0 && (n < 68 || n > 65535)) {
+				return errors.New("want 0 or a whole number from 68 to 65535")
+			}
+			*field(c) = &n
+			return nil
+		}}
+}

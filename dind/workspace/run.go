@@ -64,6 +64,8 @@ type SessionConfig struct {
 	DockerTimeout time.Duration
 	StopGrace     time.Duration
 	Attempts      int
+	// MTU is ENVBOX_MTU: nil detects (dind.ChooseMTU), 0 leaves dockerd's.
+	MTU *int
 }
 
 // SessionDeps are the seams of a session; tests replace every one.
@@ -83,7 +85,9 @@ type SessionDeps struct {
 	Delegated func() (string, error)
 	OpenNS    func(pid int) (*os.File, error)
 	Cgroup    CgroupLimits
-	Now       func() time.Time
+	// InterfaceMTU is the MTU of a network interface of this namespace.
+	InterfaceMTU func(name string) (int, error)
+	Now          func() time.Time
 	// Poll is the Docker API ping interval.
 	Poll time.Duration
 }
@@ -94,7 +98,7 @@ func OSDeps(log slog.Logger, sigs <-chan os.Signal) SessionDeps {
 	d := dind.OSDeps(log, sigs)
 	return SessionDeps{
 		Log: log, Fs: d.Fs, Environ: os.Environ(), LookPath: d.LookPath, Signals: sigs,
-		Start: d.Start, StartReaper: d.StartReaper, Delegated: d.Delegated, OpenNS: d.OpenNS,
+		Start: d.Start, StartReaper: d.StartReaper, Delegated: d.Delegated, OpenNS: d.OpenNS, InterfaceMTU: d.InterfaceMTU,
 		API:    func(socket string) (APIClient, error) { return NewClient(socket) },
 		Cgroup: CgroupFS{Fs: d.Fs}, Now: time.Now, Poll: 250 * time.Millisecond,
 	}

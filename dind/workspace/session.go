@@ -41,7 +41,8 @@ type session struct {
 	sysbox   []dind.Proc
 	dockerd  dind.Proc
 	out      *dockerdOutput
-	fallback bool // dockerd runs on the no-space fallback data root
+	fallback bool            // dockerd runs on the no-space fallback data root
+	mtu      *dind.MTUChoice // chosen at the first start
 	client   APIClient
 	api      API
 	id       string
@@ -185,6 +186,14 @@ func (s *session) waitSysbox(ctx context.Context) (os.Signal, error) {
 // policy of package dind, first start and restart alike.
 func (s *session) wrapDockerd(ctx context.Context) (dind.Command, error) {
 	argv := append([]string{s.cfg.Dockerd}, dockerdArgs(s.cfg, s.fallback)...)
+	if s.mtu == nil {
+		m := dind.ChooseMTU(s.deps.Fs, argv, s.cfg.MTU, s.deps.InterfaceMTU)
+		s.log.Info(ctx, "dockerd bridge mtu", slog.F("flag", m.Flag), slog.F("reason", m.Reason))
+		s.mtu = &m
+	}
+	if s.mtu.Flag != "" {
+		argv = append(argv, s.mtu.Flag)
+	}
 	s.log.Info(ctx, "starting dockerd", slog.F("fallback_data_root", s.fallback))
 	return s.launch.Command(ctx, argv)
 }

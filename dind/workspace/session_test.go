@@ -539,3 +539,22 @@ func TestRunDockerSIGTERMAfterLostContact(t *testing.T) {
 		t.Errorf("events = %q, want %q", got, want)
 	}
 }
+
+// TestRunDockerPodMTU: the workspace's dockerd gets the pod's MTU, as
+// envbox dind's does (dind.ChooseMTU), on every start.
+func TestRunDockerPodMTU(t *testing.T) {
+	t.Parallel()
+	w, done := startFlow(t, flowConfig(), func(_ *fakeWorld, d *SessionDeps) {
+		_ = afero.WriteFile(d.Fs, "/proc/net/route", []byte("Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n"+
+			"eth0\t00000000\t0102000A\t0003\t0\t0\t0\t00000000\n"), 0o444)
+		d.InterfaceMTU = func(name string) (int, error) { return 1450, nil }
+	})
+	waitScript(t, w)
+	w.signals <- syscall.SIGTERM
+	if err := waitFor(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := w.proc("dockerd").argv, [][]string{wantDockerdArgv("/var/lib/docker", "--mtu=1450")}; !reflect.DeepEqual(got, want) {
+		t.Errorf("dockerd argv =\n%q\nwant\n%q", got, want)
+	}
+}
