@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"cdr.dev/slog"
 	"github.com/spf13/cobra"
@@ -15,24 +14,13 @@ import (
 	"github.com/envbox/envbox/dind"
 )
 
-// dindConfig is everything `envbox dind` needs, parsed and validated.
+// dindConfig is everything `envbox dind` needs, parsed and validated: what
+// package dind runs with, and what only cli uses.
 type dindConfig struct {
-	Plan           dind.Plan
-	Attempts       int
-	Restarts       int
-	Isolated       bool
-	StopGrace      time.Duration
-	ReadyTimeout   time.Duration
-	LogFormat      string
-	TLSSAN         string
-	IPTablesLegacy *string
-	// MTU is ENVBOX_MTU, nil when unset.
-	MTU *int
+	dind.Config
+	LogFormat string
 	// Env is what docker:dind's entrypoint reads, for dind.ResolveEntrypoint.
 	Env dind.EntrypointEnv
-	// ContainerSetup is docker:dind's start-up hygiene (pid files, mounts);
-	// on when envbox is PID 1, i.e. the container's entrypoint.
-	ContainerSetup bool
 }
 
 func dindCmd() *cobra.Command {
@@ -63,20 +51,11 @@ func dindCmd() *cobra.Command {
 	}
 }
 
-// runtime is the part of the configuration package dind runs with.
-func (c dindConfig) runtime() dind.Config {
-	return dind.Config{
-		Plan: c.Plan, Attempts: c.Attempts, Restarts: c.Restarts, Isolated: c.Isolated,
-		StopGrace: c.StopGrace, ReadyTimeout: c.ReadyTimeout, TLSSAN: c.TLSSAN,
-		IPTablesLegacy: c.IPTablesLegacy, ContainerSetup: c.ContainerSetup, MTU: c.MTU,
-	}
-}
-
 // runDind runs `envbox dind` with the real system and maps its end to an
 // exit status.
 func runDind(ctx context.Context, log slog.Logger, cfg dindConfig) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
-	return exitError(dind.Run(ctx, cfg.runtime(), dind.OSDeps(log, sigs)))
+	return exitError(dind.Run(ctx, cfg.Config, dind.OSDeps(log, sigs)))
 }

@@ -107,7 +107,7 @@ signal N, and 128+N too when signal N stops envbox before the command started
 // arguments (everything after "--", or all of them when there is no "--")
 // and reads the environment through lookup.
 func parseDindArgs(args []string, lookup func(string) (string, bool), pid1 bool) (dindConfig, error) {
-	cfg := dindConfig{ContainerSetup: pid1}
+	cfg := dindConfig{Config: dind.Config{ContainerSetup: pid1}}
 	fs := pflag.NewFlagSet("dind", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	vals := dindVars.flags(fs)

@@ -14,7 +14,7 @@ func TestParseDindVars(t *testing.T) {
 	t.Parallel()
 	empty, certs, legacy := "", "/certs", "1"
 	defaults := func() dindConfig {
-		return dindConfig{Attempts: 100, Restarts: 3, StopGrace: 10 * time.Second, ReadyTimeout: 60 * time.Second}
+		return dindConfig{Config: dind.Config{Attempts: 100, Restarts: 3, StopGrace: 10 * time.Second, ReadyTimeout: 60 * time.Second}}
 	}
 	tests := []struct {
 		name    string

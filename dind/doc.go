@@ -2,7 +2,8 @@
 // docker:dind's entrypoint, the delegation wrapper around it (the only way
 // dockerd is ever started), the one launch policy that picks its cgroup
 // namespace at every start and restart (Launcher), docker:dind's start-up
-// hygiene, preflight, TLS, readiness, and the supervisor (restart budget,
+// hygiene, preflight, TLS, the bridge MTU, readiness and the health probe,
+// and the supervisor (restart budget,
 // back-off, signal forwarding, stop grace, command mode) over a small
 // process interface (Proc) and a signal channel.
 //
