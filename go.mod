@@ -2,6 +2,8 @@ module github.com/envbox/envbox
 
 go 1.26.0
 
+toolchain go1.27.3
+
 require (
 	cdr.dev/slog v1.6.2-0.20251120224544-40ff19937ff2
 	github.com/spf13/afero v1.15.0

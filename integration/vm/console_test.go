@@ -58,7 +58,8 @@ func TestParseConsole(t *testing.T) {
 		{
 			name:    "non_string_value",
 			in:      `RESULT a {"rc":0}`,
-			wantErr: `parse console line 1 "RESULT a {\"rc\":0}": json: cannot unmarshal number into Go value of type string`,
+			// encoding/json's wording as of Go 1.27 (the toolchain go.mod names).
+			wantErr: `parse console line 1 "RESULT a {\"rc\":0}": json: cannot unmarshal number into Go struct field .rc of type string`,
 		},
 	}
 	for _, tt := range tests {
