@@ -25,8 +25,10 @@ test: deps build
 unit:
 	$(GO) test -count=1 -short ./...
 
+# gofmt of go.mod's toolchain, not the one first in PATH.
 lint:
-	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	@set -e; gofmt=$$($(GO) env GOROOT)/bin/gofmt; out=$$($$gofmt -l $$(git ls-files '*.go')); \
+		test -z "$$out" || { echo "not gofmt-ed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
 	staticcheck ./...
 	shellcheck $$(git ls-files '*.sh' 'cli/testdata/fake-*') .ci/run

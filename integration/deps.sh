@@ -20,7 +20,8 @@ cd "$(dirname "$0")/.."
 : "${GOTOOLCHAIN:=auto}"
 export GOTOOLCHAIN
 tc=$(go env GOVERSION)
-sc="$(go env GOPATH)/bin/staticcheck"
+bin=$(go env GOBIN)
+sc="${bin:-$(go env GOPATH)/bin}/staticcheck"
 if [ "$(go version "$sc" 2>/dev/null)" != "$sc: $tc" ]; then
 	echo "deps: installing staticcheck built with $tc"
 	GOTOOLCHAIN=$tc go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
