@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"cdr.dev/slog"
-	cerrdefs "github.com/containerd/errdefs"
+	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/jsonstream"
@@ -165,7 +165,7 @@ func (f *fakeAPI) ImageInspect(_ context.Context, ref string, _ ...client.ImageI
 		r.ID = ref
 		return r, nil
 	}
-	return client.ImageInspectResult{}, cerrdefs.ErrNotFound.WithMessage("no such image: " + ref)
+	return client.ImageInspectResult{}, errdefs.ErrNotFound.WithMessage("no such image: " + ref)
 }
 
 // pullStream is a pull progress stream; envbox reads it as bytes only.
@@ -213,7 +213,7 @@ func (f *fakeAPI) ContainerRemove(_ context.Context, id string, _ client.Contain
 	if strings.HasPrefix(id, "id") {
 		return client.ContainerRemoveResult{}, nil
 	}
-	return client.ContainerRemoveResult{}, cerrdefs.ErrNotFound.WithMessage("no such container: " + id)
+	return client.ContainerRemoveResult{}, errdefs.ErrNotFound.WithMessage("no such container: " + id)
 }
 
 func (f *fakeAPI) ContainerInspect(_ context.Context, id string, _ client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
@@ -239,11 +239,11 @@ func (f *fakeAPI) ContainerWait(ctx context.Context, _ string, _ client.Containe
 }
 
 func (f *fakeAPI) ContainerStatPath(context.Context, string, client.ContainerStatPathOptions) (client.ContainerStatPathResult, error) {
-	return client.ContainerStatPathResult{}, cerrdefs.ErrNotFound.WithMessage("no /sbin/init")
+	return client.ContainerStatPathResult{}, errdefs.ErrNotFound.WithMessage("no /sbin/init")
 }
 
 func (f *fakeAPI) CopyFromContainer(context.Context, string, client.CopyFromContainerOptions) (client.CopyFromContainerResult, error) {
-	return client.CopyFromContainerResult{}, cerrdefs.ErrNotFound.WithMessage("no os-release")
+	return client.CopyFromContainerResult{}, errdefs.ErrNotFound.WithMessage("no os-release")
 }
 
 func (f *fakeAPI) ExecCreate(_ context.Context, id string, o client.ExecCreateOptions) (client.ExecCreateResult, error) {

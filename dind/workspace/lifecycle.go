@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"cdr.dev/slog"
-	cerrdefs "github.com/containerd/errdefs"
+	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -28,7 +28,7 @@ func InspectImage(ctx context.Context, api API, ref, runtime string) (img Image,
 		return Image{}, fmt.Errorf("inspect image %s: create probe: %w", ref, err)
 	}
 	defer func() {
-		if _, rerr := api.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); rerr != nil && !cerrdefs.IsNotFound(rerr) && err == nil {
+		if _, rerr := api.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); rerr != nil && !errdefs.IsNotFound(rerr) && err == nil {
 			err = fmt.Errorf("inspect image %s: remove probe %s: %w", ref, c.ID, rerr)
 		}
 	}()
@@ -43,7 +43,7 @@ func InspectImage(ctx context.Context, api API, ref, runtime string) (img Image,
 func osReleaseID(ctx context.Context, api API, id string) (string, error) {
 	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release"} {
 		res, err := api.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: p})
-		if cerrdefs.IsNotFound(err) {
+		if errdefs.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
@@ -82,7 +82,7 @@ func parseOSRelease(r io.Reader) (id string, ok bool, err error) {
 // pod: its configuration may be stale), then creates and starts one.
 func Create(ctx context.Context, api API, name string, cfg *container.Config, host *container.HostConfig) (string, error) {
 	_, err := api.ContainerRemove(ctx, name, client.ContainerRemoveOptions{Force: true})
-	if err != nil && !cerrdefs.IsNotFound(err) {
+	if err != nil && !errdefs.IsNotFound(err) {
 		return "", fmt.Errorf("remove old container %s: %w", name, err)
 	}
 	c, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: host, Name: name})
@@ -145,7 +145,7 @@ func Stopped(ctx context.Context, api API, id string) (Exit, bool, error) {
 // Stop asks the container to stop, killing it after grace.
 func Stop(ctx context.Context, api API, id string, grace time.Duration) error {
 	secs := int((grace + time.Second - 1) / time.Second)
-	if _, err := api.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &secs}); err != nil && !cerrdefs.IsNotFound(err) {
+	if _, err := api.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &secs}); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("stop container %s: %w", id, err)
 	}
 	return nil

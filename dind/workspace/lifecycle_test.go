@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"cdr.dev/slog"
-	cerrdefs "github.com/containerd/errdefs"
+	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
@@ -108,14 +108,14 @@ func (f *probeAPI) ContainerStatPath(_ context.Context, _ string, o client.Conta
 	if _, ok := f.files[o.Path]; ok {
 		return client.ContainerStatPathResult{Stat: container.PathStat{Name: o.Path}}, nil
 	}
-	return client.ContainerStatPathResult{}, cerrdefs.ErrNotFound.WithMessage("no " + o.Path)
+	return client.ContainerStatPathResult{}, errdefs.ErrNotFound.WithMessage("no " + o.Path)
 }
 
 func (f *probeAPI) CopyFromContainer(_ context.Context, _ string, o client.CopyFromContainerOptions) (client.CopyFromContainerResult, error) {
 	p := o.SourcePath
 	h, ok := f.files[p]
 	if !ok {
-		return client.CopyFromContainerResult{}, cerrdefs.ErrNotFound.WithMessage("no " + p)
+		return client.CopyFromContainerResult{}, errdefs.ErrNotFound.WithMessage("no " + p)
 	}
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)

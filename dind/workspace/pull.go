@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"cdr.dev/slog"
-	cerrdefs "github.com/containerd/errdefs"
+	"github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 )
 
@@ -59,7 +59,7 @@ func EnsureImage(ctx context.Context, api API, ref, auth string, p *Progress) er
 		p.Log.Info(ctx, "image present, not pulling", slog.F("image", ref))
 		return nil
 	}
-	if !cerrdefs.IsNotFound(err) {
+	if !errdefs.IsNotFound(err) {
 		return fmt.Errorf("inspect image %s: %w", ref, err)
 	}
 	p.Log.Info(ctx, "pulling image", slog.F("image", ref), slog.F("with_auth", auth != ""))
