@@ -28,6 +28,9 @@ ARG SYSBOX_DEB=
 
 # --- the envbox binary ------------------------------------------------------
 FROM ${GO_IMAGE} AS bin-source
+# The Go images say GOTOOLCHAIN=local; go.mod names the toolchain to build
+# with, which go fetches from the module proxy.
+ENV GOTOOLCHAIN=auto
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

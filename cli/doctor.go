@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/client"
 	"github.com/spf13/afero"
 	"github.com/spf13/cobra"
 
@@ -158,7 +158,7 @@ func connectDocker(chk *doctor.Checker, host string, deps doctorDeps) error {
 // newDoctorDocker is the official client, speaking whatever API version the
 // daemon offers.
 func newDoctorDocker(host string) (doctor.Docker, error) {
-	c, err := client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
+	c, err := client.New(client.WithHost(host))
 	if err != nil {
 		return nil, fmt.Errorf("docker client for %s: %w", host, err)
 	}

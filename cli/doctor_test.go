@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/container"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 	"github.com/spf13/afero"
 	"github.com/spf13/pflag"
 
@@ -98,16 +98,16 @@ func TestDoctorVars(t *testing.T) {
 
 // doctorFake answers one container list.
 type doctorFake struct {
-	containers []types.Container
+	containers []container.Summary
 	pids       map[string]int
 }
 
-func (f doctorFake) ContainerList(context.Context, container.ListOptions) ([]types.Container, error) {
-	return f.containers, nil
+func (f doctorFake) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
+	return client.ContainerListResult{Items: f.containers}, nil
 }
 
-func (f doctorFake) ContainerInspect(_ context.Context, id string) (types.ContainerJSON, error) {
-	return types.ContainerJSON{ContainerJSONBase: &types.ContainerJSONBase{ID: id, State: &types.ContainerState{Pid: f.pids[id]}}}, nil
+func (f doctorFake) ContainerInspect(_ context.Context, id string, _ client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
+	return client.ContainerInspectResult{Container: container.InspectResponse{ID: id, State: &container.State{Pid: f.pids[id]}}}, nil
 }
 
 // podFs is a pure-v2 pod after delegation (mountinfo from the qemu VM of
@@ -147,21 +147,21 @@ func TestRunDoctor(t *testing.T) {
 		}
 		return 0, fmt.Errorf("stat %s: no such directory", p)
 	}
-	web := types.Container{ID: "aaaa", Names: []string{"/web"}}
-	stray := types.Container{ID: "bbbb", Names: []string{"/stray"}}
+	web := container.Summary{ID: "aaaa", Names: []string{"/web"}}
+	stray := container.Summary{ID: "bbbb", Names: []string{"/stray"}}
 	tests := []struct {
 		name       string
 		socket     bool
-		containers []types.Container
+		containers []container.Summary
 		wantErr    string // "" = exit 0
 		wantOut    []string
 	}{
-		{name: "attributed", socket: true, containers: []types.Container{web},
+		{name: "attributed", socket: true, containers: []container.Summary{web},
 			wantOut: []string{"container  web     40   /docker/aaaa  /kube/pod1/docker/aaaa  12         yes\n",
 				"result: every process is attributed to the pod\n"}},
-		{name: "no_socket", socket: false, containers: []types.Container{web, stray},
+		{name: "no_socket", socket: false, containers: []container.Summary{web, stray},
 			wantOut: []string{"docker:         unix:///var/run/docker.sock: no socket /var/run/docker.sock (dockerd not running)\n"}},
-		{name: "stray", socket: true, containers: []types.Container{web, stray},
+		{name: "stray", socket: true, containers: []container.Summary{web, stray},
 			wantErr: "1 not attributed: container stray (bbbb, pid 41): cgroup /../node-agent/bbbb is not below the pod cgroup /",
 			wantOut: []string{"container  stray   41   /../node-agent/bbbb  -                       -          NO\n"}},
 	}

@@ -13,7 +13,16 @@ if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing
 fi
-if ! command -v staticcheck >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/staticcheck" ]; then
-	echo "deps: installing staticcheck"
-	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# staticcheck type-checks with the go/types it was built with, which cannot
+# read a newer standard library: build it with go.mod's toolchain (go env
+# GOVERSION in this module, with GOTOOLCHAIN=auto), again when that changes.
+cd "$(dirname "$0")/.."
+: "${GOTOOLCHAIN:=auto}"
+export GOTOOLCHAIN
+tc=$(go env GOVERSION)
+bin=$(go env GOBIN)
+sc="${bin:-$(go env GOPATH)/bin}/staticcheck"
+if [ "$(go version "$sc" 2>/dev/null)" != "$sc: $tc" ]; then
+	echo "deps: installing staticcheck built with $tc"
+	GOTOOLCHAIN=$tc go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 fi

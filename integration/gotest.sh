@@ -3,6 +3,9 @@
 # its package), keeps the log in bin/test.log, then lists every skipped test
 # with its reason and ends with one count line. Exit status: go test's.
 set -u
+# go.mod's toolchain (go1.27.3), fetched by go where its env file says local.
+: "${GOTOOLCHAIN:=auto}"
+export GOTOOLCHAIN
 log=bin/test.log
 mkdir -p bin
 status=bin/test.status

@@ -7,17 +7,16 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 
 	"github.com/envbox/envbox/xunix"
 )
 
 // Docker is the part of the Docker client doctor uses.
 type Docker interface {
-	ContainerList(ctx context.Context, options container.ListOptions) ([]types.Container, error)
-	ContainerInspect(ctx context.Context, id string) (types.ContainerJSON, error)
+	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
+	ContainerInspect(ctx context.Context, id string, options client.ContainerInspectOptions) (client.ContainerInspectResult, error)
 }
 
 var _ Docker = (*client.Client)(nil)
@@ -28,13 +27,13 @@ func (v view) containers(ctx context.Context) []Subject {
 	if v.c.Docker == nil {
 		return nil
 	}
-	list, err := v.c.Docker.ContainerList(ctx, container.ListOptions{})
+	list, err := v.c.Docker.ContainerList(ctx, client.ContainerListOptions{})
 	if err != nil {
 		v.r.Offenders = append(v.r.Offenders, fmt.Sprintf("docker %s: list containers: %v", v.c.DockerHost, err))
 		return nil
 	}
-	subjects := make([]Subject, 0, len(list))
-	for _, ctr := range list {
+	subjects := make([]Subject, 0, len(list.Items))
+	for _, ctr := range list.Items {
 		subjects = append(subjects, Subject{Kind: kindContainer, Name: containerName(ctr), ID: ctr.ID})
 	}
 	sort.SliceStable(subjects, func(i, j int) bool { return subjects[i].Name < subjects[j].Name })
@@ -46,14 +45,15 @@ func (v view) containers(ctx context.Context) []Subject {
 
 // container finds the container's init process and its cgroup.
 func (v view) container(ctx context.Context, s Subject) Subject {
-	ins, err := v.c.Docker.ContainerInspect(ctx, s.ID)
+	ins, err := v.c.Docker.ContainerInspect(ctx, s.ID, client.ContainerInspectOptions{})
 	if err != nil {
 		return v.failed(s, fmt.Errorf("inspect: %w", err))
 	}
-	if ins.ContainerJSONBase == nil || ins.State == nil || ins.State.Pid <= 0 {
+	state := ins.Container.State
+	if state == nil || state.Pid <= 0 {
 		return v.failed(s, fmt.Errorf("inspect: no running process (State.Pid 0)"))
 	}
-	s.PID = ins.State.Pid
+	s.PID = state.Pid
 	cgs, err := xunix.ParseCgroupFile(v.c.Fs, "/proc/"+strconv.Itoa(s.PID)+"/cgroup")
 	if err != nil {
 		return v.failed(s, err)
@@ -66,7 +66,7 @@ func (v view) container(ctx context.Context, s Subject) Subject {
 }
 
 // containerName is the first name without the leading "/", else the short ID.
-func containerName(c types.Container) string {
+func containerName(c container.Summary) string {
 	if len(c.Names) > 0 {
 		return strings.TrimPrefix(c.Names[0], "/")
 	}

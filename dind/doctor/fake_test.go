@@ -7,29 +7,29 @@ import (
 	"io/fs"
 	"testing"
 
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/container"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 	"github.com/spf13/afero"
 )
 
 // fakeDocker serves a fixed container list; pids maps ID to State.Pid.
 type fakeDocker struct {
-	list    []types.Container
+	list    []container.Summary
 	pids    map[string]int
 	listErr error
 }
 
-func (f *fakeDocker) ContainerList(context.Context, container.ListOptions) ([]types.Container, error) {
-	return f.list, f.listErr
+func (f *fakeDocker) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
+	return client.ContainerListResult{Items: f.list}, f.listErr
 }
 
-func (f *fakeDocker) ContainerInspect(_ context.Context, id string) (types.ContainerJSON, error) {
+func (f *fakeDocker) ContainerInspect(_ context.Context, id string, _ client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
 	pid, ok := f.pids[id]
 	if !ok {
-		return types.ContainerJSON{}, fmt.Errorf("no such container: %s", id)
+		return client.ContainerInspectResult{}, fmt.Errorf("no such container: %s", id)
 	}
-	return types.ContainerJSON{ContainerJSONBase: &types.ContainerJSONBase{
-		ID: id, State: &types.ContainerState{Running: pid > 0, Pid: pid},
+	return client.ContainerInspectResult{Container: container.InspectResponse{
+		ID: id, State: &container.State{Running: pid > 0, Pid: pid},
 	}}, nil
 }
 

@@ -3,7 +3,7 @@ package doctor
 import (
 	"testing"
 
-	"github.com/docker/docker/api/types"
+	"github.com/moby/moby/api/types/container"
 )
 
 // scenario is one machine state: files, inodes and dockerd's answers.
@@ -49,7 +49,7 @@ func delegatedPod() scenario {
 			"/sys/fs/cgroup/docker/" + idJob: 7561,
 		},
 		docker: &fakeDocker{
-			list: []types.Container{{ID: idWeb, Names: []string{"/web"}}, {ID: idJob, Names: []string{"/job"}}},
+			list: []container.Summary{{ID: idWeb, Names: []string{"/web"}}, {ID: idJob, Names: []string{"/job"}}},
 			pids: map[string]int{idWeb: 4242, idJob: 4300},
 		},
 		hostRoot: "/kubepods.slice/kubepods-pod1.slice/cri-containerd-ab12.scope",
@@ -73,7 +73,7 @@ func escapedPod() scenario {
 			"/sys/fs/cgroup/docker/" + idWeb: 1290,
 		},
 		docker: &fakeDocker{
-			list: []types.Container{{ID: idWeb, Names: []string{"/web"}}},
+			list: []container.Summary{{ID: idWeb, Names: []string{"/web"}}},
 			pids: map[string]int{idWeb: 4242},
 		},
 	}

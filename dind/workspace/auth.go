@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/docker/docker/api/types/registry"
+	"github.com/moby/moby/api/pkg/authconfig"
+	"github.com/moby/moby/api/types/registry"
 )
 
 // DockerConfig is a .dockerconfigjson document (a Kubernetes
@@ -60,7 +61,7 @@ func (c DockerConfig) EncodedAuth(image string) (string, error) {
 		a.Username, a.Password = user, pass
 	}
 	a.Auth, a.ServerAddress = "", reg
-	return registry.EncodeAuthConfig(a)
+	return authconfig.Encode(a)
 }
 
 func (c DockerConfig) lookup(reg string) (registry.AuthConfig, bool) {

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net"
 	"os"
 	"strings"
@@ -14,13 +16,11 @@ import (
 	"time"
 
 	"cdr.dev/slog"
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/errdefs"
-	"github.com/docker/docker/pkg/stdcopy"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/jsonstream"
+	"github.com/moby/moby/client"
 
 	"github.com/envbox/envbox/dind"
 )
@@ -132,7 +132,7 @@ type fakeAPI struct {
 	haveImage  bool
 	created    []*container.Config
 	hosts      []*container.HostConfig
-	execs      []container.ExecOptions
+	execs      []client.ExecCreateOptions
 	scripts    chan string
 	bootOutput string
 	// bootEnd, when set, holds the bootstrap's output open until closed;
@@ -166,25 +166,36 @@ func newFakeAPI(rec *recorder) *fakeAPI {
 		identified: make(chan struct{}), waiting: make(chan struct{})}
 }
 
-func (f *fakeAPI) Ping(context.Context) (types.Ping, error) {
+func (f *fakeAPI) Ping(context.Context, client.PingOptions) (client.PingResult, error) {
 	select {
 	case <-f.identified:
 	default:
-		return types.Ping{}, errors.New("dockerd not up yet")
+		return client.PingResult{}, errors.New("dockerd not up yet")
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return types.Ping{}, f.pingErr
+	return client.PingResult{}, f.pingErr
 }
 
-func (f *fakeAPI) ImageInspectWithRaw(_ context.Context, ref string) (types.ImageInspect, []byte, error) {
+func (f *fakeAPI) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (client.ImageInspectResult, error) {
 	if f.haveImage {
-		return types.ImageInspect{ID: ref}, nil, nil
+		var r client.ImageInspectResult
+		r.ID = ref
+		return r, nil
 	}
-	return types.ImageInspect{}, nil, errdefs.NotFound(errors.New("no such image: " + ref))
+	return client.ImageInspectResult{}, errdefs.ErrNotFound.WithMessage("no such image: " + ref)
 }
 
-func (f *fakeAPI) ImagePull(_ context.Context, ref string, o image.PullOptions) (io.ReadCloser, error) {
+// pullStream is a pull progress stream; envbox reads it as bytes only.
+type pullStream struct{ io.ReadCloser }
+
+func (pullStream) JSONMessages(context.Context) iter.Seq2[jsonstream.Message, error] {
+	panic("envbox reads the pull stream as bytes")
+}
+
+func (pullStream) Wait(context.Context) error { panic("envbox reads the pull stream as bytes") }
+
+func (f *fakeAPI) ImagePull(_ context.Context, ref string, o client.ImagePullOptions) (client.ImagePullResponse, error) {
 	f.rec.add("pull %s auth=%t", ref, o.RegistryAuth != "")
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -193,45 +204,45 @@ func (f *fakeAPI) ImagePull(_ context.Context, ref string, o image.PullOptions) 
 		f.pullErrs = f.pullErrs[1:]
 		return nil, err
 	}
-	return io.NopCloser(strings.NewReader(`{"status":"Pulling fs layer","id":"a1"}` + "\n" + `{"status":"Download complete","id":"a1"}` + "\n")), nil
+	return pullStream{io.NopCloser(strings.NewReader(`{"status":"Pulling fs layer","id":"a1"}` + "\n" + `{"status":"Download complete","id":"a1"}` + "\n"))}, nil
 }
 
-func (f *fakeAPI) ContainerCreate(_ context.Context, c *container.Config, h *container.HostConfig, _ *network.NetworkingConfig, _ *ocispec.Platform, name string) (container.CreateResponse, error) {
+func (f *fakeAPI) ContainerCreate(_ context.Context, o client.ContainerCreateOptions) (client.ContainerCreateResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.nextID++
-	f.created, f.hosts = append(f.created, c), append(f.hosts, h)
-	f.rec.add("create %s", name)
-	return container.CreateResponse{ID: fmt.Sprintf("id%d", f.nextID)}, nil
+	f.created, f.hosts = append(f.created, o.Config), append(f.hosts, o.HostConfig)
+	f.rec.add("create %s", o.Name)
+	return client.ContainerCreateResult{ID: fmt.Sprintf("id%d", f.nextID)}, nil
 }
 
-func (f *fakeAPI) ContainerStart(_ context.Context, id string, _ container.StartOptions) error {
+func (f *fakeAPI) ContainerStart(_ context.Context, id string, _ client.ContainerStartOptions) (client.ContainerStartResult, error) {
 	f.rec.add("start %s", id)
-	return nil
+	return client.ContainerStartResult{}, nil
 }
 
-func (f *fakeAPI) ContainerStop(_ context.Context, id string, o container.StopOptions) error {
+func (f *fakeAPI) ContainerStop(_ context.Context, id string, o client.ContainerStopOptions) (client.ContainerStopResult, error) {
 	f.rec.add("stop container %s timeout=%d", id, *o.Timeout)
-	return nil
+	return client.ContainerStopResult{}, nil
 }
 
-func (f *fakeAPI) ContainerRemove(_ context.Context, id string, _ container.RemoveOptions) error {
+func (f *fakeAPI) ContainerRemove(_ context.Context, id string, _ client.ContainerRemoveOptions) (client.ContainerRemoveResult, error) {
 	f.rec.add("remove %s", id)
 	if strings.HasPrefix(id, "id") {
-		return nil
+		return client.ContainerRemoveResult{}, nil
 	}
-	return errdefs.NotFound(errors.New("no such container: " + id))
+	return client.ContainerRemoveResult{}, errdefs.ErrNotFound.WithMessage("no such container: " + id)
 }
 
-func (f *fakeAPI) ContainerInspect(_ context.Context, id string) (types.ContainerJSON, error) {
-	state := &types.ContainerState{Running: !f.dead, OOMKilled: f.oomKilled}
+func (f *fakeAPI) ContainerInspect(_ context.Context, id string, _ client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
+	state := &container.State{Running: !f.dead, OOMKilled: f.oomKilled}
 	if f.dead {
 		state.ExitCode = 137
 	}
-	return types.ContainerJSON{ContainerJSONBase: &types.ContainerJSONBase{ID: id, State: state}}, nil
+	return client.ContainerInspectResult{Container: container.InspectResponse{ID: id, State: state}}, nil
 }
 
-func (f *fakeAPI) ContainerWait(ctx context.Context, _ string, _ container.WaitCondition) (<-chan container.WaitResponse, <-chan error) {
+func (f *fakeAPI) ContainerWait(ctx context.Context, _ string, _ client.ContainerWaitOptions) client.ContainerWaitResult {
 	res, errs := make(chan container.WaitResponse, 1), make(chan error, 1)
 	f.waitingOnce.Do(func() { close(f.waiting) })
 	go func() {
@@ -244,36 +255,36 @@ func (f *fakeAPI) ContainerWait(ctx context.Context, _ string, _ container.WaitC
 			errs <- ctx.Err()
 		}
 	}()
-	return res, errs
+	return client.ContainerWaitResult{Result: res, Error: errs}
 }
 
-func (f *fakeAPI) ContainerStatPath(context.Context, string, string) (container.PathStat, error) {
-	return container.PathStat{}, errdefs.NotFound(errors.New("no /sbin/init"))
+func (f *fakeAPI) ContainerStatPath(context.Context, string, client.ContainerStatPathOptions) (client.ContainerStatPathResult, error) {
+	return client.ContainerStatPathResult{}, errdefs.ErrNotFound.WithMessage("no /sbin/init")
 }
 
-func (f *fakeAPI) CopyFromContainer(context.Context, string, string) (io.ReadCloser, container.PathStat, error) {
-	return nil, container.PathStat{}, errdefs.NotFound(errors.New("no os-release"))
+func (f *fakeAPI) CopyFromContainer(context.Context, string, client.CopyFromContainerOptions) (client.CopyFromContainerResult, error) {
+	return client.CopyFromContainerResult{}, errdefs.ErrNotFound.WithMessage("no os-release")
 }
 
-func (f *fakeAPI) ContainerExecCreate(_ context.Context, id string, o container.ExecOptions) (types.IDResponse, error) {
+func (f *fakeAPI) ExecCreate(_ context.Context, id string, o client.ExecCreateOptions) (client.ExecCreateResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.execs = append(f.execs, o)
 	f.rec.add("exec in %s as %s", id, o.User)
-	return types.IDResponse{ID: "exec1"}, nil
+	return client.ExecCreateResult{ID: "exec1"}, nil
 }
 
-// ContainerExecInspect fails on a done ctx, as the real client does.
-func (f *fakeAPI) ContainerExecInspect(ctx context.Context, _ string) (container.ExecInspect, error) {
+// ExecInspect fails on a done ctx, as the real client does.
+func (f *fakeAPI) ExecInspect(ctx context.Context, _ string, _ client.ExecInspectOptions) (client.ExecInspectResult, error) {
 	if err := ctx.Err(); err != nil {
-		return container.ExecInspect{}, err
+		return client.ExecInspectResult{}, err
 	}
-	return container.ExecInspect{ExitCode: f.bootExit}, nil
+	return client.ExecInspectResult{ExitCode: f.bootExit}, nil
 }
 
-func (f *fakeAPI) ContainerExecAttach(context.Context, string, container.ExecAttachOptions) (types.HijackedResponse, error) {
+func (f *fakeAPI) ExecAttach(context.Context, string, client.ExecAttachOptions) (client.ExecAttachResult, error) {
 	if f.attachErr != nil {
-		return types.HijackedResponse{}, f.attachErr
+		return client.ExecAttachResult{}, f.attachErr
 	}
 	// The script goes in through the conn; the output comes back
 	// multiplexed, as dockerd sends it, once the script is in.
@@ -282,13 +293,20 @@ func (f *fakeAPI) ContainerExecAttach(context.Context, string, container.ExecAtt
 	go func() {
 		b, _ := io.ReadAll(theirs)
 		f.scripts <- string(b)
-		_, _ = stdcopy.NewStdWriter(outW, stdcopy.Stdout).Write([]byte(f.bootOutput))
+		_, _ = outW.Write(stdoutFrame(f.bootOutput))
 		if f.bootEnd != nil {
 			<-f.bootEnd
 		}
 		outW.Close()
 	}()
-	return types.HijackedResponse{Conn: closeWriter{ours}, Reader: bufio.NewReader(out)}, nil
+	return client.ExecAttachResult{HijackedResponse: client.HijackedResponse{Conn: closeWriter{ours}, Reader: bufio.NewReader(out)}}, nil
+}
+
+// stdoutFrame is data as one stdout frame of dockerd's multiplexed stream
+// (what stdcopy.StdCopy reads): stream 1, three zero bytes, the length as a
+// big-endian uint32, then the data.
+func stdoutFrame(data string) []byte {
+	return append(binary.BigEndian.AppendUint32([]byte{byte(stdcopy.Stdout), 0, 0, 0}, uint32(len(data))), data...)
 }
 
 // closeWriter ends the script stream the way a TCP half-close would.

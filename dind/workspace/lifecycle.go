@@ -11,9 +11,10 @@ import (
 	"time"
 
 	"cdr.dev/slog"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/errdefs"
-	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 )
 
 // probeRemoveTimeout bounds the removal of InspectImage's probe container.
@@ -22,8 +23,10 @@ const probeRemoveTimeout = 10 * time.Second
 // InspectImage learns what ContainerConfig needs from the image by creating
 // (never starting) a throwaway container and reading its filesystem.
 func InspectImage(ctx context.Context, api API, ref, runtime string) (img Image, err error) {
-	c, err := api.ContainerCreate(ctx, &container.Config{Image: ref, Entrypoint: []string{"/bin/true"}},
-		&container.HostConfig{Runtime: runtime}, nil, nil, "")
+	c, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config:     &container.Config{Image: ref, Entrypoint: []string{"/bin/true"}},
+		HostConfig: &container.HostConfig{Runtime: runtime},
+	})
 	if err != nil {
 		return Image{}, fmt.Errorf("inspect image %s: create probe: %w", ref, err)
 	}
@@ -32,11 +35,11 @@ func InspectImage(ctx context.Context, api API, ref, runtime string) (img Image,
 		// its own bound: a probe left behind holds the image for ever.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeRemoveTimeout)
 		defer cancel()
-		if rerr := api.ContainerRemove(rctx, c.ID, container.RemoveOptions{Force: true}); rerr != nil && !errdefs.IsNotFound(rerr) && err == nil {
+		if _, rerr := api.ContainerRemove(rctx, c.ID, client.ContainerRemoveOptions{Force: true}); rerr != nil && !errdefs.IsNotFound(rerr) && err == nil {
 			err = fmt.Errorf("inspect image %s: remove probe %s: %w", ref, c.ID, rerr)
 		}
 	}()
-	_, serr := api.ContainerStatPath(ctx, c.ID, "/sbin/init")
+	_, serr := api.ContainerStatPath(ctx, c.ID, client.ContainerStatPathOptions{Path: "/sbin/init"})
 	img.HasInit = serr == nil
 	img.OSReleaseID, err = osReleaseID(ctx, api, c.ID)
 	return img, err
@@ -46,15 +49,15 @@ func InspectImage(ctx context.Context, api API, ref, runtime string) (img Image,
 // to /usr/lib/os-release; an image without one has ID "".
 func osReleaseID(ctx context.Context, api API, id string) (string, error) {
 	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release"} {
-		rc, _, err := api.CopyFromContainer(ctx, id, p)
+		res, err := api.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: p})
 		if errdefs.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return "", fmt.Errorf("copy %s from %s: %w", p, id, err)
 		}
-		v, ok, err := parseOSRelease(rc)
-		rc.Close()
+		v, ok, err := parseOSRelease(res.Content)
+		res.Content.Close()
 		if err != nil || ok {
 			return v, err
 		}
@@ -85,15 +88,15 @@ func parseOSRelease(r io.Reader) (id string, ok bool, err error) {
 // Create removes any container called name (left by an earlier run of the
 // pod: its configuration may be stale), then creates and starts one.
 func Create(ctx context.Context, api API, name string, cfg *container.Config, host *container.HostConfig) (string, error) {
-	err := api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true})
+	_, err := api.ContainerRemove(ctx, name, client.ContainerRemoveOptions{Force: true})
 	if err != nil && !errdefs.IsNotFound(err) {
 		return "", fmt.Errorf("remove old container %s: %w", name, err)
 	}
-	c, err := api.ContainerCreate(ctx, cfg, host, nil, nil, name)
+	c, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: host, Name: name})
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", name, err)
 	}
-	if err := api.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+	if _, err := api.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
 		return "", fmt.Errorf("start container %s (%s): %w", name, c.ID, err)
 	}
 	return c.ID, nil
@@ -115,40 +118,41 @@ func (e Exit) String() string {
 // WaitExit blocks until container id stops, then reports how. An error
 // means dockerd could not tell (it died or restarted).
 func WaitExit(ctx context.Context, api API, id string) (Exit, error) {
-	resC, errC := api.ContainerWait(ctx, id, container.WaitConditionNotRunning)
+	w := api.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 	var e Exit
 	select {
-	case r := <-resC:
+	case r := <-w.Result:
 		e.Code = r.StatusCode
-	case err := <-errC:
+	case err := <-w.Error:
 		return Exit{}, fmt.Errorf("wait for container %s: %w", id, err)
 	}
-	info, err := api.ContainerInspect(ctx, id)
+	info, err := api.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
 		return e, fmt.Errorf("inspect container %s: %w", id, err)
 	}
-	if info.State != nil {
-		e.OOMKilled = info.State.OOMKilled
+	if s := info.Container.State; s != nil {
+		e.OOMKilled = s.OOMKilled
 	}
 	return e, nil
 }
 
 // Stopped reports whether container id has stopped, and how.
 func Stopped(ctx context.Context, api API, id string) (Exit, bool, error) {
-	info, err := api.ContainerInspect(ctx, id)
+	info, err := api.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
 		return Exit{}, false, fmt.Errorf("inspect container %s: %w", id, err)
 	}
-	if info.State == nil || info.State.Running {
+	s := info.Container.State
+	if s == nil || s.Running {
 		return Exit{}, false, nil
 	}
-	return Exit{Code: int64(info.State.ExitCode), OOMKilled: info.State.OOMKilled}, true, nil
+	return Exit{Code: int64(s.ExitCode), OOMKilled: s.OOMKilled}, true, nil
 }
 
 // Stop asks the container to stop, killing it after grace.
 func Stop(ctx context.Context, api API, id string, grace time.Duration) error {
 	secs := int((grace + time.Second - 1) / time.Second)
-	if err := api.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs}); err != nil && !errdefs.IsNotFound(err) {
+	if _, err := api.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &secs}); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("stop container %s: %w", id, err)
 	}
 	return nil
@@ -170,14 +174,14 @@ const bootstrapShell = `BINARY_DIR="${HOME:-/tmp}/.coder"; mkdir -p "$BINARY_DIR
 // outlives ctx, typically the start-up's (Coder's agent runs as long as the
 // workspace), so neither depends on ctx staying alive.
 func Bootstrap(ctx context.Context, api API, log slog.Logger, id, user, script string, env []string) error {
-	ex, err := api.ContainerExecCreate(ctx, id, container.ExecOptions{
+	ex, err := api.ExecCreate(ctx, id, client.ExecCreateOptions{
 		User: user, Env: env, Cmd: []string{"/bin/sh", "-c", bootstrapShell},
 		AttachStdin: true, AttachStdout: true, AttachStderr: true,
 	})
 	if err != nil {
 		return fmt.Errorf("bootstrap as %s in %s: create exec: %w", user, id, err)
 	}
-	resp, err := api.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
+	resp, err := api.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{})
 	if err != nil {
 		return fmt.Errorf("bootstrap as %s in %s: attach exec %s: %w", user, id, ex.ID, err)
 	}
@@ -201,7 +205,7 @@ func Bootstrap(ctx context.Context, api API, log slog.Logger, id, user, script s
 func logExit(ctx context.Context, api API, log slog.Logger, execID string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), execInspectTimeout)
 	defer cancel()
-	in, err := api.ContainerExecInspect(ctx, execID)
+	in, err := api.ExecInspect(ctx, execID, client.ExecInspectOptions{})
 	switch {
 	case err != nil:
 		log.Warn(ctx, "bootstrap status unknown", slog.Error(err))

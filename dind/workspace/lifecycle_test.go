@@ -14,11 +14,9 @@ import (
 	"time"
 
 	"cdr.dev/slog"
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/errdefs"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 )
 
 // captureSink keeps each entry as "message field=value ...".
@@ -97,26 +95,27 @@ type probeAPI struct {
 	removed []string
 }
 
-func (f *probeAPI) ContainerCreate(context.Context, *container.Config, *container.HostConfig, *network.NetworkingConfig, *ocispec.Platform, string) (container.CreateResponse, error) {
-	return container.CreateResponse{ID: "probe1"}, nil
+func (f *probeAPI) ContainerCreate(context.Context, client.ContainerCreateOptions) (client.ContainerCreateResult, error) {
+	return client.ContainerCreateResult{ID: "probe1"}, nil
 }
 
-func (f *probeAPI) ContainerRemove(_ context.Context, id string, _ container.RemoveOptions) error {
+func (f *probeAPI) ContainerRemove(_ context.Context, id string, _ client.ContainerRemoveOptions) (client.ContainerRemoveResult, error) {
 	f.removed = append(f.removed, id)
-	return nil
+	return client.ContainerRemoveResult{}, nil
 }
 
-func (f *probeAPI) ContainerStatPath(_ context.Context, _, p string) (container.PathStat, error) {
-	if _, ok := f.files[p]; ok {
-		return container.PathStat{Name: p}, nil
+func (f *probeAPI) ContainerStatPath(_ context.Context, _ string, o client.ContainerStatPathOptions) (client.ContainerStatPathResult, error) {
+	if _, ok := f.files[o.Path]; ok {
+		return client.ContainerStatPathResult{Stat: container.PathStat{Name: o.Path}}, nil
 	}
-	return container.PathStat{}, errdefs.NotFound(errors.New("no " + p))
+	return client.ContainerStatPathResult{}, errdefs.ErrNotFound.WithMessage("no " + o.Path)
 }
 
-func (f *probeAPI) CopyFromContainer(_ context.Context, _, p string) (io.ReadCloser, container.PathStat, error) {
+func (f *probeAPI) CopyFromContainer(_ context.Context, _ string, o client.CopyFromContainerOptions) (client.CopyFromContainerResult, error) {
+	p := o.SourcePath
 	h, ok := f.files[p]
 	if !ok {
-		return nil, container.PathStat{}, errdefs.NotFound(errors.New("no " + p))
+		return client.CopyFromContainerResult{}, errdefs.ErrNotFound.WithMessage("no " + p)
 	}
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
@@ -124,7 +123,7 @@ func (f *probeAPI) CopyFromContainer(_ context.Context, _, p string) (io.ReadClo
 	_ = tw.WriteHeader(h)
 	_, _ = tw.Write([]byte(f.bodies[p]))
 	_ = tw.Close()
-	return io.NopCloser(&b), container.PathStat{}, nil
+	return client.CopyFromContainerResult{Content: io.NopCloser(&b)}, nil
 }
 
 func TestInspectImage(t *testing.T) {
@@ -170,14 +169,14 @@ type pingAPI struct {
 	fails int
 }
 
-func (p *pingAPI) Ping(context.Context) (types.Ping, error) {
+func (p *pingAPI) Ping(context.Context, client.PingOptions) (client.PingResult, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.fails > 0 {
 		p.fails--
-		return types.Ping{}, errors.New("connection refused")
+		return client.PingResult{}, errors.New("connection refused")
 	}
-	return types.Ping{}, nil
+	return client.PingResult{}, nil
 }
 
 func TestWaitForAPI(t *testing.T) {
@@ -195,24 +194,24 @@ func TestWaitForAPI(t *testing.T) {
 
 type stateAPI struct {
 	API
-	state *types.ContainerState
+	state *container.State
 }
 
-func (s stateAPI) ContainerInspect(_ context.Context, id string) (types.ContainerJSON, error) {
-	return types.ContainerJSON{ContainerJSONBase: &types.ContainerJSONBase{ID: id, State: s.state}}, nil
+func (s stateAPI) ContainerInspect(_ context.Context, id string, _ client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
+	return client.ContainerInspectResult{Container: container.InspectResponse{ID: id, State: s.state}}, nil
 }
 
 func TestStopped(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name        string
-		state       *types.ContainerState
+		state       *container.State
 		want        Exit
 		wantStopped bool
 	}{
-		{name: "running", state: &types.ContainerState{Running: true}},
-		{name: "killed", state: &types.ContainerState{ExitCode: 137}, want: Exit{Code: 137}, wantStopped: true},
-		{name: "oom", state: &types.ContainerState{ExitCode: 137, OOMKilled: true}, want: Exit{Code: 137, OOMKilled: true}, wantStopped: true},
+		{name: "running", state: &container.State{Running: true}},
+		{name: "killed", state: &container.State{ExitCode: 137}, want: Exit{Code: 137}, wantStopped: true},
+		{name: "oom", state: &container.State{ExitCode: 137, OOMKilled: true}, want: Exit{Code: 137, OOMKilled: true}, wantStopped: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

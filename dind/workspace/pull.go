@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"cdr.dev/slog"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/errdefs"
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
 )
 
 // pullEvent is one line of dockerd's pull progress stream.
@@ -54,7 +54,7 @@ func (p *Progress) event(ctx context.Context, e pullEvent) {
 // EnsureImage uses ref when dockerd already has it, else pulls it with the
 // encoded registry auth ("" for none), logging progress.
 func EnsureImage(ctx context.Context, api API, ref, auth string, p *Progress) error {
-	_, _, err := api.ImageInspectWithRaw(ctx, ref)
+	_, err := api.ImageInspect(ctx, ref)
 	if err == nil {
 		p.Log.Info(ctx, "image present, not pulling", slog.F("image", ref))
 		return nil
@@ -63,7 +63,7 @@ func EnsureImage(ctx context.Context, api API, ref, auth string, p *Progress) er
 		return fmt.Errorf("inspect image %s: %w", ref, err)
 	}
 	p.Log.Info(ctx, "pulling image", slog.F("image", ref), slog.F("with_auth", auth != ""))
-	rc, err := api.ImagePull(ctx, ref, image.PullOptions{RegistryAuth: auth})
+	rc, err := api.ImagePull(ctx, ref, client.ImagePullOptions{RegistryAuth: auth})
 	if err != nil {
 		return fmt.Errorf("pull %s: %w", ref, err)
 	}

@@ -13,7 +13,8 @@ import (
 
 	"cdr.dev/slog"
 	"cdr.dev/slog/sloggers/slogjson"
-	"github.com/docker/docker/api/types/container"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 	"github.com/spf13/afero"
 
 	"github.com/envbox/envbox/embed"
@@ -155,7 +156,7 @@ func TestRunDockerSIGTERM(t *testing.T) {
 	if want := []string{"ENVBOX_DELEGATE_ATTEMPTS=100", "CODER_AGENT_TOKEN=", "CODER_IMAGE_PULL_SECRET="}; !reflect.DeepEqual(d.env, want) {
 		t.Errorf("dockerd env = %q, want %q", d.env, want)
 	}
-	wantExec := []container.ExecOptions{{
+	wantExec := []client.ExecCreateOptions{{
 		User: "coder", Env: []string{"CODER_AGENT_TOKEN=" + testToken},
 		Cmd:         []string{"/bin/sh", "-c", `BINARY_DIR="${HOME:-/tmp}/.coder"; mkdir -p "$BINARY_DIR" 2>/dev/null || BINARY_DIR=$(mktemp -d); export BINARY_DIR; exec /bin/sh -s`},
 		AttachStdin: true, AttachStdout: true, AttachStderr: true,
