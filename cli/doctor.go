@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/moby/moby/client"
 	"github.com/spf13/afero"
 	"github.com/spf13/cobra"
 
@@ -91,7 +90,7 @@ or nothing could be checked; 2 a bad flag or environment value.
 			if cfg.PID == "self" {
 				cfg.PID = strconv.Itoa(os.Getpid())
 			}
-			deps := doctorDeps{Fs: afero.NewOsFs(), Inode: doctor.OSInode, NewDocker: newDoctorDocker}
+			deps := doctorDeps{Fs: afero.NewOsFs(), Inode: doctor.OSInode, NewDocker: doctor.NewClient}
 			return runDoctor(c.Context(), c.OutOrStdout(), cfg, deps)
 		},
 	}
@@ -153,14 +152,4 @@ func connectDocker(chk *doctor.Checker, host string, deps doctorDeps) error {
 	}
 	chk.Docker = d
 	return nil
-}
-
-// newDoctorDocker is the official client, speaking whatever API version the
-// daemon offers.
-func newDoctorDocker(host string) (doctor.Docker, error) {
-	c, err := client.New(client.WithHost(host))
-	if err != nil {
-		return nil, fmt.Errorf("docker client for %s: %w", host, err)
-	}
-	return c, nil
 }

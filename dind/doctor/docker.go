@@ -21,6 +21,16 @@ type Docker interface {
 
 var _ Docker = (*client.Client)(nil)
 
+// NewClient is the official client for host (unix:// or tcp://), speaking
+// whatever API version the daemon offers.
+func NewClient(host string) (Docker, error) {
+	c, err := client.New(client.WithHost(host))
+	if err != nil {
+		return nil, fmt.Errorf("docker client for %s: %w", host, err)
+	}
+	return c, nil
+}
+
 // containers checks every running container, sorted by name. A failed
 // listing is an offender: nothing proves the containers are attributed.
 func (v view) containers(ctx context.Context) []Subject {
