@@ -48,14 +48,35 @@ func PeerCreds(c *net.UnixConn) (Creds, error) {
 	if err != nil {
 		return Creds{}, fmt.Errorf("getsockopt SO_PEERCRED: %w", err)
 	}
+	return credsOf(cred, pidfd, pfdErr, kernelRelease)
+}
+
+// credsOf decides what a SO_PEERPIDFD answer means. Only ENOPROTOOPT says
+// the kernel lacks the option (before 6.5): the pid alone is used then,
+// with the window the README describes. Every other error fails closed:
+// EINVAL in particular is what kernels 6.5 to about 6.15 return for a peer
+// already reaped, so taking it for an old kernel would reopen the pid-reuse
+// window. The error names the kernel release, since what it means depends
+// on it.
+func credsOf(cred *unix.Ucred, pidfd int, pfdErr error, kernel func() string) (Creds, error) {
 	switch {
-	case errors.Is(pfdErr, unix.ENOPROTOOPT), errors.Is(pfdErr, unix.EINVAL):
-		pidfd = -1 // kernel older than 6.5: the pid alone, see README
-	case pfdErr != nil:
-		// ESRCH: the process is gone already.
-		return Creds{}, fmt.Errorf("getsockopt SO_PEERPIDFD for pid %d: %w", cred.Pid, pfdErr)
+	case pfdErr == nil:
+	case errors.Is(pfdErr, unix.ENOPROTOOPT):
+		pidfd = -1
+	default:
+		return Creds{}, fmt.Errorf("getsockopt SO_PEERPIDFD for pid %d on kernel %s: %w: "+
+			"the calling process cannot be told from one reusing its pid", cred.Pid, kernel(), pfdErr)
 	}
 	return Creds{PID: cred.Pid, UID: int32(cred.Uid), GID: int32(cred.Gid), PidFD: pidfd}, nil
+}
+
+// kernelRelease is uname -r, for messages.
+func kernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	return unix.ByteSliceToString(u.Release[:])
 }
 
 // identify reads the peer's cgroups once, at accept time, with within

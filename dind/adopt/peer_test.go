@@ -71,6 +71,9 @@ func postCreate(hc *http.Client, body string) (int, string, error) {
 // at the cgroup2 root of /sys/fs/cgroup/unified).
 func childInCgroup(t *testing.T, env ...string) (*cgtestChild, string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("creates a cgroup: not in -short (make unit)")
+	}
 	cg := cgtest.New(t)
 	rel, err := filepath.Rel(cgtest.Root, cg.Path)
 	if err != nil {

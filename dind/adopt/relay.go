@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 )
 
@@ -19,22 +20,24 @@ var relayPool = sync.Pool{New: func() any {
 // writes only while more input is already at hand and flushes before any
 // read that could wait, so nothing is held back from a stream.
 type relay struct {
-	src  *bufio.Reader
-	dst  *bufio.Writer
-	data io.Writer // receives the decoded payload when not nil
-	buf  []byte
+	src    *bufio.Reader
+	dst    *bufio.Writer
+	data   io.Writer // receives the decoded payload when not nil
+	before func()    // runs before a read that may wait, when not nil
+	buf    []byte
 }
 
 // copyBody writes prefix (a message head) and then one body framed by f
 // from src to raw, verbatim (chunk sizes and trailers included), and the
-// decoded payload to data when data is not nil. An untilClose body needs the
-// whole connection: the caller splices it.
-func copyBody(raw io.Writer, src *bufio.Reader, f framing, data io.Writer, prefix []byte) error {
+// decoded payload to data when data is not nil. before, when not nil, runs
+// before each read that may wait (to set a deadline). An untilClose body
+// needs the whole connection: the caller splices it.
+func copyBody(raw io.Writer, src *bufio.Reader, f framing, data io.Writer, prefix []byte, before func()) error {
 	r := relayPool.Get().(*relay)
-	r.src, r.data = src, data
+	r.src, r.data, r.before = src, data, before
 	r.dst.Reset(raw)
 	defer func() {
-		r.src, r.data = nil, nil
+		r.src, r.data, r.before = nil, nil, nil
 		r.dst.Reset(nil)
 		relayPool.Put(r)
 	}()
@@ -59,6 +62,9 @@ func copyBody(raw io.Writer, src *bufio.Reader, f framing, data io.Writer, prefi
 func (r *relay) willBlock(needLine bool) error {
 	b, _ := r.src.Peek(r.src.Buffered())
 	if len(b) == 0 || needLine && bytes.IndexByte(b, '\n') < 0 {
+		if r.before != nil {
+			r.before()
+		}
 		return r.dst.Flush()
 	}
 	return nil
@@ -137,4 +143,18 @@ func (r *relay) copyTrailers() error {
 			return nil
 		}
 	}
+}
+
+// relayStream copies a hijacked stream from src (whose first bytes may sit
+// in buffered) to dst until src ends.
+func relayStream(dst, src *net.UnixConn, buffered *bufio.Reader) error {
+	if n := buffered.Buffered(); n > 0 {
+		b, _ := buffered.Peek(n)
+		if _, err := dst.Write(b); err != nil {
+			return err
+		}
+		_, _ = buffered.Discard(n)
+	}
+	_, err := io.Copy(dst, src)
+	return err
 }
