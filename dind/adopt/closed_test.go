@@ -431,4 +431,3 @@ func TestProxyPeerEINVAL(t *testing.T) {
 		t.Errorf("dockerd saw %d creates, want 0", n)
 	}
 }
-

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"strings"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -62,9 +62,11 @@ const (
 	maxBusy = 64
 )
 
-func (p *Proxy) idleTimeout() time.Duration   { return orDefault(p.IdleTimeout, DefaultIdleTimeout) }
-func (p *Proxy) headerTimeout() time.Duration { return orDefault(p.HeaderTimeout, DefaultHeaderTimeout) }
-func (p *Proxy) bodyTimeout() time.Duration   { return orDefault(p.BodyTimeout, DefaultBodyTimeout) }
+func (p *Proxy) idleTimeout() time.Duration { return orDefault(p.IdleTimeout, DefaultIdleTimeout) }
+func (p *Proxy) headerTimeout() time.Duration {
+	return orDefault(p.HeaderTimeout, DefaultHeaderTimeout)
+}
+func (p *Proxy) bodyTimeout() time.Duration { return orDefault(p.BodyTimeout, DefaultBodyTimeout) }
 
 func (p *Proxy) maxConns() int64 {
 	if p.MaxConns > 0 {
