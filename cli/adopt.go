@@ -21,6 +21,7 @@ type adoptConfig struct {
 	Listen        string
 	Upstream      string
 	AllowOverride bool
+	MaxConns      int
 	LogFormat     string
 	Debug         bool
 }
@@ -57,6 +58,7 @@ Environment:
 	f.StringVar(&cfg.Listen, "listen", "/var/run/docker.sock", "unix socket to serve the Docker API on (path or unix://path)")
 	f.StringVar(&cfg.Upstream, "upstream", "/var/run/docker-real.sock", "dockerd's real unix socket")
 	f.BoolVar(&cfg.AllowOverride, "allow-override", false, "let a create keep a CgroupParent other than its creator's (permissive)")
+	f.IntVar(&cfg.MaxConns, "max-connections", adopt.DefaultMaxConns, "client connections served at once; one more is answered 503")
 	f.BoolVar(&cfg.Debug, "debug", false, "log every connection")
 	return cmd
 }
@@ -78,6 +80,9 @@ func (c *adoptConfig) validate() error {
 	if !strings.HasPrefix(c.Upstream, "/") {
 		return fmt.Errorf("--upstream %q: want an absolute socket path (dockerd's unix socket)", c.Upstream)
 	}
+	if c.MaxConns < 1 {
+		return fmt.Errorf("--max-connections %d: want at least 1", c.MaxConns)
+	}
 	if c.Upstream == p {
 		return fmt.Errorf("--upstream %q and --listen %q name the same socket", c.Upstream, c.Listen)
 	}
@@ -92,7 +97,7 @@ func runAdopt(ctx context.Context, log slog.Logger, cfg adoptConfig) error {
 	if err != nil {
 		return err
 	}
-	p := &adopt.Proxy{Upstream: cfg.Upstream, AllowOverride: cfg.AllowOverride, Fs: afero.NewOsFs(), Log: log}
+	p := &adopt.Proxy{Upstream: cfg.Upstream, AllowOverride: cfg.AllowOverride, MaxConns: cfg.MaxConns, Fs: afero.NewOsFs(), Log: log}
 	log.Info(ctx, "adopt-proxy serving", slog.F("listen", ln.Addr().String()), slog.F("upstream", cfg.Upstream),
 		slog.F("allow_override", cfg.AllowOverride))
 	return p.Serve(ctx, ln)

@@ -36,7 +36,7 @@ func checkBuildBody(h *reqHead) error {
 	mt, _, _ := bytes.Cut(h.contentType, []byte(";"))
 	mt = bytes.ToLower(trimOWS(mt))
 	if h.framing.kind != noBody && (string(mt) == "application/x-www-form-urlencoded" || bytes.HasPrefix(mt, []byte("multipart/"))) {
-		return fmt.Errorf("a %s body: dockerd would read build options, cgroupparent included, from it before the query; "+
+		return fmt.Errorf("a body of type %s: dockerd would read build options, cgroupparent included, from it before the query; "+
 			"send them in the query and the context as application/x-tar", mt)
 	}
 	return nil

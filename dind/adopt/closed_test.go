@@ -99,7 +99,7 @@ func TestProxyStartChunked(t *testing.T) {
 func TestProxyBuildFormBody(t *testing.T) {
 	t.Parallel()
 	refused := func(mt string) string {
-		return `envbox adopt-proxy: build from pid 4242 refused: a ` + mt + ` body: dockerd would read build options, cgroupparent ` +
+		return `envbox adopt-proxy: build from pid 4242 refused: a body of type ` + mt + `: dockerd would read build options, cgroupparent ` +
 			`included, from it before the query; send them in the query and the context as application/x-tar`
 	}
 	tests := []struct{ name, contentType, body, want string }{
