@@ -19,7 +19,7 @@ func (c *conn) build(ctx context.Context, head []byte, h *reqHead) (bool, error)
 		return c.refuseRequest(ctx, h, http.StatusBadRequest, fmt.Sprintf("envbox adopt-proxy: build from pid %d refused: %v", c.peer.PID, err))
 	}
 	_, rawQuery, _ := bytes.Cut(h.target, []byte("?"))
-	q, err := c.p.adoptBuild(ctx, c.peer, string(rawQuery))
+	q, err := c.p.adoptBuild(ctx, c.peerCgroups(), string(rawQuery))
 	if err != nil {
 		return c.refuseRequest(ctx, h, statusOf(err), err.Error())
 	}

@@ -1,6 +1,8 @@
 package adopt
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -429,5 +431,27 @@ func TestProxyPeerEINVAL(t *testing.T) {
 	}
 	if n := up.creates.Load(); n != 0 {
 		t.Errorf("dockerd saw %d creates, want 0", n)
+	}
+}
+
+// TestProxyFixedUploadSpliced: a Content-Length body large enough to be
+// spliced arrives whole, and the connection carries on.
+func TestProxyFixedUploadSpliced(t *testing.T) {
+	t.Parallel()
+	up := startFakeDockerd(t, "cgroupfs")
+	p := startProxy(t, up, cgroupV2Pod, nil)
+	hc := client(p.sock)
+	ctx := make([]byte, 3<<20+17)
+	for i := range ctx {
+		ctx[i] = byte(i * 7)
+	}
+	sum := sha256.Sum256(ctx)
+	code, body := do(t, hc, "POST", "/v1.47/build?t=x", string(ctx))
+	want := fmt.Sprintf("{\"stream\":\"%d bytes sha256:%s cgroupparent=/docker/3f1c9a\"}\n", len(ctx), hex.EncodeToString(sum[:]))
+	if code != 200 || body != want {
+		t.Errorf("build = %d %q, want 200 %q", code, body, want)
+	}
+	if code, body := do(t, hc, "GET", "/_ping", ""); code != 200 || body != "OK" {
+		t.Errorf("ping after the upload = %d %q, want 200 OK", code, body)
 	}
 }

@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"cdr.dev/slog"
+	"golang.org/x/sys/unix"
 )
 
 // conn is one client connection and its own connection to dockerd. Requests
@@ -39,9 +41,14 @@ func (p *Proxy) serveConn(ctx context.Context, client *net.UnixConn) {
 		refuseEarly(client, http.StatusBadGateway, fmt.Sprintf("envbox adopt-proxy: dial dockerd at %s: %v", p.Upstream, err))
 		return
 	}
-	pr := p.identify(client, func(read func() error) error { return inDockerdNS(up, read) })
-	c := &conn{p: p, peer: pr, client: client, up: up, cr: bufio.NewReader(client), ur: bufio.NewReader(up)}
-	defer c.close()
+	pr := p.peerCreds(client)
+	if pr.PidFD < 0 {
+		// Without a pidfd, only reading now keeps the window for pid
+		// reuse as short as it can be.
+		p.readCgroup(&pr, func(read func() error) error { return inDockerdNS(up, read) })
+	}
+	c := &conn{p: p, peer: pr, client: client, up: up, cr: getReader(&clientReaders, client), ur: getReader(&upReaders, up)}
+	defer c.release()
 	if !p.track(ctx, c) {
 		return
 	}
@@ -72,9 +79,45 @@ func refuseEarly(c *net.UnixConn, status int, msg string) {
 	_ = writeError(c, status, msg, true)
 }
 
+// peerCgroups returns the peer, its cgroups read on first use.
+func (c *conn) peerCgroups() peer {
+	c.p.readCgroup(&c.peer, func(read func() error) error { return inDockerdNS(c.up, read) })
+	return c.peer
+}
+
 func (c *conn) close() {
 	c.client.Close()
 	c.up.Close()
+}
+
+// release closes the pair and keeps its buffers for the next connection,
+// once no goroutine of this one reads them.
+func (c *conn) release() {
+	c.close()
+	if !c.peer.read && c.peer.PidFD >= 0 {
+		_ = unix.Close(c.peer.PidFD)
+	}
+	if c.next != nil {
+		<-c.next
+	}
+	putReader(&clientReaders, c.cr)
+	putReader(&upReaders, c.ur)
+}
+
+var (
+	clientReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, clientBuf) }}
+	upReaders     = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, upBuf) }}
+)
+
+func getReader(pool *sync.Pool, c *net.UnixConn) *bufio.Reader {
+	br := pool.Get().(*bufio.Reader)
+	br.Reset(c)
+	return br
+}
+
+func putReader(pool *sync.Pool, br *bufio.Reader) {
+	br.Reset(nil)
+	pool.Put(br)
 }
 
 // exchange relays one request and its response; keep reports whether the
@@ -140,7 +183,7 @@ func (c *conn) forward(h *reqHead, head []byte) (bool, error) {
 	next := make(chan error, 1)
 	c.next = next
 	go func() {
-		err := copyBody(c.up, c.cr, h.framing, nil, head, c.bodyDeadline)
+		err := c.sendBody(h.framing, head)
 		if err != nil {
 			// A body cut short or malformed: dockerd waits for the rest
 			// and the relay for dockerd. Neither side can carry on.
@@ -154,6 +197,25 @@ func (c *conn) forward(h *reqHead, head []byte) (bool, error) {
 		next <- c.watch()
 	}()
 	return c.relay(h, sent)
+}
+
+// spliceMin is the body size from which a fixed-length body bypasses the
+// proxy's memory.
+const spliceMin = 256 << 10
+
+// sendBody sends head and the request body framed by f.
+func (c *conn) sendBody(f framing, head []byte) error {
+	k := c.cr.Buffered()
+	if f.kind != fixedBody || f.n-int64(k) < spliceMin {
+		return copyBody(c.up, c.cr, f, nil, head, c.bodyDeadline)
+	}
+	b, _ := c.cr.Peek(k) // all body: k < f.n
+	if err := writeAll(c.up, head, b); err != nil {
+		return err
+	}
+	_, _ = c.cr.Discard(k)
+	_, err := spliceConn(c.up, c.client, f.n-int64(k), c.bodyDeadline)
+	return err
 }
 
 // sendWhole writes a request without a body, or with one already in msg.

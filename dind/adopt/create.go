@@ -21,7 +21,7 @@ func (c *conn) create(ctx context.Context, head []byte, h *reqHead) (bool, error
 	if err != nil {
 		return false, c.refuse(http.StatusBadRequest, fmt.Sprintf("envbox adopt-proxy: read container create body: %v", err), true)
 	}
-	out, parent, err := c.p.adopt(ctx, c.peer, body)
+	out, parent, err := c.p.adopt(ctx, c.peerCgroups(), body)
 	if err != nil {
 		c.p.Log.Warn(ctx, "refused container create", slog.F("peer_pid", c.peer.PID), slog.Error(err))
 		return !h.close, c.refuse(statusOf(err), err.Error(), h.close)

@@ -415,34 +415,6 @@ func chunkSize(line []byte) (int64, error) {
 	return int64(n), nil
 }
 
-// readLine returns one CRLF-terminated line, bounded by maxChunkLine. A bare
-// LF or a stray CR is an error, as in net/http: both ends must agree on
-// framing.
-func readLine(src *bufio.Reader) ([]byte, error) {
-	var line []byte
-	for {
-		frag, err := src.ReadSlice('\n')
-		if line == nil && err == nil {
-			line = frag // the common case: no copy
-		} else {
-			line = append(line, frag...)
-		}
-		if len(line) > maxChunkLine {
-			return nil, fmt.Errorf("line longer than %d bytes", maxChunkLine)
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if err != nil {
-			return nil, noEOF(err)
-		}
-		if bytes.IndexByte(line, '\r') != len(line)-2 {
-			return nil, fmt.Errorf("line %q does not end in its only CR and LF", line)
-		}
-		return line, nil
-	}
-}
-
 // withLength rewrites a request head for a new body of n bytes: drops
 // Content-Length, Transfer-Encoding and Expect and adds Content-Length: n.
 // Every other line keeps its bytes. The head was accepted by parseRequest:
