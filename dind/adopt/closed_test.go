@@ -455,3 +455,38 @@ func TestProxyFixedUploadSpliced(t *testing.T) {
 		t.Errorf("ping after the upload = %d %q, want 200 OK", code, body)
 	}
 }
+
+// TestProxyReusesDockerdConnection: a client that leaves at a request
+// boundary leaves its dockerd connection to the next client; one that
+// leaves a stream, or asks to close, does not.
+func TestProxyReusesDockerdConnection(t *testing.T) {
+	t.Parallel()
+	up := startFakeDockerd(t, "cgroupfs")
+	p := startProxy(t, up, cgroupV2Pod, nil)
+	ping := "GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n"
+	for i := range 3 {
+		c, br := rawConn(t, p.sock)
+		_, _ = io.WriteString(c, ping)
+		if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("ping %d: %v %v", i, resp, err)
+		}
+		c.Close()
+	}
+	// The third client may come before the second's connection is kept.
+	if n := up.conns.Load(); n > 2 {
+		t.Errorf("dockerd saw %d connections for 3 clients one after the other, want at most 2", n)
+	}
+	// A stream left by its client half-closes dockerd's side: never kept.
+	c, br := rawConn(t, p.sock)
+	_, _ = io.WriteString(c, "GET /v1.47/events HTTP/1.1\r\nHost: d\r\n\r\n")
+	if _, err := http.ReadResponse(br, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	<-up.evDone
+	for i := range 3 {
+		if code, body := do(t, oneShot(p.sock), "GET", "/_ping", ""); code != 200 || body != "OK" {
+			t.Errorf("ping %d after the stream = %d %q", i, code, body)
+		}
+	}
+}

@@ -26,6 +26,10 @@ type conn struct {
 	ur     *bufio.Reader // from dockerd
 	// head and rhead are the request and response head buffers, reused.
 	head, rhead []byte
+	// clean: the last exchange left dockerd's connection at a request
+	// boundary, nothing unread; dirty: something may have changed it for
+	// good (a half-close for a client gone, a hijack).
+	clean, dirty bool
 	// next, when not nil, delivers the end of the wait for the client's
 	// next byte once the last request body is sent: nil when data is
 	// there, the read error when the client is gone. It keeps cr read by
@@ -35,7 +39,7 @@ type conn struct {
 
 func (p *Proxy) serveConn(ctx context.Context, client *net.UnixConn) {
 	defer client.Close()
-	up, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: p.Upstream, Net: "unix"})
+	up, err := p.dialUp()
 	if err != nil {
 		p.Log.Error(ctx, "dial dockerd", slog.F("upstream", p.Upstream), slog.Error(err))
 		refuseEarly(client, http.StatusBadGateway, fmt.Sprintf("envbox adopt-proxy: dial dockerd at %s: %v", p.Upstream, err))
@@ -93,7 +97,12 @@ func (c *conn) close() {
 // release closes the pair and keeps its buffers for the next connection,
 // once no goroutine of this one reads them.
 func (c *conn) release() {
-	c.close()
+	c.client.Close()
+	if c.clean && !c.dirty && c.ur.Buffered() == 0 {
+		c.p.keepUp(c.up)
+	} else {
+		c.up.Close()
+	}
 	if !c.peer.read && c.peer.PidFD >= 0 {
 		_ = unix.Close(c.peer.PidFD)
 	}
@@ -126,6 +135,7 @@ func (c *conn) exchange(ctx context.Context) (keep bool, err error) {
 	if err := c.awaitRequest(); err != nil {
 		return false, err
 	}
+	c.clean = false
 	_ = c.client.SetReadDeadline(time.Now().Add(c.p.headerTimeout()))
 	head, err := readHead(c.cr, c.head)
 	if err != nil {
@@ -182,6 +192,7 @@ func (c *conn) forward(h *reqHead, head []byte) (bool, error) {
 	sent := make(chan error, 1)
 	next := make(chan error, 1)
 	c.next = next
+	c.dirty = true // the goroutine may half-close dockerd's side
 	go func() {
 		err := c.sendBody(h.framing, head)
 		if err != nil {
@@ -254,6 +265,7 @@ func (c *conn) relay(h *reqHead, sent <-chan error) (bool, error) {
 		}
 		f := responseFraming(&rh, h.method)
 		if rh.status == http.StatusSwitchingProtocols || f.kind == untilClose {
+			c.dirty = true
 			if _, err := c.client.Write(head); err != nil {
 				return false, err
 			}
@@ -270,6 +282,7 @@ func (c *conn) relay(h *reqHead, sent <-chan error) (bool, error) {
 			// client hangs up.
 			next := make(chan error, 1)
 			c.next = next
+			c.dirty = true
 			_ = c.client.SetReadDeadline(time.Time{})
 			go func() { next <- c.watch() }()
 		}
@@ -281,7 +294,9 @@ func (c *conn) relay(h *reqHead, sent <-chan error) (bool, error) {
 				return false, err
 			}
 		}
-		return !rh.close && !h.close, nil
+		keep := !rh.close && !h.close
+		c.clean = keep
+		return keep, nil
 	}
 }
 

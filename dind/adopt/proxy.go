@@ -46,7 +46,10 @@ type Proxy struct {
 	cache driverCache
 	mu    sync.Mutex
 	conns map[*conn]struct{}
-	open  atomic.Int64 // connections being served
+	idle  []idleUp // connections to dockerd kept for the next client
+	// closing: Serve is ending; no connection is kept.
+	closing bool
+	open    atomic.Int64 // connections being served
 	busy  atomic.Int64 // connections being refused for the bound
 }
 
@@ -131,6 +134,7 @@ func (p *Proxy) Serve(ctx context.Context, ln *net.UnixListener) error {
 	stop := context.AfterFunc(ctx, func() {
 		ln.Close()
 		p.closeAll()
+		p.closeIdle()
 	})
 	defer stop()
 	p.Log.Info(ctx, "accepting connections", slog.F("kernel", kernelRelease()), slog.F("max_connections", p.maxConns()),
