@@ -50,7 +50,7 @@ type Proxy struct {
 	// closing: Serve is ending; no connection is kept.
 	closing bool
 	open    atomic.Int64 // connections being served
-	busy  atomic.Int64 // connections being refused for the bound
+	busy    atomic.Int64 // connections being refused for the bound
 }
 
 // Defaults of the Proxy's bounds. dockerd itself waits 5 minutes for a
