@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,6 +108,9 @@ func compareClients(b *testing.B, hd, hp *http.Client, work func(*http.Client) e
 		}
 	}
 	b.ReportMetric(float64(tp)/float64(td), "ratio")
+	if la, err := loadAverage(); err == nil {
+		b.ReportMetric(la, "loadavg")
+	}
 	b.ReportMetric(float64(td.Microseconds())/float64(b.N), "direct-µs/op")
 	b.ReportMetric(float64(tp.Microseconds())/float64(b.N), "proxied-µs/op")
 }
@@ -131,4 +137,15 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// loadAverage is the 1-minute load average, reported beside the ratios:
+// on a busy machine they mean little.
+func loadAverage() (float64, error) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, err
+	}
+	f, _, _ := strings.Cut(string(b), " ")
+	return strconv.ParseFloat(f, 64)
 }

@@ -253,6 +253,8 @@ func TestProxySmuggling(t *testing.T) {
 			want: errorResponse(400, "envbox adopt-proxy: parse request: both Content-Length and Transfer-Encoding: refused (request smuggling)", true)},
 		{name: "space_before_colon", in: "POST /v1.47/containers/4b2f/kill HTTP/1.1\r\nHost: d\r\nContent-Length : 51\r\n\r\n" + create,
 			want: errorResponse(400, `envbox adopt-proxy: parse request: malformed header line "Content-Length : 51"`, true)},
+		{name: "expect_continue_refused_route", in: "POST /v1.47/services/create HTTP/1.1\r\nHost: d\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+			want: errorResponse(400, "envbox adopt-proxy: refused POST /v1.47/services/create: "+whySwarm, true)},
 		{name: "pipelined_after_refusal", in: "POST /v1.47/containers/create HTTP/1.1\r\nHost: d\r\nContent-Length: 51\r\n\r\n" + create +
 			"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n",
 			want: errorResponse(400, `envbox adopt-proxy: container create from pid 4242 refused: HostConfig.CgroupParent "/evil" conflicts with the `+
