@@ -492,3 +492,52 @@ func TestProxyReusesDockerdConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestQuiet: a kept dockerd connection is reused only when dockerd has
+// neither written nor closed it.
+func TestQuiet(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		do   func(peer *net.UnixConn)
+		want bool
+	}{
+		{name: "idle", do: func(*net.UnixConn) {}, want: true},
+		{name: "data", do: func(peer *net.UnixConn) { _, _ = peer.Write([]byte("HTTP/1.1 400")) }},
+		{name: "closed", do: func(peer *net.UnixConn) { peer.Close() }},
+	}
+	for _, tt := range tests {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := fileConn(t, fds[0]), fileConn(t, fds[1])
+		tt.do(b)
+		if got := quiet(a); got != tt.want {
+			t.Errorf("%s: quiet = %v, want %v", tt.name, got, tt.want)
+		}
+		a.Close()
+		b.Close()
+	}
+	closed := func() *net.UnixConn {
+		fds, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+		_ = unix.Close(fds[1])
+		c := fileConn(t, fds[0])
+		c.Close()
+		return c
+	}()
+	if quiet(closed) {
+		t.Errorf("quiet(a closed connection) = true, want false")
+	}
+}
+
+func fileConn(t *testing.T, fd int) *net.UnixConn {
+	t.Helper()
+	f := os.NewFile(uintptr(fd), "socketpair")
+	defer f.Close()
+	c, err := net.FileConn(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.(*net.UnixConn)
+}

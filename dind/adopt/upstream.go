@@ -66,12 +66,11 @@ func quiet(c *net.UnixConn) bool {
 		return false
 	}
 	var b [1]byte
-	var n int
 	var rerr error
 	if err := raw.Control(func(fd uintptr) {
-		n, _, rerr = unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		_, _, rerr = unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
 	}); err != nil {
 		return false
 	}
-	return n < 0 || rerr == unix.EAGAIN
+	return rerr == unix.EAGAIN // nothing to read, and not closed
 }
