@@ -136,49 +136,53 @@ func TestAdoptProxyOldAPIAndFormBuildStayAdopted(t *testing.T) {
 		n, _ := strconv.Atoi(out[i+1:])
 		return n, strings.TrimSpace(out[:i])
 	}
-	code, version := api("", d.sock(), "GET", "/v1.23/version", "", "")
-	t.Logf("dockerd GET /v1.23/version: %d %s", code, version)
-	if code != 200 || !strings.Contains(version, `"MinAPIVersion":"1.12"`) {
-		t.Fatalf("dockerd does not serve API 1.23 (GET /v1.23/version = %d %s)", code, version)
+	code, out := api("", d.sock(), "GET", "/version", "", "")
+	var version struct{ Version, MinAPIVersion string }
+	if err := json.Unmarshal([]byte(out), &version); code != 200 || err != nil {
+		t.Fatalf("GET /version = %d %s, %v", code, out, err)
 	}
-
+	// dockerd 20.10 serves API 1.12 and up; from 25.0 the minimum is 1.24,
+	// and dockerd itself refuses start bodies.
+	minor, _ := strconv.Atoi(strings.TrimPrefix(version.MinAPIVersion, "1."))
+	old := minor <= 23
+	t.Logf("dockerd %s, minimum API %s: API 1.23 start bodies applied by dockerd: %v", version.Version, version.MinAPIVersion, old)
+	api23 := "/v1.23"
+	if !old {
+		api23 = "/v" + version.MinAPIVersion
+	}
 	createBody := func(argv []string) string {
 		b, _ := json.Marshal(map[string]any{"Image": baseImage, "Cmd": argv, "NetworkDisabled": true, "HostConfig": map[string]any{"NetworkMode": "none"}})
 		return string(b)
 	}
-	// Straight on dockerd: a 1.23 start body resets the adopted parent.
-	code, out := api(peer, sock, "POST", "/v1.23/containers/create", "application/json", createBody([]string{"true"}))
-	if code != 201 {
-		t.Fatalf("create through the proxy = %d %s", code, out)
-	}
 	var created struct{ Id string }
-	if err := json.Unmarshal([]byte(out), &created); err != nil {
-		t.Fatal(err)
-	}
-	if code, out := api("", d.sock(), "POST", "/v1.23/containers/"+created.Id+"/start", "application/json", `{"Memory":0}`); code != 204 {
-		t.Fatalf("direct start with a body = %d %s", code, out)
-	}
-	if parent, err := dockerCLI(t, "", d.sock(), "inspect", "-f", "{{.HostConfig.CgroupParent}}", created.Id); err != nil || parent != "\n" {
-		t.Errorf("direct 1.23 start {\"Memory\":0}: CgroupParent = %q, %v; want it reset to \"\" (the threat is real)", parent, err)
+	if old {
+		// Straight on dockerd: a 1.23 start body resets the adopted parent.
+		code, out := api(peer, sock, "POST", api23+"/containers/create", "application/json", createBody([]string{"true"}))
+		if err := json.Unmarshal([]byte(out), &created); code != 201 || err != nil {
+			t.Fatalf("create through the proxy = %d %s, %v", code, out, err)
+		}
+		if code, out := api("", d.sock(), "POST", api23+"/containers/"+created.Id+"/start", "application/json", `{"Memory":0}`); code != 204 {
+			t.Fatalf("direct start with a body = %d %s", code, out)
+		}
+		if parent, err := dockerCLI(t, "", d.sock(), "inspect", "-f", "{{.HostConfig.CgroupParent}}", created.Id); err != nil || parent != "\n" {
+			t.Errorf("direct 1.23 start {\"Memory\":0}: CgroupParent = %q, %v; want it reset to \"\" (the threat is real)", parent, err)
+		}
 	}
 
 	argv := sleeper(t)
-	code, out = api(peer, sock, "POST", "/v1.23/containers/create", "application/json", createBody(argv))
-	if code != 201 {
-		t.Fatalf("create through the proxy = %d %s", code, out)
-	}
-	if err := json.Unmarshal([]byte(out), &created); err != nil {
-		t.Fatal(err)
+	code, out = api(peer, sock, "POST", api23+"/containers/create", "application/json", createBody(argv))
+	if err := json.Unmarshal([]byte(out), &created); code != 201 || err != nil {
+		t.Fatalf("create through the proxy = %d %s, %v", code, out, err)
 	}
 	id := created.Id
 	for _, body := range []string{`{"CgroupParent":"/evil"}`, `{"HostConfig":{"CgroupParent":"/"}}`, `{"Memory":0}`} {
-		code, out := api(peer, sock, "POST", "/v1.23/containers/"+id+"/start", "application/json", body)
-		want := regexp.MustCompile(`^\{"message":"envbox adopt-proxy: POST /v1\.23/containers/[0-9a-f]+/start from pid \d+ refused: a start body is a HostConfig`)
+		code, out := api(peer, sock, "POST", api23+"/containers/"+id+"/start", "application/json", body)
+		want := regexp.MustCompile(`^\{"message":"envbox adopt-proxy: POST ` + regexp.QuoteMeta(api23) + `/containers/[0-9a-f]+/start from pid \d+ refused: a start body is a HostConfig`)
 		if code != 400 || !want.MatchString(out) {
 			t.Errorf("1.23 start %s through the proxy = %d %s; want 400 matching %s", body, code, out, want)
 		}
 	}
-	if code, out := api(peer, sock, "POST", "/v1.23/containers/"+id+"/start", "", ""); code != 204 {
+	if code, out := api(peer, sock, "POST", api23+"/containers/"+id+"/start", "", ""); code != 204 {
 		t.Fatalf("1.23 start without a body through the proxy = %d %s", code, out)
 	}
 	pid := onlyProc(t, argv)
