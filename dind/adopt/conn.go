@@ -356,6 +356,12 @@ func (c *conn) refuseRequest(ctx context.Context, h *reqHead, status int, msg st
 	return !closing, c.refuse(status, msg, closing)
 }
 
+// refuseRead refuses a request whose body was read, with 400.
+func (c *conn) refuseRead(ctx context.Context, h *reqHead, msg string) (bool, error) {
+	c.p.Log.Warn(ctx, "refused request", slog.F("peer_pid", c.peer.PID), slog.F("reason", msg))
+	return !h.close, c.refuse(http.StatusBadRequest, msg, h.close)
+}
+
 // readBody reads a request body the proxy inspects, at most max bytes,
 // answering Expect: 100-continue itself.
 func (c *conn) readBody(h *reqHead, max int) ([]byte, error) {

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-
-	"cdr.dev/slog"
 )
 
 // maxConfigBody bounds the start and update bodies the proxy reads; both
@@ -30,10 +28,8 @@ func (c *conn) start(ctx context.Context, head []byte, h *reqHead) (bool, error)
 		return false, c.refuse(http.StatusBadRequest, fmt.Sprintf("envbox adopt-proxy: read container start body: %v", err), true)
 	}
 	if err := emptyConfig(body); err != nil {
-		msg := fmt.Sprintf("envbox adopt-proxy: %s %s from pid %d refused: a start body is a HostConfig (API < 1.24) that would replace "+
-			"the one the container was adopted with: %v; set configuration at create", h.method, h.target, c.peer.PID, err)
-		c.p.Log.Warn(ctx, "refused request", slog.F("peer_pid", c.peer.PID), slog.F("reason", msg))
-		return !h.close, c.refuse(http.StatusBadRequest, msg, h.close)
+		return c.refuseRead(ctx, h, fmt.Sprintf("envbox adopt-proxy: %s %s from pid %d refused: a start body is a HostConfig (API < 1.24) "+
+			"that would replace the one the container was adopted with: %v; set configuration at create", h.method, h.target, c.peer.PID, err))
 	}
 	return c.sendWhole(h, withLength(head, 0))
 }
@@ -65,9 +61,7 @@ func (c *conn) update(ctx context.Context, head []byte, h *reqHead) (bool, error
 		return false, c.refuse(http.StatusBadRequest, fmt.Sprintf("envbox adopt-proxy: read container update body: %v", err), true)
 	}
 	if err := noCgroupParent(body); err != nil {
-		msg := fmt.Sprintf("envbox adopt-proxy: %s %s from pid %d refused: %v", h.method, h.target, c.peer.PID, err)
-		c.p.Log.Warn(ctx, "refused request", slog.F("peer_pid", c.peer.PID), slog.F("reason", msg))
-		return !h.close, c.refuse(http.StatusBadRequest, msg, h.close)
+		return c.refuseRead(ctx, h, fmt.Sprintf("envbox adopt-proxy: %s %s from pid %d refused: %v", h.method, h.target, c.peer.PID, err))
 	}
 	return c.sendWhole(h, append(withLength(head, len(body)), body...))
 }
