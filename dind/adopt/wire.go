@@ -72,12 +72,8 @@ type respHead struct {
 	chunk  bool
 }
 
-// headError is a head the proxy refuses to relay.
-type headError struct{ msg string }
-
-func (e *headError) Error() string { return e.msg }
-
-func badHead(format string, args ...any) error { return &headError{msg: fmt.Sprintf(format, args...)} }
+// badHead says why a head is refused; parsing allocates only then.
+func badHead(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
 // parseRequest parses a request head as strictly as net/http's server or
 // more: CRLF line endings only, no obs-fold, token header names, no control
