@@ -485,7 +485,11 @@ func TestProxyReusesDockerdConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
-	<-up.evDone
+	select {
+	case <-up.evDone:
+	case <-timeout():
+		t.Fatal("dockerd's /events handler still running 10s after the client hung up")
+	}
 	for i := range 3 {
 		if code, body := do(t, oneShot(p.sock), "GET", "/_ping", ""); code != 200 || body != "OK" {
 			t.Errorf("ping %d after the stream = %d %q", i, code, body)
