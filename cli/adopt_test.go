@@ -10,6 +10,7 @@ func TestAdoptConfigValidate(t *testing.T) {
 	long := "/" + strings.Repeat("s", 107)
 	tests := []struct {
 		name, listen, upstream, wantErr string
+		maxConns                        int
 	}{
 		{name: "defaults", listen: "/var/run/docker.sock", upstream: "/var/run/docker-real.sock"},
 		{name: "unix_url", listen: "unix:///var/run/docker.sock", upstream: "/var/run/docker-real.sock"},
@@ -23,11 +24,16 @@ func TestAdoptConfigValidate(t *testing.T) {
 			wantErr: `--upstream "tcp://127.0.0.1:2375": want an absolute socket path (dockerd's unix socket)`},
 		{name: "same_socket", listen: "unix:///run/d.sock", upstream: "/run/d.sock",
 			wantErr: `--upstream "/run/d.sock" and --listen "unix:///run/d.sock" name the same socket`},
+		{name: "no_connections", listen: "/var/run/docker.sock", upstream: "/var/run/docker-real.sock", maxConns: -1,
+			wantErr: `--max-connections -1: want at least 1`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := adoptConfig{Listen: tt.listen, Upstream: tt.upstream}
+			c := adoptConfig{Listen: tt.listen, Upstream: tt.upstream, MaxConns: tt.maxConns}
+			if c.MaxConns == 0 {
+				c.MaxConns = 1024
+			}
 			err := c.validate()
 			got := ""
 			if err != nil {

@@ -326,8 +326,12 @@ var adoptBad = map[string][]badValue{
 		{"same", "{dir}/l.sock", "name the same socket"}, {"tcp", "tcp://127.0.0.1:2375", "want an absolute socket path"},
 	},
 	"--allow-override": boolBad,
-	"--debug":          boolBad,
-	envLogFormat:       {{"word", "xml", rLogFmt}, {"non_utf8", nonUTF8, rLogFmt}},
+	"--max-connections": {
+		{"whitespace", " ", "want a whole number from 1 to 1048576"}, {"zero", "0", "want a whole number from 1 to 1048576"},
+		{"negative", "-1", "want a whole number from 1 to 1048576"}, {"overflow", "99999999999999999999", "want a whole number from 1 to 1048576"},
+	},
+	"--debug":    boolBad,
+	envLogFormat: {{"word", "xml", rLogFmt}, {"non_utf8", nonUTF8, rLogFmt}},
 }
 
 // rowKey names a row in the bad-value maps: its variable, else its flag.
@@ -555,4 +559,4 @@ func covered[C any](t *testing.T, name string, rows varTable[C], bad map[string]
 }
 
 // badCaseCount is the number docs/evidence.md "Reliability" quotes.
-const badCaseCount = 554
+const badCaseCount = 558

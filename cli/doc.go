@@ -192,6 +192,9 @@
 //	--upstream
 //		dockerd's real unix socket
 //		default: /var/run/docker-real.sock; conflicts: -
+//	--max-connections
+//		client connections served at once; one more is answered 503
+//		default: 1024; conflicts: -
 //	--allow-override
 //		let a create keep a CgroupParent other than its creator's (permissive)
 //		default: false; conflicts: -

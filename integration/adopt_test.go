@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -104,6 +106,112 @@ func TestAdoptProxyPlacesContainersInCallersCgroup(t *testing.T) {
 	}
 }
 
+// TestAdoptProxyOldAPIAndFormBuildStayAdopted: dockerd accepts API 1.23,
+// whose start body replaces a container's HostConfig (shown straight on
+// dockerd's socket: {"Memory":0} resets an adopted CgroupParent). Through
+// the proxy, a peer in cgroup T/pod/peer creates with API 1.23 and its
+// container runs in T/pod/peer/<id> as the host sees it; the three start
+// bodies of issue 17 and a build with cgroupparent in a form body are
+// refused before dockerd sees them, so nothing leaves the subtree.
+func TestAdoptProxyOldAPIAndFormBuildStayAdopted(t *testing.T) {
+	requireDockerd(t)
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skipf("curl not installed: %v", err)
+	}
+	d, cg := startEnvboxDockerd(t)
+	importImage(t, d.pool, imageTarball(t, "base"), baseImage)
+	sock := startAdoptProxy(t, d.sock())
+	peer := filepath.Join(cg.Path, "pod", "peer")
+	if err := os.Mkdir(peer, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	api := func(dir, sock, method, path, contentType, body string) (int, string) {
+		t.Helper()
+		args := []string{"-sS", "--unix-socket", sock, "-X", method, "-w", "\n%{http_code}", "http://docker" + path}
+		if body != "" {
+			args = append(args, "-H", "Content-Type: "+contentType, "--data-binary", body)
+		}
+		out, err := runIn(t, dir, nil, nil, "curl", args...)
+		if err != nil {
+			t.Fatalf("curl %s %s: %v", method, path, err)
+		}
+		i := strings.LastIndexByte(out, '\n')
+		n, _ := strconv.Atoi(out[i+1:])
+		return n, strings.TrimSpace(out[:i])
+	}
+	code, out := api("", d.sock(), "GET", "/version", "", "")
+	var version struct{ Version, MinAPIVersion string }
+	if err := json.Unmarshal([]byte(out), &version); code != 200 || err != nil {
+		t.Fatalf("GET /version = %d %s, %v", code, out, err)
+	}
+	// dockerd 20.10 serves API 1.12 and up; from 25.0 the minimum is 1.24,
+	// and dockerd itself refuses start bodies.
+	minor, _ := strconv.Atoi(strings.TrimPrefix(version.MinAPIVersion, "1."))
+	old := minor <= 23
+	t.Logf("dockerd %s, minimum API %s: API 1.23 start bodies applied by dockerd: %v", version.Version, version.MinAPIVersion, old)
+	api23 := "/v1.23"
+	if !old {
+		api23 = "/v" + version.MinAPIVersion
+	}
+	createBody := func(argv []string) string {
+		b, _ := json.Marshal(map[string]any{"Image": baseImage, "Cmd": argv, "NetworkDisabled": true, "HostConfig": map[string]any{"NetworkMode": "none"}})
+		return string(b)
+	}
+	var created struct{ Id string }
+	if old {
+		// Straight on dockerd: a 1.23 start body resets the adopted parent.
+		code, out := api(peer, sock, "POST", api23+"/containers/create", "application/json", createBody([]string{"true"}))
+		if err := json.Unmarshal([]byte(out), &created); code != 201 || err != nil {
+			t.Fatalf("create through the proxy = %d %s, %v", code, out, err)
+		}
+		if code, out := api("", d.sock(), "POST", api23+"/containers/"+created.Id+"/start", "application/json", `{"Memory":0}`); code != 204 {
+			t.Fatalf("direct start with a body = %d %s", code, out)
+		}
+		if parent, err := dockerCLI(t, "", d.sock(), "inspect", "-f", "{{.HostConfig.CgroupParent}}", created.Id); err != nil || parent != "\n" {
+			t.Errorf("direct 1.23 start {\"Memory\":0}: CgroupParent = %q, %v; want it reset to \"\" (the threat is real)", parent, err)
+		}
+	}
+
+	argv := sleeper(t)
+	code, out = api(peer, sock, "POST", api23+"/containers/create", "application/json", createBody(argv))
+	if err := json.Unmarshal([]byte(out), &created); code != 201 || err != nil {
+		t.Fatalf("create through the proxy = %d %s, %v", code, out, err)
+	}
+	id := created.Id
+	for _, body := range []string{`{"CgroupParent":"/evil"}`, `{"HostConfig":{"CgroupParent":"/"}}`, `{"Memory":0}`} {
+		code, out := api(peer, sock, "POST", api23+"/containers/"+id+"/start", "application/json", body)
+		want := regexp.MustCompile(`^\{"message":"envbox adopt-proxy: POST ` + regexp.QuoteMeta(api23) + `/containers/[0-9a-f]+/start from pid \d+ refused: a start body is a HostConfig`)
+		if code != 400 || !want.MatchString(out) {
+			t.Errorf("1.23 start %s through the proxy = %d %s; want 400 matching %s", body, code, out, want)
+		}
+	}
+	if code, out := api(peer, sock, "POST", api23+"/containers/"+id+"/start", "", ""); code != 204 {
+		t.Fatalf("1.23 start without a body through the proxy = %d %s", code, out)
+	}
+	pid := onlyProc(t, argv)
+	if got, err := hostCgroup(pid); err != nil || got != testRel(cg)+"/pod/peer/"+id {
+		t.Errorf("container %s process %d host cgroup = %q, %v; want %q", id[:12], pid, got, err, testRel(cg)+"/pod/peer/"+id)
+	}
+
+	// A form body that dockerd's r.FormValue would prefer to the query.
+	code, out = api(peer, sock, "POST", "/v1.47/build?remote=http://127.0.0.1:9/ctx.tar&t=evil", "application/x-www-form-urlencoded", "cgroupparent=%2F")
+	wantBuild := regexp.MustCompile(`^\{"message":"envbox adopt-proxy: build from pid \d+ refused: a body of type application/x-www-form-urlencoded: `)
+	if code != 400 || !wantBuild.MatchString(out) {
+		t.Errorf("urlencoded build through the proxy = %d %s; want 400 matching %s", code, out, wantBuild)
+	}
+	// Every process of the test's containers is still below the peer's
+	// cgroup or dockerd's own.
+	procs, err := subtreeProcs(cg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		if got, err := hostCgroup(p); err == nil && strings.HasPrefix(got, testRel(cg)+"/pod/docker") {
+			t.Errorf("process %d is in %s: outside the adopting peer's cgroup", p, got)
+		}
+	}
+}
+
 // startAdoptProxy runs `envbox adopt-proxy` and waits for its socket.
 func startAdoptProxy(t *testing.T, upstream string) string {
 	t.Helper()
@@ -167,10 +275,16 @@ func dockerCLI(t *testing.T, dir, sock string, args ...string) (string, error) {
 
 func runDocker(t *testing.T, dir, sock string, env []string, stdin io.Reader, args ...string) (string, error) {
 	t.Helper()
+	return runIn(t, dir, append([]string{"DOCKER_CONFIG=" + t.TempDir()}, env...), stdin, "docker", append([]string{"--host", "unix://" + sock}, args...)...)
+}
+
+// runIn runs name with args inside cgroup dir when dir is not empty.
+func runIn(t *testing.T, dir string, env []string, stdin io.Reader, name string, args ...string) (string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeoutStart)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "docker", append([]string{"--host", "unix://" + sock}, args...)...)
-	cmd.Env = append(append(os.Environ(), "DOCKER_CONFIG="+t.TempDir()), env...)
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = stdin
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -185,7 +299,7 @@ func runDocker(t *testing.T, dir, sock string, env []string, stdin io.Reader, ar
 	err := cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return stdout.String(), fmt.Errorf("docker %q: %v: %s", args, err, strings.TrimSpace(stderr.String()))
+		return stdout.String(), fmt.Errorf("%s %q: %v: %s", name, args, err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.String(), err
 }

@@ -53,6 +53,13 @@ func rewriteCreate(body []byte, want string, same func(string) bool, allowOverri
 	if err != nil {
 		return nil, &BodyError{Err: err}
 	}
+	// dockerd's decoder also reads HostConfig members from the top level
+	// (a deprecated form) and uses them when HostConfig is absent; the
+	// proxy always sends a HostConfig, but refuses the ask rather than
+	// lean on that precedence.
+	if err := checkTopLevel(top, want, same, allowOverride); err != nil {
+		return nil, err
+	}
 	var host []field
 	if hi >= 0 && !isNull(top[hi].Value) {
 		if host, err = decodeObject(top[hi].Value); err != nil {
@@ -77,6 +84,24 @@ func rewriteCreate(body []byte, want string, same func(string) bool, allowOverri
 	}
 	host = set(host, ci, "CgroupParent", marshalString(want))
 	return encodeObject(set(top, hi, "HostConfig", encodeObject(host))), nil
+}
+
+func checkTopLevel(top []field, want string, same func(string) bool, allowOverride bool) error {
+	ti, err := find(top, "CgroupParent")
+	if err != nil {
+		return &BodyError{Err: err}
+	}
+	if ti < 0 || isNull(top[ti].Value) {
+		return nil
+	}
+	var asked string
+	if err := json.Unmarshal(top[ti].Value, &asked); err != nil {
+		return &BodyError{Err: fmt.Errorf("CgroupParent %s: %w", top[ti].Value, err)}
+	}
+	if asked == "" || same(asked) || allowOverride {
+		return nil
+	}
+	return &ConflictError{Asked: asked, Want: want, Field: "top-level CgroupParent"}
 }
 
 // set replaces member i (spelling its key canonically) or appends one.

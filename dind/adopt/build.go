@@ -4,43 +4,42 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"path"
-	"regexp"
 	"strings"
-
-	"cdr.dev/slog"
 )
 
-// buildPath is POST /build: the classic builder runs each RUN step in a
-// container placed under the cgroupparent query parameter. (BuildKit over
-// /grpc and /session carries its options inside gRPC: not adopted.)
-var buildPath = regexp.MustCompile(`^(/v[0-9.]+)?/build$`)
-
-func isBuild(req *http.Request) bool {
-	return strings.EqualFold(req.Method, http.MethodPost) && buildPath.MatchString(path.Clean("/"+req.URL.Path))
+// build applies the adoption policy to a build's cgroupparent and streams
+// the build context through. dockerd reads build options with
+// r.FormValue, which takes a form body (application/x-www-form-urlencoded,
+// then multipart/form-data) before the query: a build with such a body is
+// refused, so the query the proxy checked is the only place they come from.
+func (c *conn) build(ctx context.Context, head []byte, h *reqHead) (bool, error) {
+	if err := checkBuildBody(h); err != nil {
+		return c.refuseRequest(ctx, h, http.StatusBadRequest, fmt.Sprintf("envbox adopt-proxy: build from pid %d refused: %v", c.peer.PID, err))
+	}
+	_, rawQuery, _ := bytes.Cut(h.target, []byte("?"))
+	q, err := c.p.adoptBuild(ctx, c.peerCgroups(), string(rawQuery))
+	if err != nil {
+		return c.refuseRequest(ctx, h, statusOf(err), err.Error())
+	}
+	return c.forward(h, withQuery(head, q))
 }
 
-// build applies the adoption policy to a build's cgroupparent and streams
-// the build context through. A refused build's context is drained first,
-// so the client reads the reason rather than a broken pipe.
-func (c *conn) build(ctx context.Context, head []byte, req *http.Request) (bool, error) {
-	q, err := c.p.adoptBuild(ctx, c.peer, req.URL.RawQuery)
-	if err != nil {
-		c.p.Log.Warn(ctx, "refused build", slog.F("peer_pid", c.peer.PID), slog.Error(err))
-		closing := req.Close || expectsContinue(req)
-		if !expectsContinue(req) {
-			if err := copyBody(io.Discard, c.cr, requestFraming(req), nil, nil); err != nil {
-				return false, err
-			}
-		}
-		return !closing, c.refuse(statusOf(err), err.Error(), closing)
+// checkBuildBody refuses a build whose body dockerd would parse as a form.
+// The media type is taken as net/http takes it (mime.ParseMediaType keeps
+// it even when the parameters are malformed), lower-cased and trimmed.
+func checkBuildBody(h *reqHead) error {
+	if h.contentTypes > 1 {
+		return fmt.Errorf("%d Content-Type headers", h.contentTypes)
 	}
-	head = withQuery(head, q)
-	f := requestFraming(req)
-	return c.forward(req, func() error { return copyBody(c.up, c.cr, f, nil, head) })
+	mt, _, _ := bytes.Cut(h.contentType, []byte(";"))
+	mt = bytes.ToLower(trimOWS(mt))
+	if h.framing.kind != noBody && (string(mt) == "application/x-www-form-urlencoded" || bytes.HasPrefix(mt, []byte("multipart/"))) {
+		return fmt.Errorf("a body of type %s: dockerd would read build options, cgroupparent included, from it before the query; "+
+			"send them in the query and the context as application/x-tar", mt)
+	}
+	return nil
 }
 
 func (p *Proxy) adoptBuild(ctx context.Context, pr peer, rawQuery string) (string, error) {

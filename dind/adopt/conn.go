@@ -8,12 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path"
-	"regexp"
-	"strings"
+	"sync"
 	"time"
 
 	"cdr.dev/slog"
+	"golang.org/x/sys/unix"
 )
 
 // conn is one client connection and its own connection to dockerd. Requests
@@ -25,6 +24,12 @@ type conn struct {
 	up     *net.UnixConn
 	cr     *bufio.Reader // from the client
 	ur     *bufio.Reader // from dockerd
+	// head and rhead are the request and response head buffers, reused.
+	head, rhead []byte
+	// clean: the last exchange left dockerd's connection at a request
+	// boundary, nothing unread; dirty: something may have changed it for
+	// good (a half-close for a client gone, a hijack).
+	clean, dirty bool
 	// next, when not nil, delivers the end of the wait for the client's
 	// next byte once the last request body is sent: nil when data is
 	// there, the read error when the client is gone. It keeps cr read by
@@ -34,15 +39,20 @@ type conn struct {
 
 func (p *Proxy) serveConn(ctx context.Context, client *net.UnixConn) {
 	defer client.Close()
-	up, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: p.Upstream, Net: "unix"})
+	up, err := p.dialUp()
 	if err != nil {
 		p.Log.Error(ctx, "dial dockerd", slog.F("upstream", p.Upstream), slog.Error(err))
-		refuseUnreachable(client, fmt.Sprintf("envbox adopt-proxy: dial dockerd at %s: %v", p.Upstream, err))
+		refuseEarly(client, http.StatusBadGateway, fmt.Sprintf("envbox adopt-proxy: dial dockerd at %s: %v", p.Upstream, err))
 		return
 	}
-	pr := p.identify(client, func(read func() error) error { return inDockerdNS(up, read) })
-	c := &conn{p: p, peer: pr, client: client, up: up, cr: bufio.NewReader(client), ur: bufio.NewReader(up)}
-	defer c.close()
+	pr := p.peerCreds(client)
+	if pr.PidFD < 0 {
+		// Without a pidfd, only reading now keeps the window for pid
+		// reuse as short as it can be.
+		p.readCgroup(&pr, func(read func() error) error { return inDockerdNS(up, read) })
+	}
+	c := &conn{p: p, peer: pr, client: client, up: up, cr: getReader(&clientReaders, client), ur: getReader(&upReaders, up)}
+	defer c.release()
 	if !p.track(ctx, c) {
 		return
 	}
@@ -59,17 +69,24 @@ func (p *Proxy) serveConn(ctx context.Context, client *net.UnixConn) {
 	}
 }
 
-// refuseUnreachable answers the first request with 502 once it has been
-// read, so the client sees the reason rather than a broken pipe.
-func refuseUnreachable(c *net.UnixConn, msg string) {
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+// refuseEarly answers the first request, once read, without dockerd, so
+// the client sees the reason rather than a broken pipe.
+func refuseEarly(c *net.UnixConn, status int, msg string) {
+	_ = c.SetDeadline(time.Now().Add(time.Second))
 	br := bufio.NewReader(c)
-	if head, err := readHead(br); err == nil {
-		if req, err := parseRequestHead(head); err == nil {
-			_ = copyBody(io.Discard, br, requestFraming(req), nil, nil)
+	if head, err := readHead(br, nil); err == nil {
+		var h reqHead
+		if parseRequest(head, &h) == nil && h.framing.kind != noBody && !h.expect100 {
+			_ = copyBody(io.Discard, br, h.framing, nil, nil, nil)
 		}
 	}
-	_ = writeError(c, http.StatusBadGateway, msg, true)
+	_ = writeError(c, status, msg, true)
+}
+
+// peerCgroups returns the peer, its cgroups read on first use.
+func (c *conn) peerCgroups() peer {
+	c.p.readCgroup(&c.peer, func(read func() error) error { return inDockerdNS(c.up, read) })
+	return c.peer
 }
 
 func (c *conn) close() {
@@ -77,28 +94,238 @@ func (c *conn) close() {
 	c.up.Close()
 }
 
+// release closes the pair and keeps its buffers for the next connection,
+// once no goroutine of this one reads them.
+func (c *conn) release() {
+	c.client.Close()
+	if c.clean && !c.dirty && c.ur.Buffered() == 0 {
+		c.p.keepUp(c.up)
+	} else {
+		c.up.Close()
+	}
+	if !c.peer.read && c.peer.PidFD >= 0 {
+		_ = unix.Close(c.peer.PidFD)
+	}
+	if c.next != nil {
+		<-c.next
+	}
+	putReader(&clientReaders, c.cr)
+	putReader(&upReaders, c.ur)
+}
+
+var (
+	clientReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, clientBuf) }}
+	upReaders     = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, upBuf) }}
+)
+
+func getReader(pool *sync.Pool, c *net.UnixConn) *bufio.Reader {
+	br := pool.Get().(*bufio.Reader)
+	br.Reset(c)
+	return br
+}
+
+func putReader(pool *sync.Pool, br *bufio.Reader) {
+	br.Reset(nil)
+	pool.Put(br)
+}
+
 // exchange relays one request and its response; keep reports whether the
 // connection carries another request.
 func (c *conn) exchange(ctx context.Context) (keep bool, err error) {
-	if err := c.waitClient(); err != nil {
+	if err := c.awaitRequest(); err != nil {
 		return false, err
 	}
-	head, err := readHead(c.cr)
+	c.clean = false
+	_ = c.client.SetReadDeadline(time.Now().Add(c.p.headerTimeout()))
+	head, err := readHead(c.cr, c.head)
 	if err != nil {
 		return false, err
 	}
-	req, err := parseRequestHead(head)
+	c.head = head[:0]
+	var h reqHead
+	if err := parseRequest(head, &h); err != nil {
+		return false, c.refuse(http.StatusBadRequest, "envbox adopt-proxy: parse request: "+err.Error(), true)
+	}
+	rt, err := classify(h.method, h.target)
 	if err != nil {
-		return false, c.refuse(http.StatusBadRequest, fmt.Sprintf("envbox adopt-proxy: parse request: %v", err), true)
+		return c.refuseRequest(ctx, &h, http.StatusBadRequest, "envbox adopt-proxy: refused "+err.Error())
 	}
-	switch {
-	case isCreate(req):
-		return c.create(ctx, head, req)
-	case isBuild(req):
-		return c.build(ctx, head, req)
+	switch rt.treat {
+	case adoptCreate:
+		return c.create(ctx, head, &h)
+	case adoptBuild:
+		return c.build(ctx, head, &h)
+	case emptyStart:
+		return c.start(ctx, head, &h)
+	case checkUpdate:
+		return c.update(ctx, head, &h)
 	}
-	f := requestFraming(req)
-	return c.forward(req, func() error { return copyBody(c.up, c.cr, f, nil, head) })
+	return c.forward(&h, head)
+}
+
+// awaitRequest waits, at most the idle timeout, for the client's next
+// request to begin.
+func (c *conn) awaitRequest() error {
+	_ = c.client.SetReadDeadline(time.Now().Add(c.p.idleTimeout()))
+	if c.next != nil {
+		err := <-c.next
+		c.next = nil
+		return err
+	}
+	_, err := c.cr.Peek(1)
+	return err
+}
+
+// bodyDeadline is called before each read of a request body that may
+// wait: the client must keep sending.
+func (c *conn) bodyDeadline() {
+	_ = c.client.SetReadDeadline(time.Now().Add(c.p.bodyTimeout()))
+}
+
+// forward sends a request to dockerd as it came and relays the response.
+// A request body streams from a goroutine, so that dockerd can answer (or
+// stream, or upgrade) before it ends.
+func (c *conn) forward(h *reqHead, head []byte) (bool, error) {
+	if h.framing.kind == noBody {
+		return c.sendWhole(h, head)
+	}
+	sent := make(chan error, 1)
+	next := make(chan error, 1)
+	c.next = next
+	c.dirty = true // the goroutine may half-close dockerd's side
+	go func() {
+		err := c.sendBody(h.framing, head)
+		if err != nil {
+			// A body cut short or malformed: dockerd waits for the rest
+			// and the relay for dockerd. Neither side can carry on.
+			c.close()
+			sent <- fmt.Errorf("send request body: %w", err)
+			next <- err
+			return
+		}
+		_ = c.client.SetReadDeadline(time.Time{})
+		sent <- nil
+		next <- c.watch()
+	}()
+	return c.relay(h, sent)
+}
+
+// spliceMin is the body size from which a fixed-length body bypasses the
+// proxy's memory.
+const spliceMin = 256 << 10
+
+// sendBody sends head and the request body framed by f.
+func (c *conn) sendBody(f framing, head []byte) error {
+	k := c.cr.Buffered()
+	if f.kind != fixedBody || f.n-int64(k) < spliceMin {
+		return copyBody(c.up, c.cr, f, nil, head, c.bodyDeadline)
+	}
+	b, _ := c.cr.Peek(k) // all body: k < f.n
+	if err := writeAll(c.up, head, b); err != nil {
+		return err
+	}
+	_, _ = c.cr.Discard(k)
+	_, err := spliceConn(c.up, c.client, f.n-int64(k), c.bodyDeadline)
+	return err
+}
+
+// sendWhole writes a request without a body, or with one already in msg.
+func (c *conn) sendWhole(h *reqHead, msg []byte) (bool, error) {
+	if _, err := c.up.Write(msg); err != nil {
+		return false, fmt.Errorf("send request to dockerd: %w", err)
+	}
+	return c.relay(h, nil)
+}
+
+// watch waits for the client's next byte. A client that hung up
+// half-closes dockerd's side, as if it had spoken to dockerd directly:
+// dockerd then ends streams such as GET /events.
+func (c *conn) watch() error {
+	_, err := c.cr.Peek(1)
+	if err != nil {
+		_ = c.up.CloseWrite()
+	}
+	return err
+}
+
+// relay copies dockerd's response to the request h, interim 1xx responses
+// included, and switches to raw copying both ways for an upgrade (101) or
+// a response that lasts until the connection closes (attach and exec
+// without Upgrade). sent, when not nil, ends with the request body.
+func (c *conn) relay(h *reqHead, sent <-chan error) (bool, error) {
+	for {
+		head, err := readHead(c.ur, c.rhead)
+		if err != nil {
+			return false, fmt.Errorf("read response from dockerd: %w", noEOF(err))
+		}
+		c.rhead = head[:0]
+		var rh respHead
+		if err := parseResponse(head, &rh); err != nil {
+			return false, fmt.Errorf("parse response head from dockerd %q: %w", clip(head), err)
+		}
+		f := responseFraming(&rh, h.method)
+		if rh.status == http.StatusSwitchingProtocols || f.kind == untilClose {
+			c.dirty = true
+			if _, err := c.client.Write(head); err != nil {
+				return false, err
+			}
+			return false, c.splice(sent)
+		}
+		if rh.status/100 == 1 {
+			if _, err := c.client.Write(head); err != nil {
+				return false, err
+			}
+			continue
+		}
+		if f.kind == chunkedBody && c.next == nil {
+			// A stream (events, logs, stats): tell dockerd when the
+			// client hangs up.
+			next := make(chan error, 1)
+			c.next = next
+			c.dirty = true
+			_ = c.client.SetReadDeadline(time.Time{})
+			go func() { next <- c.watch() }()
+		}
+		if err := copyBody(c.client, c.ur, f, nil, head, nil); err != nil {
+			return false, fmt.Errorf("copy response body: %w", err)
+		}
+		if sent != nil {
+			if err := <-sent; err != nil {
+				return false, err
+			}
+		}
+		keep := !rh.close && !h.close
+		c.clean = keep
+		return keep, nil
+	}
+}
+
+// splice copies both directions verbatim until each side has finished,
+// passing half-closes on. Hijacked streams have no timeout: an attached
+// terminal may be quiet for hours.
+func (c *conn) splice(sent <-chan error) error {
+	if sent != nil {
+		if err := <-sent; err != nil {
+			return err
+		}
+	}
+	_ = c.client.SetReadDeadline(time.Time{})
+	toUp := make(chan error, 1)
+	go func() {
+		err := c.waitClient()
+		if err == nil {
+			err = relayStream(c.up, c.client, c.cr)
+		}
+		_ = c.up.CloseWrite()
+		toUp <- err
+	}()
+	down := relayStream(c.client, c.up, c.ur)
+	_ = c.client.CloseWrite()
+	up := <-toUp
+	if errors.Is(up, io.EOF) {
+		up = nil
+	}
+	return errors.Join(down, up)
 }
 
 func (c *conn) waitClient() error {
@@ -110,98 +337,44 @@ func (c *conn) waitClient() error {
 	return err
 }
 
-// createPath is every path dockerd's router sends to the create handler;
-// the version prefix is "/v{version:[0-9.]+}" there.
-var createPath = regexp.MustCompile(`^(/v[0-9.]+)?/containers/create$`)
-
-func isCreate(req *http.Request) bool {
-	return strings.EqualFold(req.Method, http.MethodPost) && createPath.MatchString(path.Clean("/"+req.URL.Path))
-}
-
-// forward sends a request to dockerd (send writes it) and relays the
-// response.
-func (c *conn) forward(req *http.Request, send func() error) (bool, error) {
-	sent := make(chan error, 1)
-	next := make(chan error, 1)
-	c.next = next
-	go func() {
-		err := send()
-		sent <- err
-		if err == nil {
-			// A client that hung up half-closes dockerd's side, as if it
-			// had spoken to dockerd directly: dockerd then ends streams
-			// such as GET /events.
-			if _, err = c.cr.Peek(1); err != nil {
-				_ = c.up.CloseWrite()
-			}
-		}
-		next <- err
-	}()
-	return c.relay(req, sent)
-}
-
-// relay copies dockerd's response to req, interim 1xx responses included,
-// and switches to raw copying both ways for an upgrade (101) or a response
-// that lasts until the connection closes (attach and exec without Upgrade).
-func (c *conn) relay(req *http.Request, sent <-chan error) (bool, error) {
-	for {
-		head, err := readHead(c.ur)
-		if err != nil {
-			return false, fmt.Errorf("read response from dockerd: %w", noEOF(err))
-		}
-		resp, err := parseResponseHead(head, req)
-		if err != nil {
-			return false, fmt.Errorf("parse response head from dockerd %q: %w", head, err)
-		}
-		f := responseFraming(resp, req.Method)
-		if resp.StatusCode/100 == 1 || f.kind == untilClose {
-			if _, err := c.client.Write(head); err != nil {
-				return false, err
-			}
-		}
-		switch {
-		case resp.StatusCode == http.StatusSwitchingProtocols, f.kind == untilClose:
-			return false, c.splice(sent)
-		case resp.StatusCode/100 == 1:
-			continue
-		}
-		if err := copyBody(c.client, c.ur, f, nil, head); err != nil {
-			return false, fmt.Errorf("copy response body: %w", err)
-		}
-		if err := <-sent; err != nil {
-			return false, fmt.Errorf("send request: %w", err)
-		}
-		return !resp.Close && !req.Close, nil
-	}
-}
-
-// splice copies both directions verbatim until each side has finished,
-// passing half-closes on.
-func (c *conn) splice(sent <-chan error) error {
-	if err := <-sent; err != nil {
-		return fmt.Errorf("send request: %w", err)
-	}
-	toUp := make(chan error, 1)
-	go func() {
-		err := c.waitClient()
-		if err == nil {
-			_, err = io.Copy(c.up, c.cr)
-		}
-		_ = c.up.CloseWrite()
-		toUp <- err
-	}()
-	_, down := io.Copy(c.client, c.ur)
-	_ = c.client.CloseWrite()
-	up := <-toUp
-	if errors.Is(up, io.EOF) {
-		up = nil
-	}
-	return errors.Join(down, up)
-}
-
 // refuse answers the client without asking dockerd.
 func (c *conn) refuse(status int, msg string, closing bool) error {
 	return writeError(c.client, status, msg, closing)
+}
+
+// refuseRequest refuses a request dockerd never sees. Its body is read
+// first, so the client reads the reason rather than a broken pipe, unless
+// the client waits for 100 Continue: then the connection closes.
+func (c *conn) refuseRequest(ctx context.Context, h *reqHead, status int, msg string) (bool, error) {
+	c.p.Log.Warn(ctx, "refused request", slog.F("peer_pid", c.peer.PID), slog.F("reason", msg))
+	closing := h.close || h.expect100 && h.framing.kind != noBody
+	if !closing && h.framing.kind != noBody {
+		if err := copyBody(io.Discard, c.cr, h.framing, nil, nil, c.bodyDeadline); err != nil {
+			return false, err
+		}
+	}
+	return !closing, c.refuse(status, msg, closing)
+}
+
+// refuseRead refuses a request whose body was read, with 400.
+func (c *conn) refuseRead(ctx context.Context, h *reqHead, msg string) (bool, error) {
+	c.p.Log.Warn(ctx, "refused request", slog.F("peer_pid", c.peer.PID), slog.F("reason", msg))
+	return !h.close, c.refuse(http.StatusBadRequest, msg, h.close)
+}
+
+// readBody reads a request body the proxy inspects, at most max bytes,
+// answering Expect: 100-continue itself.
+func (c *conn) readBody(h *reqHead, max int) ([]byte, error) {
+	if h.expect100 && h.framing.kind != noBody {
+		if _, err := c.client.Write([]byte("HTTP/1.1 100 Continue\r\n\r\n")); err != nil {
+			return nil, err
+		}
+	}
+	body := &capped{max: max}
+	if err := copyBody(io.Discard, c.cr, h.framing, body, nil, c.bodyDeadline); err != nil {
+		return nil, err
+	}
+	return body.Bytes(), nil
 }
 
 func errString(err error) string {

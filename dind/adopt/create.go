@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"cdr.dev/slog"
@@ -17,31 +16,18 @@ const maxCreateBody = 16 << 20
 
 // create buffers a POST /containers/create body, applies the adoption
 // policy and forwards the result, or refuses it.
-func (c *conn) create(ctx context.Context, head []byte, req *http.Request) (bool, error) {
-	if expectsContinue(req) {
-		if _, err := c.client.Write([]byte("HTTP/1.1 100 Continue\r\n\r\n")); err != nil {
-			return false, err
-		}
-	}
-	body := &capped{max: maxCreateBody}
-	if err := copyBody(io.Discard, c.cr, requestFraming(req), body, nil); err != nil {
+func (c *conn) create(ctx context.Context, head []byte, h *reqHead) (bool, error) {
+	body, err := c.readBody(h, maxCreateBody)
+	if err != nil {
 		return false, c.refuse(http.StatusBadRequest, fmt.Sprintf("envbox adopt-proxy: read container create body: %v", err), true)
 	}
-	out, parent, err := c.p.adopt(ctx, c.peer, body.Bytes())
+	out, parent, err := c.p.adopt(ctx, c.peerCgroups(), body)
 	if err != nil {
 		c.p.Log.Warn(ctx, "refused container create", slog.F("peer_pid", c.peer.PID), slog.Error(err))
-		return !req.Close, c.refuse(statusOf(err), err.Error(), req.Close)
+		return !h.close, c.refuse(statusOf(err), err.Error(), h.close)
 	}
 	c.p.Log.Info(ctx, "container create adopted", slog.F("peer_pid", c.peer.PID), slog.F("cgroup_parent", parent))
-	msg := append(withLength(head, len(out)), out...)
-	return c.forward(req, func() error {
-		_, err := c.up.Write(msg)
-		return err
-	})
-}
-
-func expectsContinue(req *http.Request) bool {
-	return req.Header.Get("Expect") == "100-continue"
+	return c.sendWhole(h, append(withLength(head, len(out)), out...))
 }
 
 // refusal is a create the proxy will not forward, with its HTTP status.

@@ -35,6 +35,7 @@ type fakeDockerd struct {
 	mu      sync.Mutex
 	bodies  []string // POST /containers/create bodies, as received
 	heads   []http.Header
+	others  []string // other recorded requests: "METHOD URI length=N body"
 }
 
 func startFakeDockerd(t testing.TB, driver string) *fakeDockerd {
@@ -70,6 +71,9 @@ func (f *fakeDockerd) mux() http.Handler {
 	})
 	m.HandleFunc("POST /{version}/containers/create", f.create)
 	m.HandleFunc("POST /containers/create", f.create)
+	m.HandleFunc("POST /{version}/containers/{id}/start", f.record(http.StatusNoContent))
+	m.HandleFunc("POST /{version}/containers/{id}/update", f.record(http.StatusOK))
+	m.HandleFunc("POST /{version}/services/create", f.record(http.StatusCreated))
 	m.HandleFunc("POST /{version}/containers/{id}/attach", hijackEcho)
 	m.HandleFunc("POST /{version}/exec/{id}/start", hijackEcho)
 	m.HandleFunc("GET /{version}/events", f.streamEvents)
@@ -103,6 +107,23 @@ func (f *fakeDockerd) create(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, `{"Id":"4b2f","Warnings":[]}`+"\n")
+}
+
+// record answers status after noting the request in f.others.
+func (f *fakeDockerd) record(status int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		f.others = append(f.others, fmt.Sprintf("%s %s length=%d %s", r.Method, r.RequestURI, r.ContentLength, b))
+		f.mu.Unlock()
+		w.WriteHeader(status)
+	}
+}
+
+func (f *fakeDockerd) recorded() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.others...)
 }
 
 func (f *fakeDockerd) lastBody() string {

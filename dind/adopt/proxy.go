@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,10 +34,55 @@ type Proxy struct {
 	Log slog.Logger
 	// Creds identifies a connection's peer; nil means PeerCreds.
 	Creds func(*net.UnixConn) (Creds, error)
+	// MaxConns bounds the client connections served at once (each holds
+	// two descriptors); one more is answered 503 and closed. 0 means
+	// DefaultMaxConns.
+	MaxConns int
+	// IdleTimeout bounds the wait for a request on an open connection,
+	// HeaderTimeout the reading of its head once it began, BodyTimeout each
+	// wait for more of a request body. 0 means the Default.
+	IdleTimeout, HeaderTimeout, BodyTimeout time.Duration
 
 	cache driverCache
 	mu    sync.Mutex
 	conns map[*conn]struct{}
+	idle  []idleUp // connections to dockerd kept for the next client
+	// closing: Serve is ending; no connection is kept.
+	closing bool
+	open    atomic.Int64 // connections being served
+	busy    atomic.Int64 // connections being refused for the bound
+}
+
+// Defaults of the Proxy's bounds. dockerd itself waits 5 minutes for a
+// head once it began and never times out an idle connection or a body.
+const (
+	DefaultMaxConns      = 1024
+	DefaultIdleTimeout   = 5 * time.Minute
+	DefaultHeaderTimeout = 30 * time.Second
+	DefaultBodyTimeout   = 2 * time.Minute
+	// maxBusy bounds the goroutines answering 503; past it a connection
+	// is closed at once.
+	maxBusy = 64
+)
+
+func (p *Proxy) idleTimeout() time.Duration { return orDefault(p.IdleTimeout, DefaultIdleTimeout) }
+func (p *Proxy) headerTimeout() time.Duration {
+	return orDefault(p.HeaderTimeout, DefaultHeaderTimeout)
+}
+func (p *Proxy) bodyTimeout() time.Duration { return orDefault(p.BodyTimeout, DefaultBodyTimeout) }
+
+func (p *Proxy) maxConns() int64 {
+	if p.MaxConns > 0 {
+		return int64(p.MaxConns)
+	}
+	return DefaultMaxConns
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 // Listen opens the unix socket at addr ("/path" or "unix:///path"),
@@ -87,8 +134,12 @@ func (p *Proxy) Serve(ctx context.Context, ln *net.UnixListener) error {
 	stop := context.AfterFunc(ctx, func() {
 		ln.Close()
 		p.closeAll()
+		p.closeIdle()
 	})
 	defer stop()
+	p.Log.Info(ctx, "accepting connections", slog.F("kernel", kernelRelease()), slog.F("max_connections", p.maxConns()),
+		slog.F("idle_timeout", p.idleTimeout().String()), slog.F("header_timeout", p.headerTimeout().String()),
+		slog.F("body_timeout", p.bodyTimeout().String()))
 	backoff := time.Duration(0)
 	for {
 		c, err := ln.AcceptUnix()
@@ -106,12 +157,36 @@ func (p *Proxy) Serve(ctx context.Context, ln *net.UnixListener) error {
 			continue
 		}
 		backoff = 0
+		if p.open.Add(1) > p.maxConns() {
+			p.open.Add(-1)
+			p.refuseBusy(ctx, c, &wg)
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer p.open.Add(-1)
 			p.serveConn(ctx, c)
 		}()
 	}
+}
+
+// refuseBusy answers a connection past the bound with 503, from a
+// goroutine of its own while fewer than maxBusy do so, else by closing it.
+func (p *Proxy) refuseBusy(ctx context.Context, c *net.UnixConn, wg *sync.WaitGroup) {
+	if p.busy.Add(1) > maxBusy {
+		p.busy.Add(-1)
+		c.Close()
+		return
+	}
+	p.Log.Warn(ctx, "connection refused: too many open", slog.F("max_connections", p.maxConns()))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer p.busy.Add(-1)
+		defer c.Close()
+		refuseEarly(c, http.StatusServiceUnavailable, fmt.Sprintf("envbox adopt-proxy: %d connections open, the limit: try again later", p.maxConns()))
+	}()
 }
 
 // nextBackoff retries accept on errors the kernel means as temporary: out

@@ -235,7 +235,7 @@ func TestProxyHijack(t *testing.T) {
 			p := startProxy(t, up, cgroupV2Pod, nil)
 			c, br := rawConn(t, p.sock)
 			_, _ = io.WriteString(c, tt.req)
-			head, err := readHead(br)
+			head, err := readHead(br, nil)
 			if err != nil || string(head) != tt.wantHead {
 				t.Fatalf("response head %q, %v; want %q", head, err, tt.wantHead)
 			}
@@ -308,7 +308,7 @@ func TestProxyUploadAndChunkedCreate(t *testing.T) {
 
 	c, br := rawConn(t, p.sock)
 	_, _ = io.WriteString(c, "POST /containers/create HTTP/1.1\r\nHost: docker\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n")
-	if head, err := readHead(br); err != nil || string(head) != "HTTP/1.1 100 Continue\r\n\r\n" {
+	if head, err := readHead(br, nil); err != nil || string(head) != "HTTP/1.1 100 Continue\r\n\r\n" {
 		t.Fatalf("interim response %q, %v; want 100 Continue", head, err)
 	}
 	_, _ = io.WriteString(c, "6\r\n{\"Imag\r\n9\r\ne\":\"deb\"}\r\n0\r\n\r\n")

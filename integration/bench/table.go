@@ -78,13 +78,22 @@ func (rs *results) value(m metric) (float64, string) {
 	return 0, rs.status(m.bench)
 }
 
+// loadAvgUnit is the metric a benchmark reports the 1-minute load average
+// under; the row of that benchmark shows it beside its name, since ratios
+// measured on a busy machine mean little.
+const loadAvgUnit = "loadavg"
+
 // render writes the table in Markdown.
 func render(w io.Writer, rs *results, rows []row) error {
 	var b strings.Builder
 	b.WriteString("| measurement | envbox | baseline | baseline value | envbox vs baseline |\n")
 	b.WriteString("|---|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s |\n", r.what, strings.Join(r.cells(rs), " | "))
+		what := r.what
+		if la, ok := rs.metrics[r.envbox.bench][loadAvgUnit]; ok {
+			what += fmt.Sprintf(" (load average %.2f)", la)
+		}
+		fmt.Fprintf(&b, "| %s | %s |\n", what, strings.Join(r.cells(rs), " | "))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -76,7 +76,9 @@ func TestRender(t *testing.T) {
 		t.Fatal(err)
 	}
 	rs.metrics[binSizeBench] = map[string]float64{"bytes": 9_502_904}
+	rs.metrics["ProxyOverhead/ping_x1000"] = map[string]float64{"proxied-µs/op": 61_000, "direct-µs/op": 55_000, "loadavg": 0.42}
 	rows := []row{
+		{"proxy ping", duration, metric{"ProxyOverhead/ping_x1000", "proxied-µs/op", us}, "direct", metric{"ProxyOverhead/ping_x1000", "direct-µs/op", us}},
 		{"exit p50", duration, metric{"ExitDetection", "wait_p50_µs", us}, "polling", metric{"ExitDetection", "poll10ms_p50_µs", us}},
 		{"restart", duration, metric{"Restart", "restart_p50_µs", us}, "", metric{}},
 		{"delegation", duration, metric{"Delegate/envbox/procs=1", "ns/op", ns}, "classic", metric{"Delegate/classic/procs=1", "ns/op", ns}},
@@ -91,6 +93,7 @@ func TestRender(t *testing.T) {
 	}
 	want := `| measurement | envbox | baseline | baseline value | envbox vs baseline |
 |---|---|---|---|---|
+| proxy ping (load average 0.42) | 61 ms | direct | 55 ms | 1.11x slower |
 | exit p50 | 914 µs | polling | 1.85 ms | 2.02x faster |
 | restart | 678 µs | — | — | — |
 | delegation | skipped: runs the delegation script on the real kernel; skipped under -short | classic | — | — |
