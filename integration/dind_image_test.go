@@ -1,0 +1,197 @@
+package integration
+
+import (
+	"archive/tar"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/envbox/envbox/integration/cgtest"
+)
+
+// The image as a docker:dind drop-in: docker-library/official-images'
+// test/tests/docker-dind/run.sh, step by step, against the image built from
+// ../Dockerfile, under a dockerd of the harness. Deviations, because there
+// is no registry and no --privileged here: the busybox image is
+// `docker load`ed from a tarball instead of pulled; the daemon container
+// gets dind_test.go's nearest-to-privileged options.
+
+const (
+	// dindDaemonName is the daemon container of the official test ("docker"
+	// to its clients through --link).
+	dindDaemonName = "dind-daemon"
+	// busyboxImage is the tiny image the inner daemon loads: the host's
+	// static busybox as true, cat and sh.
+	busyboxImage = "envbox-test/busybox"
+)
+
+// bridgedPrelude gives the harness dockerd a network namespace of its own
+// (loopback up) and its own /run: its default bridge, the veths of its
+// containers and its iptables rules stay there.
+const bridgedPrelude = `set -eu
+ip link set lo up
+mount -t tmpfs tmpfs /run
+exec "$@"`
+
+// privilegedOpts is the nearest to --privileged this machine allows
+// (CAP_SYS_RESOURCE is not in its bounding set), as in dind_test.go.
+var privilegedOpts = []string{
+	"--cap-add=ALL", "--cap-drop=SYS_RESOURCE", "--security-opt=seccomp=unconfined", "--security-opt=apparmor=unconfined",
+	"--tmpfs=/run", "--tmpfs=/tmp", "-e", "ENVBOX_LOG_FORMAT=human",
+}
+
+// startBridgedDockerd is startEnvboxDockerd with dockerd's default bridge
+// and iptables rules (--link needs the default bridge) in a network
+// namespace of its own.
+func startBridgedDockerd(t *testing.T) *daemon {
+	t.Helper()
+	if _, err := exec.LookPath("ip"); err != nil {
+		cgtest.Unavailable(t, "image compatibility test: ip (iproute2) not installed: %v", err)
+	}
+	dir := newDaemonDir(t)
+	cg := cgtest.New(t)
+	argv := slices.DeleteFunc(dockerdArgv(dir), func(a string) bool {
+		return a == "--bridge=none" || a == "--iptables=false" || a == "--ip6tables=false"
+	})
+	payload := append([]string{"unshare", "--net", "--", "/bin/sh", "-c", bridgedPrelude, "sh",
+		envboxBinary(t), "dind", "--stop-grace=" + stopGrace.String(), "--"}, argv...)
+	d := &daemon{dir: dir, pod: startPod(t, cg, stopGrace+5*time.Second, []string{"ENVBOX_LOG_FORMAT=human"}, payload...)}
+	d.connect(t)
+	return d
+}
+
+// busyboxTarball imports the host's static busybox as busyboxImage into d
+// and returns `docker save` of it: what the client containers load.
+func busyboxTarball(t *testing.T, d *daemon) string {
+	t.Helper()
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		cgtest.Unavailable(t, "image compatibility test: busybox (busybox-static) not installed: %v", err)
+	}
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rootfs := filepath.Join(dir, "rootfs.tar")
+	f, err := os.Create(rootfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := tar.NewWriter(f)
+	hdrs := []*tar.Header{
+		{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data))},
+	}
+	for _, name := range []string{"true", "cat", "sh"} {
+		hdrs = append(hdrs, &tar.Header{Name: "bin/" + name, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
+	}
+	for _, h := range hdrs {
+		if err := w.WriteHeader(h); err != nil {
+			t.Fatalf("write %s: %v", rootfs, err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			if _, err := w.Write(data); err != nil {
+				t.Fatalf("write %s: %v", rootfs, err)
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("write %s: %v", rootfs, err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	importImage(t, d.pool, rootfs, busyboxImage)
+	saved := filepath.Join(dir, "busybox.tar")
+	if out, stderr, code := imageCLI(t, d, "save", "-o", saved, busyboxImage); code != 0 {
+		t.Fatalf("docker save %s: exit %d\n%s\n%s", busyboxImage, code, out, stderr)
+	}
+	return saved
+}
+
+// startDaemonContainer runs a daemon container of imageRepo named name
+// with the extra run options and arguments, and removes it (and its
+// volumes) at cleanup, logging its output when the test failed.
+func startDaemonContainer(t *testing.T, d *daemon, name string, opts []string, args ...string) string {
+	t.Helper()
+	run := append(append(append([]string{"run", "-d", "--name", name}, privilegedOpts...), opts...), imageRepo)
+	out, stderr, code := imageCLI(t, d, append(run, args...)...)
+	if code != 0 {
+		t.Fatalf("docker %q: exit %d\n%s\n%s", append(run, args...), code, out, stderr)
+	}
+	id := strings.TrimSpace(out)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon container %s output:\n%s", name, containerLogs(d.pool, id))
+		}
+		if out, stderr, code := imageCLI(t, d, "rm", "-vf", id); code != 0 {
+			t.Errorf("docker rm -vf %s: exit %d\n%s\n%s", name, code, out, stderr)
+		}
+	})
+	return id
+}
+
+// cliStep is one client command and its exact output.
+type cliStep struct {
+	name string
+	args []string
+	want string
+}
+
+// TestDindImage runs the official docker-dind test's steps: a daemon
+// container with TLS certificates on a /certs volume, then client
+// containers of the same image through docker-entrypoint.sh, linked to it
+// as "docker" and sharing its volumes read-only.
+func TestDindImage(t *testing.T) {
+	requireDockerd(t)
+	d := startBridgedDockerd(t)
+	buildImage(t, d)
+	saved := busyboxTarball(t, d)
+
+	start := time.Now()
+	id := startDaemonContainer(t, d, dindDaemonName, []string{"-e", "DOCKER_TLS_CERTDIR=/certs", "-v", "/certs"})
+	client := []string{"run", "--rm", "-i", "--link", dindDaemonName + ":docker", "--volumes-from", dindDaemonName + ":ro",
+		"-v", saved + ":/busybox.tar:ro", "--entrypoint", "docker-entrypoint.sh", imageRepo}
+	docker := func(args ...string) (string, string, int) { return imageCLI(t, d, append(client, args...)...) }
+
+	poll(t, timeoutStart, "docker version through the linked client", func() error { return notRunning(d.pool, id) }, func() error {
+		if out, stderr, code := docker("version"); code != 0 {
+			return fmt.Errorf("exit %d\n%s\n%s", code, out, stderr)
+		}
+		return nil
+	})
+	t.Logf("the client reached the inner dockerd %v after the daemon container started", time.Since(start).Round(time.Millisecond))
+
+	for _, s := range []cliStep{
+		// Not in run.sh: which daemon the client entrypoint chose.
+		{name: "client_env", args: []string{"sh", "-c", `echo "$DOCKER_HOST $DOCKER_TLS_VERIFY $DOCKER_CERT_PATH"`},
+			want: "tcp://docker:2376 1 /certs/client\n"},
+		{name: "images", args: []string{"images"}, want: "REPOSITORY   TAG       IMAGE ID   CREATED   SIZE\n"},
+		// run.sh: docker_ pull busybox.
+		{name: "load", args: []string{"load", "-i", "/busybox.tar"}, want: "Loaded image: " + busyboxImage + ":latest\n"},
+		{name: "run_1", args: []string{"run", "--rm", busyboxImage, "true"}},
+		{name: "run_2", args: []string{"run", "--rm", busyboxImage, "true"}},
+		{name: "run_3", args: []string{"run", "--rm", busyboxImage, "true"}},
+		{name: "create", args: []string{"create", "-i", "--name", "test", busyboxImage, "cat"}, want: "<id>"},
+		{name: "created", args: []string{"inspect", "-f", "{{.State.Running}}", "test"}, want: "false\n"},
+		{name: "start", args: []string{"start", "test"}, want: "test\n"},
+		{name: "started", args: []string{"inspect", "-f", "{{.State.Running}}", "test"}, want: "true\n"},
+		{name: "stop", args: []string{"stop", "test"}, want: "test\n"},
+		{name: "stopped", args: []string{"inspect", "-f", "{{.State.Running}}", "test"}, want: "false\n"},
+		{name: "rm", args: []string{"rm", "test"}, want: "test\n"},
+	} {
+		start := time.Now()
+		out, stderr, code := docker(s.args...)
+		ok := code == 0 && (out == s.want || s.want == "<id>" && len(strings.TrimSpace(out)) == 64)
+		if !ok {
+			t.Fatalf("%s: docker-entrypoint.sh %q: exit %d, %q (stderr %q); want 0, %q", s.name, s.args, code, out, stderr, s.want)
+		}
+		t.Logf("%s: docker-entrypoint.sh %q: %v", s.name, s.args, time.Since(start).Round(time.Millisecond))
+	}
+}
