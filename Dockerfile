@@ -18,7 +18,7 @@
 #               for its dependencies); empty: no sysbox, workspaces use runc
 #
 # Offline, as CI does it (integration/image_test.go):
-#   make build && DOCKER_BUILDKIT=1 docker build --build-arg ENVBOX_BIN=prebuilt \
+#   make build && DOCKER_BUILDKIT=1 docker build --network=none --build-arg ENVBOX_BIN=prebuilt \
 #     --build-arg PACKAGES=preinstalled --build-arg BASE_IMAGE=local/bookworm-docker -t envbox .
 ARG BASE_IMAGE=debian:bookworm
 ARG GO_IMAGE=golang:1.26-bookworm
@@ -78,5 +78,9 @@ VOLUME /var/lib/docker
 EXPOSE 2375 2376
 # dockerd answers and the delegation holds (envbox health: quiet, one line on failure).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s CMD ["envbox", "health"]
-ENTRYPOINT ["envbox"]
-CMD ["dind"]
+# docker:dind's entrypoint and (empty) command, so that the arguments CI
+# systems give docker:dind (Tekton: --storage-driver=vfs; ARC: dockerd
+# --host=... --group=...) reach envbox dind unchanged. envbox's other
+# commands: --entrypoint envbox (docker run), command: [envbox, ...] (Kubernetes).
+ENTRYPOINT ["dockerd-entrypoint.sh"]
+CMD []

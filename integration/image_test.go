@@ -101,7 +101,7 @@ func TestImage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, stderr, code := imageCLI(t, d, "run", "--rm", "--network=none", imageRepo, "--version")
+		got, stderr, code := imageCLI(t, d, "run", "--rm", "--network=none", "--entrypoint=envbox", imageRepo, "--version")
 		if code != 0 || got != string(want) {
 			t.Errorf("envbox --version in the image: exit %d, %q (stderr %q); want 0, %q", code, got, stderr, want)
 		}
@@ -118,7 +118,7 @@ func TestImage(t *testing.T) {
 	})
 	t.Run("sysbox_deb", func(t *testing.T) { checkSysboxDeb(t, d) })
 	t.Run("doctor", func(t *testing.T) {
-		out, stderr, code := imageCLI(t, d, "run", "--rm", "--network=none", imageRepo, "doctor", "--json")
+		out, stderr, code := imageCLI(t, d, "run", "--rm", "--network=none", "--entrypoint=envbox", imageRepo, "doctor", "--json")
 		if code != 0 {
 			t.Fatalf("envbox doctor --json in the image: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 		}
@@ -135,12 +135,13 @@ func TestImage(t *testing.T) {
 }
 
 // buildImage builds imageRepo offline in d: the imported Debian base with
-// docker.io, the envbox binary under test.
+// docker.io, the envbox binary under test, RUN steps without a network (the
+// harness dockerd may have no bridge).
 func buildImage(t *testing.T, d *daemon) {
 	t.Helper()
 	importImage(t, d.pool, imageTarball(t, "dind"), dindBaseImage)
 	start := time.Now()
-	out, stderr, code := imageCLI(t, d, "build", "--build-arg", "ENVBOX_BIN=prebuilt", "--build-arg", "PACKAGES=preinstalled",
+	out, stderr, code := imageCLI(t, d, "build", "--network=none", "--build-arg", "ENVBOX_BIN=prebuilt", "--build-arg", "PACKAGES=preinstalled",
 		"--build-arg", "BASE_IMAGE="+dindBaseImage, "-t", imageRepo, buildContext(t))
 	if code != 0 {
 		t.Fatalf("docker build: exit %d\n%s\n%s", code, out, stderr)
@@ -157,8 +158,8 @@ func checkImageConfig(t *testing.T, d *daemon) {
 		t.Fatal(err)
 	}
 	c := img.Config
-	if !slices.Equal(c.Entrypoint, []string{"envbox"}) || !slices.Equal(c.Cmd, []string{"dind"}) {
-		t.Errorf("entrypoint %q, cmd %q; want [envbox], [dind]", c.Entrypoint, c.Cmd)
+	if !slices.Equal(c.Entrypoint, []string{"dockerd-entrypoint.sh"}) || len(c.Cmd) != 0 {
+		t.Errorf("entrypoint %q, cmd %q; want [dockerd-entrypoint.sh], [] (docker:dind's)", c.Entrypoint, c.Cmd)
 	}
 	if !slices.Contains(c.Env, "DOCKER_TLS_CERTDIR=/certs") {
 		t.Errorf("env %q lacks DOCKER_TLS_CERTDIR=/certs", c.Env)
