@@ -39,9 +39,12 @@ mount -t tmpfs tmpfs /run
 exec "$@"`
 
 // privilegedOpts is the nearest to --privileged this machine allows
-// (CAP_SYS_RESOURCE is not in its bounding set), as in dind_test.go.
+// (CAP_SYS_RESOURCE is not in its bounding set): dind_test.go's options,
+// and /proc/sys writable as --privileged leaves it (dockerd writes
+// route_localnet of its bridge with --userland-proxy=false).
 var privilegedOpts = []string{
 	"--cap-add=ALL", "--cap-drop=SYS_RESOURCE", "--security-opt=seccomp=unconfined", "--security-opt=apparmor=unconfined",
+	"--security-opt=systempaths=unconfined",
 	"--tmpfs=/run", "--tmpfs=/tmp", "-e", "ENVBOX_LOG_FORMAT=human",
 }
 
@@ -160,12 +163,7 @@ func TestDindImage(t *testing.T) {
 		"-v", saved + ":/busybox.tar:ro", "--entrypoint", "docker-entrypoint.sh", imageRepo}
 	docker := func(args ...string) (string, string, int) { return imageCLI(t, d, append(client, args...)...) }
 
-	poll(t, timeoutStart, "docker version through the linked client", func() error { return notRunning(d.pool, id) }, func() error {
-		if out, stderr, code := docker("version"); code != 0 {
-			return fmt.Errorf("exit %d\n%s\n%s", code, out, stderr)
-		}
-		return nil
-	})
+	waitClient(t, d, id, append(client, "version")...)
 	t.Logf("the client reached the inner dockerd %v after the daemon container started", time.Since(start).Round(time.Millisecond))
 
 	for _, s := range []cliStep{
@@ -193,5 +191,81 @@ func TestDindImage(t *testing.T) {
 			t.Fatalf("%s: docker-entrypoint.sh %q: exit %d, %q (stderr %q); want 0, %q", s.name, s.args, code, out, stderr, s.want)
 		}
 		t.Logf("%s: docker-entrypoint.sh %q: %v", s.name, s.args, time.Since(start).Round(time.Millisecond))
+	}
+
+	t.Run("ci", func(t *testing.T) { testCIInvocations(t, d) })
+}
+
+// waitClient runs the docker CLI with args until it succeeds (the inner
+// dockerd answers) and returns its output; it gives up when the daemon
+// container id exits.
+func waitClient(t *testing.T, d *daemon, id string, args ...string) string {
+	t.Helper()
+	var out string
+	poll(t, timeoutStart, fmt.Sprintf("docker %q", args), func() error { return notRunning(d.pool, id) }, func() error {
+		o, stderr, code := imageCLI(t, d, args...)
+		if code != 0 {
+			return fmt.Errorf("exit %d\n%s\n%s", code, o, stderr)
+		}
+		out = o
+		return nil
+	})
+	return out
+}
+
+// testCIInvocations starts the image as each CI system starts docker:dind
+// and asks its dockerd what that system's job asks, from where the job
+// runs: a Kubernetes pod's containers share a network namespace
+// (--network container:NAME), GitLab's services are reached by their alias
+// on the job's network.
+func testCIInvocations(t *testing.T, d *daemon) {
+	if out, stderr, code := imageCLI(t, d, "network", "create", "gitlab"); code != 0 {
+		t.Fatalf("docker network create gitlab: exit %d\n%s\n%s", code, out, stderr)
+	}
+	for _, tt := range []struct {
+		name   string
+		daemon []string // run options, then arguments after "--"
+		job    []string // the docker CLI's arguments that ask what the job asks
+		want   string
+	}{
+		// Argo Workflows' sidecar example: command: [dockerd-entrypoint.sh],
+		// DOCKER_TLS_CERTDIR empty, the job on DOCKER_HOST=127.0.0.1.
+		{name: "argo", daemon: []string{"-e", "DOCKER_TLS_CERTDIR=", "--entrypoint", "dockerd-entrypoint.sh"},
+			job: []string{"run", "--rm", "--network", "container:argo", "-e", "DOCKER_HOST=127.0.0.1", "--entrypoint", "docker", imageRepo,
+				"version", "--format", "{{.Server.Os}}"},
+			want: "linux\n"},
+		// Tekton's docker-build example: args --storage-driver=vfs ...,
+		// /certs shared, the step on tcp://localhost:2376 with /certs/client.
+		{name: "tekton", daemon: []string{"-e", "DOCKER_TLS_CERTDIR=/certs", "-v", "/certs", "--", "--storage-driver=vfs", "--userland-proxy=false", "--debug"},
+			job: []string{"run", "--rm", "--network", "container:tekton", "--volumes-from", "tekton:ro", "-e", "DOCKER_HOST=tcp://localhost:2376",
+				"-e", "DOCKER_TLS_VERIFY=1", "-e", "DOCKER_CERT_PATH=/certs/client", "--entrypoint", "docker", imageRepo,
+				"info", "--format", "{{.Driver}}"},
+			want: "vfs\n"},
+		// GitLab's services: [docker:dind] with DOCKER_TLS_CERTDIR=/certs:
+		// the service is "docker" on the job's network, the job (the
+		// docker image, so docker-entrypoint.sh) has DOCKER_HOST=tcp://docker:2376.
+		{name: "gitlab", daemon: []string{"--network", "gitlab", "--network-alias", "docker", "-e", "DOCKER_TLS_CERTDIR=/certs", "-v", "/certs"},
+			job: []string{"run", "--rm", "--network", "gitlab", "--volumes-from", "gitlab:ro", "-e", "DOCKER_HOST=tcp://docker:2376",
+				"-e", "DOCKER_TLS_CERTDIR=/certs", "--entrypoint", "docker-entrypoint.sh", imageRepo, "version", "--format", "{{.Server.Os}}"},
+			want: "linux\n"},
+		// Actions Runner Controller's dind container: args dockerd
+		// --host=unix:///var/run/docker.sock --group=$(DOCKER_GROUP_GID), and
+		// `docker info` as the startup probe inside it.
+		{name: "arc", daemon: []string{"--", "dockerd", "--host=unix:///var/run/docker.sock", "--group=123"},
+			job:  []string{"exec", "arc", "sh", "-c", `docker info --format '{{.OSType}}' && stat -c %g /var/run/docker.sock`},
+			want: "linux\n123\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			opts, args := tt.daemon, []string(nil)
+			if i := slices.Index(opts, "--"); i >= 0 {
+				opts, args = opts[:i], opts[i+1:]
+			}
+			id := startDaemonContainer(t, d, tt.name, opts, args...)
+			if got := waitClient(t, d, id, tt.job...); got != tt.want {
+				t.Errorf("docker %q = %q, want %q", tt.job, got, tt.want)
+			}
+			t.Logf("%s: the job reached the inner dockerd %v after the daemon container started", tt.name, time.Since(start).Round(time.Millisecond))
+		})
 	}
 }
