@@ -1,6 +1,7 @@
 package image
 
 import (
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -48,20 +49,10 @@ func TestDockerdEntrypoint(t *testing.T) {
 
 func TestDockerEntrypoint(t *testing.T) {
 	t.Parallel()
-	withCerts := func(extra map[string]string) map[string]string {
-		m := map[string]string{}
-		for k, v := range certs {
-			m[k] = v
-		}
-		for k, v := range extra {
-			if v == "-" {
-				delete(m, k)
-				continue
-			}
-			m[k] = v
-		}
-		return m
-	}
+	noKey := maps.Clone(certs)
+	delete(noKey, "certs/client/key.pem")
+	emptyKey := maps.Clone(certs)
+	emptyKey["certs/client/key.pem"] = ""
 	const certDir = "DOCKER_TLS_CERTDIR=/run/certs"
 	runCases(t, []entrypointCase{
 		{name: "no_args", want: "docker | DOCKER_HOST=tcp://docker:2375\n"},
@@ -74,10 +65,10 @@ func TestDockerEntrypoint(t *testing.T) {
 		{name: "linked_tls", args: []string{"images", "-q"}, files: certs, env: []string{certDir},
 			want: "docker [help] [images] | DOCKER_TLS_CERTDIR=/run/certs\n" +
 				"docker [images] [-q] | DOCKER_CERT_PATH=/run/certs/client DOCKER_HOST=tcp://docker:2376 DOCKER_TLS_CERTDIR=/run/certs DOCKER_TLS_VERIFY=1\n"},
-		{name: "linked_key_missing", args: []string{"version"}, files: withCerts(map[string]string{"certs/client/key.pem": "-"}), env: []string{certDir},
+		{name: "linked_key_missing", args: []string{"version"}, files: noKey, env: []string{certDir},
 			want: "docker [help] [version] | DOCKER_TLS_CERTDIR=/run/certs\n" +
 				"docker [version] | DOCKER_HOST=tcp://docker:2375 DOCKER_TLS_CERTDIR=/run/certs\n"},
-		{name: "linked_key_empty", args: []string{"version"}, files: withCerts(map[string]string{"certs/client/key.pem": ""}), env: []string{certDir},
+		{name: "linked_key_empty", args: []string{"version"}, files: emptyKey, env: []string{certDir},
 			want: "docker [help] [version] | DOCKER_TLS_CERTDIR=/run/certs\n" +
 				"docker [version] | DOCKER_HOST=tcp://docker:2375 DOCKER_TLS_CERTDIR=/run/certs\n"},
 		{name: "certdir_empty", args: []string{"version"}, files: certs, env: []string{"DOCKER_TLS_CERTDIR="},

@@ -140,13 +140,6 @@ func startDaemonContainer(t *testing.T, d *daemon, name string, opts []string, a
 	return id
 }
 
-// cliStep is one client command and its exact output.
-type cliStep struct {
-	name string
-	args []string
-	want string
-}
-
 // TestDindImage runs the official docker-dind test's steps: a daemon
 // container with TLS certificates on a /certs volume, then client
 // containers of the same image through docker-entrypoint.sh, linked to it
@@ -166,7 +159,12 @@ func TestDindImage(t *testing.T) {
 	waitClient(t, d, id, append(client, "version")...)
 	t.Logf("the client reached the inner dockerd %v after the daemon container started", time.Since(start).Round(time.Millisecond))
 
-	for _, s := range []cliStep{
+	// Each step's exact output; "<id>": a container ID.
+	for _, s := range []struct {
+		name string
+		args []string
+		want string
+	}{
 		// Not in run.sh: which daemon the client entrypoint chose.
 		{name: "client_env", args: []string{"sh", "-c", `echo "$DOCKER_HOST $DOCKER_TLS_VERIFY $DOCKER_CERT_PATH"`},
 			want: "tcp://docker:2376 1 /certs/client\n"},

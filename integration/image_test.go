@@ -149,8 +149,8 @@ func buildImage(t *testing.T, d *daemon) {
 	t.Logf("built %s in %v", imageRepo, time.Since(start).Round(time.Millisecond))
 }
 
-// checkImageConfig: entrypoint, default command, environment and volume
-// as docker:dind users expect them.
+// checkImageConfig: entrypoint, default command, environment, volume and
+// ports as docker:dind users expect them.
 func checkImageConfig(t *testing.T, d *daemon) {
 	t.Helper()
 	img, err := d.pool.Client.InspectImage(imageRepo)
