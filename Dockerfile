@@ -18,7 +18,7 @@
 #               for its dependencies); empty: no sysbox, workspaces use runc
 #
 # Offline, as CI does it (integration/image_test.go):
-#   make build && DOCKER_BUILDKIT=1 docker build --build-arg ENVBOX_BIN=prebuilt \
+#   make build && DOCKER_BUILDKIT=1 docker build --network=none --build-arg ENVBOX_BIN=prebuilt \
 #     --build-arg PACKAGES=preinstalled --build-arg BASE_IMAGE=local/bookworm-docker -t envbox .
 ARG BASE_IMAGE=debian:bookworm
 ARG GO_IMAGE=golang:1.26-bookworm
@@ -68,11 +68,22 @@ RUN { dpkg -i /tmp/sysbox.deb || { apt-get update \
 # --- the image --------------------------------------------------------------
 FROM sysbox${SYSBOX_DEB:+-deb} AS runtime
 COPY --from=bin /out/envbox /usr/local/bin/envbox
-# As docker:dind: TLS material under /certs (envbox dind generates it), the
-# daemon's data on a volume (overlay2 cannot sit on the image's overlayfs).
+# docker:dind's entrypoints under their names, for the CI systems that call
+# them (image/doc.go); the docker client comes with docker.io.
+COPY image/dockerd-entrypoint.sh image/docker-entrypoint.sh /usr/local/bin/
+# As docker:dind: TLS material under /certs (envbox dind generates it; the
+# directories world-writable and sticky, so a client container of another
+# user can share them), the daemon's data on a volume (overlay2 cannot sit
+# on the image's overlayfs), the plain and the TLS port.
 ENV DOCKER_TLS_CERTDIR=/certs
+RUN mkdir -p /certs /certs/client && chmod 1777 /certs /certs/client
 VOLUME /var/lib/docker
+EXPOSE 2375 2376
 # dockerd answers and the delegation holds (envbox health: quiet, one line on failure).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s CMD ["envbox", "health"]
-ENTRYPOINT ["envbox"]
-CMD ["dind"]
+# docker:dind's entrypoint and (empty) command, so that the arguments CI
+# systems give docker:dind (Tekton: --storage-driver=vfs; ARC: dockerd
+# --host=... --group=...) reach envbox dind unchanged. envbox's other
+# commands: --entrypoint envbox (docker run), command: [envbox, ...] (Kubernetes).
+ENTRYPOINT ["dockerd-entrypoint.sh"]
+CMD []

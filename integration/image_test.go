@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ory/dockertest/v3/docker"
 
 	"github.com/envbox/envbox/integration/cgtest"
 )
@@ -66,7 +69,10 @@ func imageCLI(t *testing.T, d *daemon, args ...string) (string, string, int) {
 func buildContext(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for src, dst := range map[string]string{"../Dockerfile": "Dockerfile", "../.dockerignore": ".dockerignore", envboxBinary(t): "bin/envbox"} {
+	for src, dst := range map[string]string{
+		"../Dockerfile": "Dockerfile", "../.dockerignore": ".dockerignore", envboxBinary(t): "bin/envbox",
+		"../image/dockerd-entrypoint.sh": "image/dockerd-entrypoint.sh", "../image/docker-entrypoint.sh": "image/docker-entrypoint.sh",
+	} {
 		b, err := os.ReadFile(src)
 		if err != nil {
 			t.Fatal(err)
@@ -87,15 +93,7 @@ func buildContext(t *testing.T) string {
 func TestImage(t *testing.T) {
 	requireDockerd(t)
 	d, _ := startEnvboxDockerd(t)
-	importImage(t, d.pool, imageTarball(t, "dind"), dindBaseImage)
-
-	start := time.Now()
-	out, stderr, code := imageCLI(t, d, "build", "--build-arg", "ENVBOX_BIN=prebuilt", "--build-arg", "PACKAGES=preinstalled",
-		"--build-arg", "BASE_IMAGE="+dindBaseImage, "-t", imageRepo, buildContext(t))
-	if code != 0 {
-		t.Fatalf("docker build: exit %d\n%s\n%s", code, out, stderr)
-	}
-	t.Logf("built %s in %v", imageRepo, time.Since(start).Round(time.Millisecond))
+	buildImage(t, d)
 
 	t.Run("config", func(t *testing.T) { checkImageConfig(t, d) })
 	t.Run("version", func(t *testing.T) {
@@ -103,22 +101,24 @@ func TestImage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, stderr, code := imageCLI(t, d, "run", "--rm", "--network=none", imageRepo, "--version")
+		got, stderr, code := imageCLI(t, d, "run", "--rm", "--network=none", "--entrypoint=envbox", imageRepo, "--version")
 		if code != 0 || got != string(want) {
 			t.Errorf("envbox --version in the image: exit %d, %q (stderr %q); want 0, %q", code, got, stderr, want)
 		}
 	})
 	t.Run("tools", func(t *testing.T) {
 		got, stderr, code := imageCLI(t, d, "run", "--rm", "--network=none", "--entrypoint=/bin/sh", imageRepo,
-			"-c", "for b in envbox dockerd unshare iptables ps; do command -v $b; done")
-		want := "/usr/local/bin/envbox\n/usr/sbin/dockerd\n/usr/bin/unshare\n/usr/sbin/iptables\n/usr/bin/ps\n"
+			"-c", "for b in envbox dockerd-entrypoint.sh docker-entrypoint.sh docker dockerd unshare iptables ps; do command -v $b; done; stat -c '%a %U %n' /certs /certs/client")
+		want := "/usr/local/bin/envbox\n/usr/local/bin/dockerd-entrypoint.sh\n/usr/local/bin/docker-entrypoint.sh\n" +
+			"/usr/bin/docker\n/usr/sbin/dockerd\n/usr/bin/unshare\n/usr/sbin/iptables\n/usr/bin/ps\n" +
+			"1777 root /certs\n1777 root /certs/client\n"
 		if code != 0 || got != want {
 			t.Errorf("tools in the image: exit %d, %q (stderr %q); want 0, %q", code, got, stderr, want)
 		}
 	})
 	t.Run("sysbox_deb", func(t *testing.T) { checkSysboxDeb(t, d) })
 	t.Run("doctor", func(t *testing.T) {
-		out, stderr, code := imageCLI(t, d, "run", "--rm", "--network=none", imageRepo, "doctor", "--json")
+		out, stderr, code := imageCLI(t, d, "run", "--rm", "--network=none", "--entrypoint=envbox", imageRepo, "doctor", "--json")
 		if code != 0 {
 			t.Fatalf("envbox doctor --json in the image: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 		}
@@ -134,8 +134,23 @@ func TestImage(t *testing.T) {
 	})
 }
 
-// checkImageConfig: entrypoint, default command, environment and volume
-// as docker:dind users expect them.
+// buildImage builds imageRepo offline in d: the imported Debian base with
+// docker.io, the envbox binary under test, RUN steps without a network (the
+// harness dockerd may have no bridge).
+func buildImage(t *testing.T, d *daemon) {
+	t.Helper()
+	importImage(t, d.pool, imageTarball(t, "dind"), dindBaseImage)
+	start := time.Now()
+	out, stderr, code := imageCLI(t, d, "build", "--network=none", "--build-arg", "ENVBOX_BIN=prebuilt", "--build-arg", "PACKAGES=preinstalled",
+		"--build-arg", "BASE_IMAGE="+dindBaseImage, "-t", imageRepo, buildContext(t))
+	if code != 0 {
+		t.Fatalf("docker build: exit %d\n%s\n%s", code, out, stderr)
+	}
+	t.Logf("built %s in %v", imageRepo, time.Since(start).Round(time.Millisecond))
+}
+
+// checkImageConfig: entrypoint, default command, environment, volume and
+// ports as docker:dind users expect them.
 func checkImageConfig(t *testing.T, d *daemon) {
 	t.Helper()
 	img, err := d.pool.Client.InspectImage(imageRepo)
@@ -143,14 +158,17 @@ func checkImageConfig(t *testing.T, d *daemon) {
 		t.Fatal(err)
 	}
 	c := img.Config
-	if !slices.Equal(c.Entrypoint, []string{"envbox"}) || !slices.Equal(c.Cmd, []string{"dind"}) {
-		t.Errorf("entrypoint %q, cmd %q; want [envbox], [dind]", c.Entrypoint, c.Cmd)
+	if !slices.Equal(c.Entrypoint, []string{"dockerd-entrypoint.sh"}) || len(c.Cmd) != 0 {
+		t.Errorf("entrypoint %q, cmd %q; want [dockerd-entrypoint.sh], [] (docker:dind's)", c.Entrypoint, c.Cmd)
 	}
 	if !slices.Contains(c.Env, "DOCKER_TLS_CERTDIR=/certs") {
 		t.Errorf("env %q lacks DOCKER_TLS_CERTDIR=/certs", c.Env)
 	}
 	if _, ok := c.Volumes["/var/lib/docker"]; !ok || len(c.Volumes) != 1 {
 		t.Errorf("volumes %v, want only /var/lib/docker", c.Volumes)
+	}
+	if got := slices.Sorted(maps.Keys(c.ExposedPorts)); !slices.Equal(got, []docker.Port{"2375/tcp", "2376/tcp"}) {
+		t.Errorf("exposed ports %q, want [2375/tcp 2376/tcp]", got)
 	}
 	if h := c.Healthcheck; h == nil || !slices.Equal(h.Test, []string{"CMD", "envbox", "health"}) {
 		t.Errorf("healthcheck %+v, want CMD envbox health", h)

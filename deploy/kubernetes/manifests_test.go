@@ -42,6 +42,7 @@ type podSpec struct {
 
 type container struct {
 	Name            string   `yaml:"name"`
+	Command         []string `yaml:"command"`
 	Args            []string `yaml:"args"`
 	RestartPolicy   string   `yaml:"restartPolicy"`
 	SecurityContext struct {
@@ -126,8 +127,8 @@ func TestWorkspacePod(t *testing.T) {
 		t.Errorf("runtimeClassName %q, want sysbox-runc", pod.Spec.RuntimeClassName)
 	}
 	c := pod.Spec.Containers[0]
-	if !slices.Equal(c.Args, []string{"docker"}) {
-		t.Errorf("args %q, want [docker]", c.Args)
+	if !slices.Equal(c.Command, []string{"envbox", "docker"}) || c.Args != nil {
+		t.Errorf("command %q, args %q; want [envbox docker], none", c.Command, c.Args)
 	}
 	refs := map[string]string{}
 	var names []string
@@ -169,8 +170,9 @@ func TestDindSidecar(t *testing.T) {
 		t.Fatalf("init containers %d, want the dind sidecar", len(pod.Spec.InitContainers))
 	}
 	s := pod.Spec.InitContainers[0]
-	if !slices.Equal(s.Args, []string{"dind"}) || !s.SecurityContext.Privileged || s.RestartPolicy != "Always" {
-		t.Errorf("sidecar args %q, privileged %v, restartPolicy %q; want [dind], true, Always", s.Args, s.SecurityContext.Privileged, s.RestartPolicy)
+	if !slices.Equal(s.Command, []string{"envbox", "dind"}) || s.Args != nil || !s.SecurityContext.Privileged || s.RestartPolicy != "Always" {
+		t.Errorf("sidecar command %q, args %q, privileged %v, restartPolicy %q; want [envbox dind], none, true, Always",
+			s.Command, s.Args, s.SecurityContext.Privileged, s.RestartPolicy)
 	}
 	if len(s.Env) != 1 || s.Env[0].Name != "DOCKER_TLS_CERTDIR" || s.Env[0].Value != "/certs" {
 		t.Errorf("sidecar env %+v, want DOCKER_TLS_CERTDIR=/certs", s.Env)
