@@ -107,13 +107,10 @@ func keyFiles(dir string) []keyFile {
 // envbox's to judge and never followed; the CA certificate may be a
 // symlink (a Kubernetes Secret volume is made of them).
 func userProvided(fsys afero.Fs, dir string) (bool, error) {
-	keyPath := filepath.Join(dir, "ca/key.pem")
-	if err := checkTreeFile(fsys, keyPath, keyFiles(dir)[0].fix); err != nil {
+	caKey := keyFiles(dir)[0]
+	fi, err := checkTreeFile(fsys, caKey.path, caKey.fix)
+	if err != nil || (fi != nil && fi.Size() > 0) {
 		return false, err
-	}
-	fi, err := lstat(fsys, keyPath)
-	if err == nil && fi.Size() > 0 {
-		return false, nil
 	}
 	return nonEmpty(fsys, filepath.Join(dir, "ca/cert.pem"))
 }
@@ -129,12 +126,12 @@ func checkTree(fsys afero.Fs, dir string, keys []keyFile) error {
 		}
 	}
 	for _, k := range keys {
-		if err := checkTreeFile(fsys, k.path, k.fix); err != nil {
+		if _, err := checkTreeFile(fsys, k.path, k.fix); err != nil {
 			return err
 		}
 	}
 	for _, name := range []string{"ca/cert.pem", "server/cert.pem", "server/ca.pem", "client/cert.pem", "client/ca.pem"} {
-		if err := checkTreeFile(fsys, filepath.Join(dir, name), fixRemake); err != nil {
+		if _, err := checkTreeFile(fsys, filepath.Join(dir, name), fixRemake); err != nil {
 			return err
 		}
 	}

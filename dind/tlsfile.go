@@ -114,21 +114,21 @@ func checkCertDir(fsys afero.Fs, dir string, create bool) error {
 	return checkOwner(dir, fi, fixRemake)
 }
 
-// checkTreeFile refuses a symlink or a non-regular file at path; a missing
-// file is fine.
-func checkTreeFile(fsys afero.Fs, path, fix string) error {
+// checkTreeFile refuses a symlink or a non-regular file at path and
+// returns what is there, nil when nothing is.
+func checkTreeFile(fsys afero.Fs, path, fix string) (fs.FileInfo, error) {
 	fi, err := lstat(fsys, path)
 	switch {
 	case missing(err):
-		return nil
+		return nil, nil
 	case err != nil:
-		return fmt.Errorf("lstat %s: %w", path, err)
+		return nil, fmt.Errorf("lstat %s: %w", path, err)
 	case fi.Mode()&fs.ModeSymlink != 0:
-		return &UnsafePathError{Path: path, Reason: "a symlink", Fix: fix}
+		return nil, &UnsafePathError{Path: path, Reason: "a symlink", Fix: fix}
 	case !fi.Mode().IsRegular():
-		return &UnsafePathError{Path: path, Reason: notRegular(fi), Fix: fix}
+		return nil, &UnsafePathError{Path: path, Reason: notRegular(fi), Fix: fix}
 	}
-	return nil
+	return fi, nil
 }
 
 // openStat opens path for reading and stats the opened file, so checks
