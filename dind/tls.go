@@ -2,18 +2,15 @@ package dind
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
+	"io"
 	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -41,26 +38,37 @@ type TLSConfig struct {
 // EnsureTLS lays out Dir like docker:dind's DOCKER_TLS_CERTDIR: ca/, server/
 // and client/ each with ca.pem, cert.pem, key.pem. With a CA key present (or
 // no CA at all) envbox manages the CA and reissues the server and client
-// certificates at every start, so new addresses are covered. Without a CA
-// key the certificates are the user's: they are only verified.
+// certificates at every start, so new addresses are covered; see tlsfile.go
+// for what it refuses in that tree. Without a CA key the certificates are
+// the user's: they are only verified.
 func EnsureTLS(fsys afero.Fs, cfg TLSConfig) error {
 	sans, err := cfg.sans()
 	if err != nil {
 		return err
 	}
-	caKeyPath, caCertPath := filepath.Join(cfg.Dir, "ca/key.pem"), filepath.Join(cfg.Dir, "ca/cert.pem")
-	hasCAKey, err := nonEmpty(fsys, caKeyPath)
+	user, err := userProvided(fsys, cfg.Dir)
 	if err != nil {
 		return err
 	}
-	hasCACert, err := nonEmpty(fsys, caCertPath)
-	if err != nil {
-		return err
-	}
-	if !hasCAKey && hasCACert {
+	if user {
 		return verifyUserCerts(fsys, cfg.Dir, cfg.now())
 	}
-	ca, caKey, err := ensureCA(fsys, caKeyPath, caCertPath, cfg.now())
+	keys := keyFiles(cfg.Dir)
+	if err := checkTree(fsys, cfg.Dir, keys); err != nil {
+		return err
+	}
+	// Every existing key is judged before anything is made or written: a
+	// refusal leaves the tree as it was.
+	stored := make([]*storedKey, len(keys))
+	for i, k := range keys {
+		if stored[i], err = loadKey(fsys, k); err != nil {
+			return err
+		}
+	}
+	if err := makeTree(fsys, cfg.Dir); err != nil {
+		return err
+	}
+	ca, caKey, err := ensureCA(fsys, keys[0], stored[0], filepath.Join(cfg.Dir, "ca/cert.pem"), cfg.now())
 	if err != nil {
 		return err
 	}
@@ -70,16 +78,77 @@ func EnsureTLS(fsys afero.Fs, cfg TLSConfig) error {
 		DNSNames:    sans.dns,
 		IPAddresses: sans.ips,
 	}
-	if err := issue(fsys, filepath.Join(cfg.Dir, "server"), server, 0o600, ca, caKey, cfg.now()); err != nil {
+	if err := issue(fsys, keys[1], stored[1], server, ca, caKey, cfg.now()); err != nil {
 		return err
 	}
 	client := &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "docker:dind client"},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	// The client key is shared with other containers mounting the volume,
-	// which run as arbitrary users: readable by all, as docker:dind does.
-	return issue(fsys, filepath.Join(cfg.Dir, "client"), client, 0o644, ca, caKey, cfg.now())
+	return issue(fsys, keys[2], stored[2], client, ca, caKey, cfg.now())
+}
+
+// keyFiles are the CA, server and client keys under dir.
+func keyFiles(dir string) []keyFile {
+	caKey, caCert := filepath.Join(dir, "ca/key.pem"), filepath.Join(dir, "ca/cert.pem")
+	remakeCert := "remove it and envbox makes a new key and certificate"
+	return []keyFile{
+		{path: caKey, mode: 0o600, fix: fmt.Sprintf("remove it and %s, and envbox makes a new CA", caCert)},
+		{path: filepath.Join(dir, "server/key.pem"), mode: 0o600, fix: remakeCert},
+		// The client key is shared with other containers mounting the
+		// volume, which run as arbitrary users: readable by all, as
+		// docker:dind does.
+		{path: filepath.Join(dir, "client/key.pem"), mode: 0o644, fix: remakeCert},
+	}
+}
+
+// userProvided says whether the certificates are the user's: a CA
+// certificate without a CA key, as docker:dind decides. The CA key is
+// envbox's to judge and never followed; the CA certificate may be a
+// symlink (a Kubernetes Secret volume is made of them).
+func userProvided(fsys afero.Fs, dir string) (bool, error) {
+	caKey := keyFiles(dir)[0]
+	fi, err := checkTreeFile(fsys, caKey.path, caKey.fix)
+	if err != nil || (fi != nil && fi.Size() > 0) {
+		return false, err
+	}
+	return nonEmpty(fsys, filepath.Join(dir, "ca/cert.pem"))
+}
+
+var certDirs = []string{"ca", "server", "client"}
+
+// checkTree refuses, wherever envbox writes, a symlink, a non-regular file
+// or a directory others can change.
+func checkTree(fsys afero.Fs, dir string, keys []keyFile) error {
+	for _, sub := range certDirs {
+		if err := checkCertDir(fsys, filepath.Join(dir, sub), false); err != nil {
+			return err
+		}
+	}
+	for _, k := range keys {
+		if _, err := checkTreeFile(fsys, k.path, k.fix); err != nil {
+			return err
+		}
+	}
+	for _, name := range []string{"ca/cert.pem", "server/cert.pem", "server/ca.pem", "client/cert.pem", "client/ca.pem"} {
+		if _, err := checkTreeFile(fsys, filepath.Join(dir, name), fixRemake); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// makeTree makes the missing directories, checking again those that exist.
+func makeTree(fsys afero.Fs, dir string) error {
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("mkdir %s: %w", dir, err)
+	}
+	for _, sub := range certDirs {
+		if err := checkCertDir(fsys, filepath.Join(dir, sub), true); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (cfg TLSConfig) now() time.Time {
@@ -125,8 +194,10 @@ func uniqueIPs(ips []net.IP) []net.IP {
 	return out
 }
 
-func ensureCA(fsys afero.Fs, keyPath, certPath string, now time.Time) (*x509.Certificate, crypto.Signer, error) {
-	key, err := ensureKey(fsys, keyPath, 0o600)
+// ensureCA keeps a CA certificate that matches the CA key and is valid for
+// 30 more days, and makes a new one otherwise.
+func ensureCA(fsys afero.Fs, k keyFile, stored *storedKey, certPath string, now time.Time) (*x509.Certificate, crypto.Signer, error) {
+	key, err := useKey(fsys, k, stored)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -150,13 +221,14 @@ func ensureCA(fsys afero.Fs, keyPath, certPath string, now time.Time) (*x509.Cer
 	return cert, key, err
 }
 
-// issue (re)writes dir/{key,cert,ca}.pem for tmpl signed by the CA, keeping
-// an existing key.
-func issue(fsys afero.Fs, dir string, tmpl *x509.Certificate, keyMode os.FileMode, ca *x509.Certificate, caKey crypto.Signer, now time.Time) error {
-	key, err := ensureKey(fsys, filepath.Join(dir, "key.pem"), keyMode)
+// issue rewrites the ca.pem and cert.pem beside k for tmpl signed by the
+// CA, with k's stored key or a new one.
+func issue(fsys afero.Fs, k keyFile, stored *storedKey, tmpl *x509.Certificate, ca *x509.Certificate, caKey crypto.Signer, now time.Time) error {
+	key, err := useKey(fsys, k, stored)
 	if err != nil {
 		return err
 	}
+	dir := filepath.Dir(k.path)
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
 	der, err := sign(tmpl, ca, key.Public(), caKey, now)
 	if err != nil {
@@ -177,31 +249,6 @@ func sign(tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Si
 	tmpl.NotBefore = now.Add(-time.Hour)
 	tmpl.NotAfter = now.Add(certValidity)
 	return x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-}
-
-// ensureKey reads the PEM private key at path, creating a P-256 key when
-// the file is missing or empty.
-func ensureKey(fsys afero.Fs, path string, mode os.FileMode) (crypto.Signer, error) {
-	data, err := afero.ReadFile(fsys, path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(data) > 0 {
-		key, err := parseKey(data)
-		if err != nil {
-			return nil, fmt.Errorf("parse private key %s: %w", path, err)
-		}
-		return key, fsys.Chmod(path, mode)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate key %s: %w", path, err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("encode key %s: %w", path, err)
-	}
-	return key, writePEM(fsys, path, "PRIVATE KEY", der, mode)
 }
 
 func parseKey(data []byte) (crypto.Signer, error) {
@@ -229,8 +276,18 @@ func publicKeyMatches(cert *x509.Certificate, key crypto.Signer) bool {
 	return ok && pub.Equal(cert.PublicKey)
 }
 
+// readCert reads the certificate at path, which must be a regular file
+// (a user's may be reached through a symlink).
 func readCert(fsys afero.Fs, path string) (*x509.Certificate, error) {
-	data, err := afero.ReadFile(fsys, path)
+	f, fi, err := openStat(fsys, path, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("read %s: %s", path, notRegular(fi))
+	}
+	data, err := io.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -271,27 +328,11 @@ func verifyUserCerts(fsys afero.Fs, dir string, now time.Time) error {
 
 func nonEmpty(fsys afero.Fs, path string) (bool, error) {
 	st, err := fsys.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if missing(err) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("stat %s: %w", path, err)
 	}
 	return st.Size() > 0, nil
-}
-
-func writePEM(fsys afero.Fs, path, typ string, der []byte, mode os.FileMode) error {
-	if err := fsys.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("mkdir %s: %w", filepath.Dir(path), err)
-	}
-	data := pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
-	if err := afero.WriteFile(fsys, path, data, mode); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	// WriteFile keeps the mode of an existing file; the mode is part of the
-	// contract (the client key must be shareable).
-	if err := fsys.Chmod(path, mode); err != nil {
-		return fmt.Errorf("chmod %s %o: %w", path, mode, err)
-	}
-	return nil
 }

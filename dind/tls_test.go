@@ -3,8 +3,10 @@ package dind
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"maps"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -34,26 +36,50 @@ func mustCert(t *testing.T, fsys afero.Fs, path string) *x509.Certificate {
 	return cert
 }
 
+// osCerts is a real directory for the certificate tree: symlinks, owners
+// and modes need the OS file system (MemMapFs has none of them). The Fs is
+// rooted there, so the tree is /certs in it and root/certs on disk.
+func osCerts(t *testing.T) (fsys afero.Fs, root string) {
+	t.Helper()
+	root = t.TempDir()
+	return afero.NewBasePathFs(afero.NewOsFs(), root), root
+}
+
+// assertLayout checks that the tree under root/certs holds exactly
+// docker:dind's files, at docker:dind's modes: no temporary file is left.
+func assertLayout(t *testing.T, root string) {
+	t.Helper()
+	want := map[string]string{
+		"ca/cert.pem": "-rw-r--r--", "ca/key.pem": "-rw-------",
+		"server/ca.pem": "-rw-r--r--", "server/cert.pem": "-rw-r--r--", "server/key.pem": "-rw-------",
+		"client/ca.pem": "-rw-r--r--", "client/cert.pem": "-rw-r--r--", "client/key.pem": "-rw-r--r--",
+	}
+	got := map[string]string{}
+	for _, dir := range []string{"ca", "server", "client"} {
+		entries, err := os.ReadDir(filepath.Join(root, "certs", dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			fi, err := e.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[dir+"/"+e.Name()] = fi.Mode().String()
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("certificate files and modes = %v, want %v", got, want)
+	}
+}
+
 func TestEnsureTLSGeneratesDindLayout(t *testing.T) {
 	t.Parallel()
-	fsys := afero.NewMemMapFs()
+	fsys, root := osCerts(t)
 	if err := EnsureTLS(fsys, testTLSConfig()); err != nil {
 		t.Fatalf("EnsureTLS: %v", err)
 	}
-	modes := map[string]os.FileMode{
-		"/certs/ca/key.pem": 0o600, "/certs/ca/cert.pem": 0o644,
-		"/certs/server/key.pem": 0o600, "/certs/server/cert.pem": 0o644, "/certs/server/ca.pem": 0o644,
-		"/certs/client/key.pem": 0o644, "/certs/client/cert.pem": 0o644, "/certs/client/ca.pem": 0o644,
-	}
-	for path, want := range modes {
-		st, err := fsys.Stat(path)
-		if err != nil {
-			t.Fatalf("stat %s: %v", path, err)
-		}
-		if st.Mode().Perm() != want {
-			t.Errorf("%s mode = %o, want %o", path, st.Mode().Perm(), want)
-		}
-	}
+	assertLayout(t, root)
 	ca := mustCert(t, fsys, "/certs/ca/cert.pem")
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
@@ -89,7 +115,7 @@ func TestEnsureTLSGeneratesDindLayout(t *testing.T) {
 
 func TestEnsureTLSKeepsKeysAndCAOnRestart(t *testing.T) {
 	t.Parallel()
-	fsys := afero.NewMemMapFs()
+	fsys, root := osCerts(t)
 	cfg := testTLSConfig()
 	if err := EnsureTLS(fsys, cfg); err != nil {
 		t.Fatal(err)
@@ -112,6 +138,7 @@ func TestEnsureTLSKeepsKeysAndCAOnRestart(t *testing.T) {
 	if read("/certs/server/cert.pem") == serverCert {
 		t.Errorf("restart kept the old server certificate; the new address 10.0.0.8 is not covered")
 	}
+	assertLayout(t, root)
 }
 
 func TestEnsureTLSUserProvidedCertsAreOnlyVerified(t *testing.T) {
@@ -187,11 +214,9 @@ func TestEnsureTLSErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			fsys := afero.NewMemMapFs()
+			fsys, root := osCerts(t)
 			for p, c := range tt.files {
-				if err := afero.WriteFile(fsys, p, []byte(c), 0o600); err != nil {
-					t.Fatal(err)
-				}
+				writeFileMode(t, filepath.Join(root, p), c, 0o600)
 			}
 			cfg := testTLSConfig()
 			cfg.ExtraSAN = tt.san

@@ -1,0 +1,268 @@
+package dind
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/afero"
+	"golang.org/x/sys/unix"
+)
+
+// The certificate tree sits in a volume other containers share, and
+// docker:dind makes /certs and /certs/client world-writable (1777): any name
+// in it may have been planted by another user. So envbox never follows a
+// symlink there, opens nothing but regular files, writes every file to a
+// fresh temporary file (O_EXCL) renamed over the old one, so a reader sees
+// the old or the new file and never a torn one, and reuses a private key
+// only when no other user can have read or replaced it.
+//
+// "Envbox's user" is the effective uid: root in a container, the test's
+// user in tests.
+
+// UnsafePathError is a name in the certificate tree that envbox refuses to
+// use or replace.
+type UnsafePathError struct {
+	Path   string
+	Reason string
+	// Fix is what the user does about it.
+	Fix string
+}
+
+func (e *UnsafePathError) Error() string {
+	return fmt.Sprintf("refuse %s: %s; %s", e.Path, e.Reason, e.Fix)
+}
+
+const fixRemake = "remove it and envbox makes it again"
+
+// keyFile is a private key in the tree and the mode it is kept at.
+type keyFile struct {
+	path string
+	mode fs.FileMode
+	// fix is what to do when the existing key is refused.
+	fix string
+}
+
+// sharedKey says whether other users may read the key: only the client
+// key, as docker:dind makes it, for clients running as any user.
+func (k keyFile) sharedKey() bool { return k.mode&0o004 != 0 }
+
+// missing says whether err means no file is there: a path component that
+// is not a directory means none either (and is judged on its own).
+func missing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+func lstat(fsys afero.Fs, path string) (fs.FileInfo, error) {
+	if l, ok := fsys.(afero.Lstater); ok {
+		fi, _, err := l.LstatIfPossible(path)
+		return fi, err
+	}
+	return fsys.Stat(path)
+}
+
+// checkOwner refuses path unless envbox's user owns it: another owner can
+// change its mode, and the files in it if it is a directory.
+func checkOwner(path string, fi fs.FileInfo, fix string) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return &UnsafePathError{Path: path, Reason: "its owner is unknown", Fix: fix}
+	}
+	if want := os.Geteuid(); int(st.Uid) != want {
+		return &UnsafePathError{Path: path, Reason: fmt.Sprintf("owned by uid %d, not %d (the user envbox runs as)", st.Uid, want), Fix: fix}
+	}
+	return nil
+}
+
+// checkCertDir checks that dir, when it exists, is a directory only
+// envbox's user can change: in a directory another user owns, or may write
+// without the sticky bit, they could swap server/ca.pem for their own CA
+// between envbox writing it and dockerd reading it. With create, a missing
+// dir is made (Mkdir fails if someone made it since: nothing is followed).
+func checkCertDir(fsys afero.Fs, dir string, create bool) error {
+	fi, err := lstat(fsys, dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if !create {
+			return nil
+		}
+		if err := fsys.Mkdir(dir, 0o755); err != nil {
+			return fmt.Errorf("mkdir %s: %w", dir, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("lstat %s: %w", dir, err)
+	}
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return &UnsafePathError{Path: dir, Reason: "a symlink, want a directory", Fix: fixRemake}
+	case !fi.IsDir():
+		return &UnsafePathError{Path: dir, Reason: fmt.Sprintf("not a directory (mode %s)", fi.Mode()), Fix: fixRemake}
+	case fi.Mode().Perm()&0o002 != 0 && fi.Mode()&fs.ModeSticky == 0:
+		return &UnsafePathError{Path: dir, Reason: fmt.Sprintf("mode %04o lets other users replace its files", fi.Mode().Perm()), Fix: "chmod o-w (or +t) it"}
+	}
+	return checkOwner(dir, fi, fixRemake)
+}
+
+// checkTreeFile refuses a symlink or a non-regular file at path and
+// returns what is there, nil when nothing is.
+func checkTreeFile(fsys afero.Fs, path, fix string) (fs.FileInfo, error) {
+	fi, err := lstat(fsys, path)
+	switch {
+	case missing(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("lstat %s: %w", path, err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return nil, &UnsafePathError{Path: path, Reason: "a symlink", Fix: fix}
+	case !fi.Mode().IsRegular():
+		return nil, &UnsafePathError{Path: path, Reason: notRegular(fi), Fix: fix}
+	}
+	return fi, nil
+}
+
+// openStat opens path for reading and stats the opened file, so checks
+// on it hold for what is read. O_NONBLOCK: a named pipe must not hang it.
+func openStat(fsys afero.Fs, path string, flag int) (afero.File, fs.FileInfo, error) {
+	f, err := fsys.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|flag, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	return f, fi, nil
+}
+
+func notRegular(fi fs.FileInfo) string {
+	return fmt.Sprintf("not a regular file (mode %s)", fi.Mode())
+}
+
+// storedKey is a private key read from the tree.
+type storedKey struct {
+	signer crypto.Signer
+	pem    []byte
+	perm   fs.FileMode
+}
+
+// loadKey reads the private key k when envbox may reuse it: a regular file
+// owned by envbox's user that other users can neither write nor, but for
+// the client key, read. A missing or empty key is nil: a new one is then
+// written beside it and renamed over it, never written into it (a
+// pre-created file may be held open by someone else).
+func loadKey(fsys afero.Fs, k keyFile) (*storedKey, error) {
+	f, fi, err := openStat(fsys, k.path, unix.O_NOFOLLOW)
+	switch {
+	case missing(err):
+		return nil, nil
+	case errors.Is(err, unix.ELOOP):
+		return nil, &UnsafePathError{Path: k.path, Reason: "a symlink", Fix: k.fix}
+	case err != nil:
+		return nil, fmt.Errorf("open %s: %w", k.path, err)
+	}
+	defer f.Close()
+	if !fi.Mode().IsRegular() {
+		return nil, &UnsafePathError{Path: k.path, Reason: notRegular(fi), Fix: k.fix}
+	}
+	if err := checkOwner(k.path, fi, k.fix); err != nil {
+		return nil, err
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o002 != 0 {
+		return nil, &UnsafePathError{Path: k.path, Reason: fmt.Sprintf("mode %04o lets other users write it", perm), Fix: k.fix}
+	}
+	if perm&0o004 != 0 && !k.sharedKey() {
+		return nil, &UnsafePathError{Path: k.path, Reason: fmt.Sprintf("mode %04o lets other users read it", perm), Fix: k.fix}
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", k.path, err)
+	}
+	if len(data) == 0 {
+		return nil, nil
+	}
+	key, err := parseKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("parse private key %s: %w", k.path, err)
+	}
+	return &storedKey{signer: key, pem: data, perm: perm}, nil
+}
+
+// useKey returns the stored key, at k's mode, or a new one.
+func useKey(fsys afero.Fs, k keyFile, stored *storedKey) (crypto.Signer, error) {
+	if stored == nil {
+		return newKey(fsys, k)
+	}
+	if stored.perm != k.mode {
+		// The mode is part of the contract (the client key must be
+		// shareable): the same bytes go through a new file.
+		if err := writeFile(fsys, k.path, stored.pem, k.mode); err != nil {
+			return nil, err
+		}
+	}
+	return stored.signer, nil
+}
+
+// newKey writes a new P-256 key to k.
+func newKey(fsys afero.Fs, k keyFile) (crypto.Signer, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate key %s: %w", k.path, err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("encode key %s: %w", k.path, err)
+	}
+	return key, writeFile(fsys, k.path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), k.mode)
+}
+
+// writeFile replaces path with data at mode through a temporary file
+// created with O_EXCL in the same directory and renamed over path: rename
+// replaces the name (a symlink would not be followed) and readers see the
+// old file or the new one, whole.
+func writeFile(fsys afero.Fs, path string, data []byte, mode fs.FileMode) (err error) {
+	f, err := afero.TempFile(fsys, filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create a temporary file for %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = fsys.Remove(tmp)
+		}
+	}()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	// The umask applied at creation; the mode is part of the contract.
+	if err := fsys.Chmod(tmp, mode); err != nil {
+		return fmt.Errorf("chmod %s %04o: %w", tmp, mode, err)
+	}
+	if err := fsys.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", tmp, path, err)
+	}
+	return nil
+}
+
+func writePEM(fsys afero.Fs, path, typ string, der []byte, mode fs.FileMode) error {
+	return writeFile(fsys, path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), mode)
+}
