@@ -187,7 +187,7 @@ var dockerBad = map[string][]badValue{
 // parse time, with why.
 var anyText = map[string]string{
 	envBootstrapScript:       "a script is whatever bytes /bin/sh reads",
-	"DOCKER_TLS_SAN":         "checked when certificates are generated (exit 1, see the README troubleshooting table)",
+	"DOCKER_TLS_SAN":         "checked when certificates are generated (exit 1, see docs/troubleshooting.md)",
 	"DOCKER_IPTABLES_LEGACY": "docker:dind's rule: any non-empty value means legacy",
 }
 

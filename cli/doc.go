@@ -7,7 +7,7 @@
 // Every command reads its flags and variables through one table (varTable
 // in vars.go): a row names the variable and/or the flag, the default, the
 // meaning and what it conflicts with, and drives the parser, --help, the
-// blocks below and the README tables. The rule for all commands: a flag
+// blocks below and the tables of docs/<command>.md. The rule for all commands: a flag
 // wins over its variable; an empty value is unset, except where a row says
 // what a set but empty variable means (docker:dind's DOCKER_TLS_CERTDIR and
 // DOCKER_IPTABLES_LEGACY). The blocks are generated; after changing a row run
@@ -221,5 +221,5 @@
 // END envbox health environment (generated from healthVars; do not edit)
 package cli
 
-// Rewrites the generated blocks above and in README.md.
+// Rewrites the generated blocks above and in the commands' Markdown pages.
 //go:generate go test -run ^TestDocsMatchTables$ -update .

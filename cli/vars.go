@@ -16,7 +16,7 @@ import (
 
 // envVar is one row of a command's configuration table: a variable, a
 // flag, or both. The row drives parsing, the flag, --help, the package
-// documentation (doc.go) and the README table, so they cannot disagree.
+// documentation (doc.go) and the Markdown table, so they cannot disagree.
 //
 // The rule for every command: a flag wins over its variable; an empty
 // value is unset (the default applies), unless the row says what a set

@@ -64,7 +64,7 @@ func (t varTable[C]) goDoc() string {
 	return b.String()
 }
 
-// markdown renders the table for README.md.
+// markdown renders the table for the command's Markdown page.
 func (t varTable[C]) markdown() string {
 	var b strings.Builder
 	b.WriteString("| variable | flag | meaning | default | conflicts |\n|---|---|---|---|---|\n")
@@ -85,20 +85,21 @@ func (t varTable[C]) markdown() string {
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
 // docBlock is one generated block: the table of a command rendered into
-// cli/doc.go and README.md between BEGIN/END markers.
+// cli/doc.go and into the command's Markdown page between BEGIN/END markers.
 type docBlock struct {
 	command, table  string
+	page            string // the Markdown page, from the repository root
 	goDoc, markdown func() string
 }
 
 // docBlocks are every command's table; TestDocsMatchTables keeps the
 // files current (go generate ./cli rewrites them).
 var docBlocks = []docBlock{
-	{"dind", "dindVars", dindVars.goDoc, dindVars.markdown},
-	{"docker", "dockerVars", dockerVars.goDoc, dockerVars.markdown},
-	{"doctor", "doctorVars", doctorVars.goDoc, doctorVars.markdown},
-	{"adopt-proxy", "adoptVars", adoptVars.goDoc, adoptVars.markdown},
-	{"health", "healthVars", healthVars.goDoc, healthVars.markdown},
+	{"dind", "dindVars", "docs/dind.md", dindVars.goDoc, dindVars.markdown},
+	{"docker", "dockerVars", "docs/docker.md", dockerVars.goDoc, dockerVars.markdown},
+	{"doctor", "doctorVars", "docs/doctor.md", doctorVars.goDoc, doctorVars.markdown},
+	{"adopt-proxy", "adoptVars", "docs/adopt-proxy.md", adoptVars.goDoc, adoptVars.markdown},
+	{"health", "healthVars", "README.md", healthVars.goDoc, healthVars.markdown},
 }
 
 // markers are the lines around a block in a file of the given comment

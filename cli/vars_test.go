@@ -9,12 +9,12 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// update rewrites the generated blocks of doc.go and README.md:
+// update rewrites the generated blocks of doc.go and the Markdown pages:
 //
 //	go test ./cli -run TestDocsMatchTables -update    (or: go generate ./cli)
-var update = flag.Bool("update", false, "rewrite the generated variable tables in cli/doc.go and README.md")
+var update = flag.Bool("update", false, "rewrite the generated variable tables in cli/doc.go and the Markdown pages")
 
-// TestDocsMatchTables: cli/doc.go and README.md carry, between markers, the
+// TestDocsMatchTables: cli/doc.go and each command's page carry, between markers, the
 // rendering of every command's table, the same table as --help. It fails
 // when a block is stale; -update rewrites it.
 func TestDocsMatchTables(t *testing.T) {
@@ -23,7 +23,7 @@ func TestDocsMatchTables(t *testing.T) {
 		mdBegin, mdEnd := d.markers("<!-- ", " -->")
 		for _, f := range []struct{ file, begin, end, body string }{
 			{"doc.go", goBegin, goEnd, d.goDoc()},
-			{"../README.md", mdBegin, mdEnd, d.markdown()},
+			{"../" + d.page, mdBegin, mdEnd, d.markdown()},
 		} {
 			data, err := os.ReadFile(f.file)
 			if err != nil {

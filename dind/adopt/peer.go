@@ -55,7 +55,7 @@ func PeerCreds(c *net.UnixConn) (Creds, error) {
 
 // credsOf decides what a SO_PEERPIDFD answer means. Only ENOPROTOOPT says
 // the kernel lacks the option (before 6.5): the pid alone is used then,
-// with the window the README describes. Every other error fails closed:
+// with the window docs/adopt-proxy.md describes. Every other error fails closed:
 // EINVAL in particular is what kernels 6.5 to about 6.15 return for a peer
 // already reaped, so taking it for an old kernel would reopen the pid-reuse
 // window. The error names the kernel release, since what it means depends
