@@ -467,3 +467,103 @@ func TestEnsureTLSUserProvidedThroughSecretSymlinks(t *testing.T) {
 	after := snapshotTree(t, root)
 	assertUnchanged(t, before, after)
 }
+
+// userCerts writes, under root/certs, a CA certificate without its key and
+// a server certificate, key and CA: certificates the user provides.
+func userCerts(t *testing.T, root string) {
+	t.Helper()
+	src := afero.NewMemMapFs()
+	if err := EnsureTLS(src, testTLSConfig()); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ca/cert.pem", "server/ca.pem", "server/cert.pem", "server/key.pem"} {
+		b, err := afero.ReadFile(src, "/certs/"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFileMode(t, filepath.Join(root, "certs", name), string(b), 0o600)
+	}
+}
+
+// Trees another user sharing the volume can prepare: a second name for a
+// private key, or certificates of their own where envbox would take them
+// for the user's.
+func TestEnsureTLSForeignTrees(t *testing.T) {
+	t.Parallel()
+	tests := []treeCase{
+		{
+			// With fs.protected_hardlinks=0 anyone may link the CA
+			// key into the 1777 client/ dir: it was then reused as
+			// the client key and rewritten there at 0644.
+			name:  "ca_key_hard_linked_as_client_key",
+			prior: true,
+			setup: func(t *testing.T, root string) {
+				mustRemove(t, filepath.Join(root, "certs/client/key.pem"))
+				if err := os.Link(filepath.Join(root, "certs/ca/key.pem"), filepath.Join(root, "certs/client/key.pem")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantErr: "refuse /certs/ca/key.pem: 2 names link to it, another may be readable elsewhere; remove it and /certs/ca/cert.pem, and envbox makes a new CA",
+		},
+		{
+			// Another user who made ca/ and server/ first (in a 1777
+			// /certs) chose the CA dockerd trusts: their own client
+			// certificate would then be accepted on port 2376.
+			name:     "user_certs_in_dirs_of_another_user",
+			rootOnly: true,
+			setup: func(t *testing.T, root string) {
+				userCerts(t, root)
+				for _, name := range []string{"ca", "ca/cert.pem", "server", "server/ca.pem", "server/cert.pem", "server/key.pem"} {
+					mustChown(t, filepath.Join(root, "certs", name), 1000)
+				}
+			},
+			wantErr: "refuse /certs/ca: owned by uid 1000, not 0 (the user envbox runs as); remove it and envbox makes it again",
+		},
+		{
+			name: "user_certs_in_world_writable_server_dir",
+			setup: func(t *testing.T, root string) {
+				userCerts(t, root)
+				mustChmod(t, filepath.Join(root, "certs/server"), 0o777)
+			},
+			wantErr: "refuse /certs/server: mode 0777 lets other users replace its files; chmod o-w (or +t) it",
+		},
+		{
+			// Whoever owns DOCKER_TLS_CERTDIR can rename server/ away
+			// and put their own in its place.
+			name:     "certdir_of_another_user",
+			rootOnly: true,
+			setup: func(t *testing.T, root string) {
+				mustMkdir(t, filepath.Join(root, "certs"), 0o755)
+				mustChown(t, filepath.Join(root, "certs"), 1000)
+			},
+			wantErr: "refuse /certs: owned by uid 1000, not 0 (the user envbox runs as); remove it and envbox makes it again",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			runTreeCase(t, tc)
+		})
+	}
+}
+
+// A Kubernetes emptyDir is 0777 without the sticky bit: any user sharing
+// it could rename envbox's server/ away between EnsureTLS and dockerd
+// reading it, and put their own CA there. envbox gives it the sticky bit,
+// as docker:dind's image gives /certs.
+func TestEnsureTLSMakesWorldWritableCertDirSticky(t *testing.T) {
+	t.Parallel()
+	fsys, root := osCerts(t)
+	mustMkdir(t, filepath.Join(root, "certs"), 0o777)
+	if err := EnsureTLS(fsys, testTLSConfig()); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(filepath.Join(root, "certs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fi.Mode().String(), "dtrwxrwxrwx"; got != want {
+		t.Errorf("mode of /certs = %s, want %s", got, want)
+	}
+	assertLayout(t, root)
+}
