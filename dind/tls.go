@@ -46,11 +46,21 @@ func EnsureTLS(fsys afero.Fs, cfg TLSConfig) error {
 	if err != nil {
 		return err
 	}
+	if err := checkCertRoot(fsys, cfg.Dir); err != nil {
+		return err
+	}
 	user, err := userProvided(fsys, cfg.Dir)
 	if err != nil {
 		return err
 	}
 	if user {
+		// dockerd trusts the CA in server/: only envbox's user may
+		// have put it there.
+		for _, sub := range []string{"ca", "server"} {
+			if err := checkCertDir(fsys, filepath.Join(cfg.Dir, sub), false); err != nil {
+				return err
+			}
+		}
 		return verifyUserCerts(fsys, cfg.Dir, cfg.now())
 	}
 	keys := keyFiles(cfg.Dir)

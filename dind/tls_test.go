@@ -143,18 +143,10 @@ func TestEnsureTLSKeepsKeysAndCAOnRestart(t *testing.T) {
 
 func TestEnsureTLSUserProvidedCertsAreOnlyVerified(t *testing.T) {
 	t.Parallel()
-	// Make a valid set elsewhere, then drop the CA key as a user would.
-	src := afero.NewMemMapFs()
-	if err := EnsureTLS(src, testTLSConfig()); err != nil {
-		t.Fatal(err)
-	}
-	fsys := afero.NewMemMapFs()
-	for _, p := range []string{"/certs/ca/cert.pem", "/certs/server/ca.pem", "/certs/server/cert.pem", "/certs/server/key.pem"} {
-		b, _ := afero.ReadFile(src, p)
-		if err := afero.WriteFile(fsys, p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// A valid set without the CA key, as a user provides it; owners are
+	// checked, so on a real directory.
+	fsys, root := osCerts(t)
+	userCerts(t, root)
 	before, _ := afero.ReadFile(fsys, "/certs/server/cert.pem")
 	if err := EnsureTLS(fsys, testTLSConfig()); err != nil {
 		t.Fatalf("EnsureTLS on user certs: %v", err)

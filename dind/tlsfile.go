@@ -114,6 +114,44 @@ func checkCertDir(fsys afero.Fs, dir string, create bool) error {
 	return checkOwner(dir, fi, fixRemake)
 }
 
+// checkCertRoot checks DOCKER_TLS_CERTDIR, when it exists: whoever can
+// rename its entries can put their own server/ (and CA) in place of
+// envbox's before dockerd reads it. So it must be envbox's user's, and a
+// world-writable one (a Kubernetes emptyDir is 0777) gets the sticky bit, as
+// docker:dind's image makes /certs 1777. A symlink to it must be envbox's
+// user's too: its owner could point it elsewhere between two looks.
+func checkCertRoot(fsys afero.Fs, dir string) error {
+	fi, err := lstat(fsys, dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("lstat %s: %w", dir, err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if err := checkOwner(dir, fi, "replace it with a directory of that user"); err != nil {
+			return err
+		}
+		if fi, err = fsys.Stat(dir); err != nil {
+			return fmt.Errorf("stat %s: %w", dir, err)
+		}
+	}
+	if !fi.IsDir() {
+		return &UnsafePathError{Path: dir, Reason: fmt.Sprintf("not a directory (mode %s)", fi.Mode()), Fix: fixRemake}
+	}
+	if err := checkOwner(dir, fi, fixRemake); err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o002 == 0 || fi.Mode()&fs.ModeSticky != 0 {
+		return nil
+	}
+	mode := fi.Mode()&(fs.ModePerm|fs.ModeSetgid|fs.ModeSetuid) | fs.ModeSticky
+	if err := fsys.Chmod(dir, mode); err != nil {
+		return fmt.Errorf("chmod +t %s (mode %04o lets other users replace its files): %w", dir, fi.Mode().Perm(), err)
+	}
+	return nil
+}
+
 // checkTreeFile refuses a symlink or a non-regular file at path and
 // returns what is there, nil when nothing is.
 func checkTreeFile(fsys afero.Fs, path, fix string) (fs.FileInfo, error) {
@@ -178,6 +216,12 @@ func loadKey(fsys afero.Fs, k keyFile) (*storedKey, error) {
 	}
 	if err := checkOwner(k.path, fi, k.fix); err != nil {
 		return nil, err
+	}
+	// A second name for the key (a hard link in the 1777 client/ dir
+	// when fs.protected_hardlinks is 0) would be rewritten there at
+	// that key's mode, or be readable wherever it sits.
+	if n := fi.Sys().(*syscall.Stat_t).Nlink; n != 1 {
+		return nil, &UnsafePathError{Path: k.path, Reason: fmt.Sprintf("%d names link to it, another may be readable elsewhere", n), Fix: k.fix}
 	}
 	perm := fi.Mode().Perm()
 	if perm&0o002 != 0 {
