@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/afero"
 )
@@ -91,5 +92,30 @@ func TestHealth(t *testing.T) {
 				t.Errorf("Health(%s) = %v, want an error containing %q", tt.socket, err, tt.wantErrIn)
 			}
 		})
+	}
+}
+
+// The caller's deadline (envbox health --timeout) bounds the request: a
+// dockerd slower than 2 s under load is not reported down before it.
+func TestHealthWaitsUntilItsDeadline(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2500 * time.Millisecond):
+		case <-r.Context().Done():
+		}
+	})}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	held := afero.NewMemMapFs()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := Health(ctx, held, "unix://"+sock); err != nil {
+		t.Errorf("Health with a 10s deadline on a dockerd answering in 2.5s = %v, want nil", err)
 	}
 }

@@ -83,6 +83,18 @@ func TestChooseMTU(t *testing.T) {
 			want: MTUChoice{Flag: "--mtu=1400", Reason: "default route via eth0, mtu 1400"}},
 		{name: "daemon_json_broken", argv: []string{"dockerd"}, routes: routeTable, files: map[string]string{"/etc/docker/daemon.json": `{"mtu":`},
 			want: MTUChoice{Reason: "parse /etc/docker/daemon.json: unexpected end of JSON input: dockerd will say what is wrong; no --mtu added"}},
+		// dockerd takes an empty (or blank) file for no configuration.
+		{name: "daemon_json_empty", argv: []string{"dockerd"}, routes: routeTable, files: map[string]string{"/etc/docker/daemon.json": " \n"},
+			want: MTUChoice{Flag: "--mtu=1400", Reason: "default route via eth0, mtu 1400"}},
+		// dockerd skips a UTF-8 byte order mark (Notepad writes one).
+		{name: "daemon_json_utf8_bom", argv: []string{"dockerd"}, routes: routeTable, files: map[string]string{"/etc/docker/daemon.json": "\ufeff{\"mtu\": 1350}"},
+			want: MTUChoice{Reason: "mtu set in /etc/docker/daemon.json"}},
+		// pflag keeps the last --config-file: an --mtu added from the
+		// first one's lack of "mtu" would make dockerd refuse to start
+		// ("mtu: (from flag: 1400, from file: 1350)").
+		{name: "config_file_last_wins", argv: []string{"dockerd", "--config-file=/cfg/a.json", "--config-file", "/cfg/b.json"}, routes: routeTable,
+			files: map[string]string{"/cfg/a.json": `{}`, "/cfg/b.json": `{"mtu": 1350}`},
+			want:  MTUChoice{Reason: "mtu set in /cfg/b.json"}},
 		{name: "override", argv: []string{"dockerd"}, routes: routeTable, override: &jumbo,
 			want: MTUChoice{Flag: "--mtu=9000", Reason: "ENVBOX_MTU"}},
 		{name: "override_zero", argv: []string{"dockerd"}, routes: routeTable, override: &zero,
