@@ -2,6 +2,7 @@ package dind
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,21 +77,24 @@ func flagGiven(argv []string, name string) bool {
 	return false
 }
 
-// flagValue is the value of --name=value or --name value, "" when absent.
+// flagValue is the value of the last --name=value or --name value (pflag
+// keeps the last), "" when absent.
 func flagValue(argv []string, name string) string {
+	v := ""
 	for i, a := range argv {
-		if v, ok := strings.CutPrefix(a, name+"="); ok {
-			return v
+		if s, ok := strings.CutPrefix(a, name+"="); ok {
+			v = s
 		}
 		if a == name && i+1 < len(argv) {
-			return argv[i+1]
+			v = argv[i+1]
 		}
 	}
-	return ""
+	return v
 }
 
 // configHasKey reports whether the JSON object in path has key; a missing
-// file has none.
+// file has none, nor has an empty one. As dockerd, a UTF-8 byte order mark
+// is skipped.
 func configHasKey(fsys afero.Fs, path, key string) (bool, error) {
 	data, err := afero.ReadFile(fsys, path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -98,6 +102,10 @@ func configHasKey(fsys afero.Fs, path, key string) (bool, error) {
 	}
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	data = bytes.TrimSpace(bytes.TrimPrefix(data, []byte("\ufeff")))
+	if len(data) == 0 {
+		return false, nil
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(data, &obj); err != nil {

@@ -42,6 +42,9 @@ func Ping(ctx context.Context, socketURL string) error {
 		return fmt.Errorf("ping dockerd: %w", err)
 	}
 	defer client.CloseIdleConnections()
+	// One request: the caller's deadline (envbox health --timeout) is
+	// its bound, not WaitReady's per-attempt one.
+	client.Timeout = 0
 	if err := ping(ctx, client); err != nil {
 		return fmt.Errorf("dockerd on %s: %w", path, err)
 	}
