@@ -280,11 +280,6 @@ func TestEnsureTLSRefusesSymlinksAndSpecialFiles(t *testing.T) {
 			wantErr: "refuse /certs/server: owned by uid 1000, not 0 (the user envbox runs as); remove it and envbox makes it again",
 		},
 		{
-			name:    "client_dir_world_writable",
-			setup:   func(t *testing.T, root string) { mustMkdir(t, filepath.Join(root, "certs/client"), 0o777) },
-			wantErr: "refuse /certs/client: mode 0777 lets other users replace its files; chmod o-w (or +t) it",
-		},
-		{
 			// docker:dind's image makes /certs and /certs/client 1777.
 			name: "dind_sticky_dirs_accepted",
 			setup: func(t *testing.T, root string) {
@@ -549,21 +544,28 @@ func TestEnsureTLSForeignTrees(t *testing.T) {
 
 // A Kubernetes emptyDir is 0777 without the sticky bit: any user sharing
 // it could rename envbox's server/ away between EnsureTLS and dockerd
-// reading it, and put their own CA there. envbox gives it the sticky bit,
-// as docker:dind's image gives /certs.
-func TestEnsureTLSMakesWorldWritableCertDirSticky(t *testing.T) {
+// reading it and put their own CA there, or swap a temporary file for a
+// symlink before envbox chmods it. GitLab's Kubernetes executor mounts one
+// at /certs/client, our sidecar manifest at /certs. envbox gives them the
+// sticky bit, as docker:dind's image makes /certs and /certs/client 1777.
+func TestEnsureTLSMakesWorldWritableDirsSticky(t *testing.T) {
 	t.Parallel()
-	fsys, root := osCerts(t)
-	mustMkdir(t, filepath.Join(root, "certs"), 0o777)
-	if err := EnsureTLS(fsys, testTLSConfig()); err != nil {
-		t.Fatal(err)
+	for _, dir := range []string{"certs", "certs/client"} {
+		t.Run(strings.ReplaceAll(dir, "/", "_"), func(t *testing.T) {
+			t.Parallel()
+			fsys, root := osCerts(t)
+			mustMkdir(t, filepath.Join(root, dir), 0o777)
+			if err := EnsureTLS(fsys, testTLSConfig()); err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Lstat(filepath.Join(root, dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := fi.Mode().String(), "dtrwxrwxrwx"; got != want {
+				t.Errorf("mode of /%s = %s, want %s", dir, got, want)
+			}
+			assertLayout(t, root)
+		})
 	}
-	fi, err := os.Lstat(filepath.Join(root, "certs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := fi.Mode().String(), "dtrwxrwxrwx"; got != want {
-		t.Errorf("mode of /certs = %s, want %s", got, want)
-	}
-	assertLayout(t, root)
 }
