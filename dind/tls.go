@@ -55,10 +55,16 @@ func EnsureTLS(fsys afero.Fs, cfg TLSConfig) error {
 	}
 	if user {
 		// dockerd trusts the CA in server/: only envbox's user may
-		// have put it there.
+		// have put it there. A dir others could have changed before
+		// envbox looked is refused, not made sticky.
 		for _, sub := range []string{"ca", "server"} {
-			if err := checkCertDir(fsys, filepath.Join(cfg.Dir, sub), false); err != nil {
+			dir := filepath.Join(cfg.Dir, sub)
+			fi, err := certDir(fsys, dir)
+			if err != nil {
 				return err
+			}
+			if fi != nil && othersReplace(fi) {
+				return &UnsafePathError{Path: dir, Reason: fmt.Sprintf("mode %04o lets other users replace its files", fi.Mode().Perm()), Fix: "chmod o-w (or +t) it"}
 			}
 		}
 		return verifyUserCerts(fsys, cfg.Dir, cfg.now())

@@ -84,34 +84,63 @@ func checkOwner(path string, fi fs.FileInfo, fix string) error {
 	return nil
 }
 
-// checkCertDir checks that dir, when it exists, is a directory only
-// envbox's user can change: in a directory another user owns, or may write
-// without the sticky bit, they could swap server/ca.pem for their own CA
-// between envbox writing it and dockerd reading it. With create, a missing
-// dir is made (Mkdir fails if someone made it since: nothing is followed).
-func checkCertDir(fsys afero.Fs, dir string, create bool) error {
+// certDir returns what is at dir, nil when nothing is, refusing anything
+// but a directory envbox's user owns: another owner could swap
+// server/ca.pem for their own CA between envbox writing it and dockerd
+// reading it.
+func certDir(fsys afero.Fs, dir string) (fs.FileInfo, error) {
 	fi, err := lstat(fsys, dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		if !create {
-			return nil
-		}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("lstat %s: %w", dir, err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return nil, &UnsafePathError{Path: dir, Reason: "a symlink, want a directory", Fix: fixRemake}
+	case !fi.IsDir():
+		return nil, &UnsafePathError{Path: dir, Reason: fmt.Sprintf("not a directory (mode %s)", fi.Mode()), Fix: fixRemake}
+	}
+	return fi, checkOwner(dir, fi, fixRemake)
+}
+
+// othersReplace says whether other users may rename or remove the names in
+// the directory fi: world-writable without the sticky bit.
+func othersReplace(fi fs.FileInfo) bool {
+	return fi.Mode().Perm()&0o002 != 0 && fi.Mode()&fs.ModeSticky == 0
+}
+
+// checkCertDir checks a dir envbox writes in (see certDir), and gives it
+// the sticky bit if others may replace its files: a Kubernetes emptyDir is
+// 0777 (GitLab's executor mounts one at /certs/client); docker:dind's image
+// makes /certs and /certs/client 1777. With create, a missing dir is made
+// (Mkdir fails if someone made it since: nothing is followed).
+func checkCertDir(fsys afero.Fs, dir string, create bool) error {
+	fi, err := certDir(fsys, dir)
+	switch {
+	case err != nil:
+		return err
+	case fi == nil && create:
 		if err := fsys.Mkdir(dir, 0o755); err != nil {
 			return fmt.Errorf("mkdir %s: %w", dir, err)
 		}
 		return nil
+	case fi == nil:
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("lstat %s: %w", dir, err)
+	return makeSticky(fsys, dir, fi)
+}
+
+// makeSticky gives the dir fi the sticky bit when others may replace its
+// files: they may then add names but not rename or remove envbox's.
+func makeSticky(fsys afero.Fs, dir string, fi fs.FileInfo) error {
+	if !othersReplace(fi) {
+		return nil
 	}
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return &UnsafePathError{Path: dir, Reason: "a symlink, want a directory", Fix: fixRemake}
-	case !fi.IsDir():
-		return &UnsafePathError{Path: dir, Reason: fmt.Sprintf("not a directory (mode %s)", fi.Mode()), Fix: fixRemake}
-	case fi.Mode().Perm()&0o002 != 0 && fi.Mode()&fs.ModeSticky == 0:
-		return &UnsafePathError{Path: dir, Reason: fmt.Sprintf("mode %04o lets other users replace its files", fi.Mode().Perm()), Fix: "chmod o-w (or +t) it"}
+	mode := fi.Mode()&(fs.ModePerm|fs.ModeSetgid|fs.ModeSetuid) | fs.ModeSticky
+	if err := fsys.Chmod(dir, mode); err != nil {
+		return fmt.Errorf("chmod +t %s (mode %04o lets other users replace its files): %w", dir, fi.Mode().Perm(), err)
 	}
-	return checkOwner(dir, fi, fixRemake)
+	return nil
 }
 
 // checkCertRoot checks DOCKER_TLS_CERTDIR, when it exists: whoever can
@@ -129,7 +158,7 @@ func checkCertRoot(fsys afero.Fs, dir string) error {
 		return fmt.Errorf("lstat %s: %w", dir, err)
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
-		if err := checkOwner(dir, fi, "replace it with a directory of that user"); err != nil {
+		if err := checkOwner(dir, fi, "recreate it as that user"); err != nil {
 			return err
 		}
 		if fi, err = fsys.Stat(dir); err != nil {
@@ -142,14 +171,7 @@ func checkCertRoot(fsys afero.Fs, dir string) error {
 	if err := checkOwner(dir, fi, fixRemake); err != nil {
 		return err
 	}
-	if fi.Mode().Perm()&0o002 == 0 || fi.Mode()&fs.ModeSticky != 0 {
-		return nil
-	}
-	mode := fi.Mode()&(fs.ModePerm|fs.ModeSetgid|fs.ModeSetuid) | fs.ModeSticky
-	if err := fsys.Chmod(dir, mode); err != nil {
-		return fmt.Errorf("chmod +t %s (mode %04o lets other users replace its files): %w", dir, fi.Mode().Perm(), err)
-	}
-	return nil
+	return makeSticky(fsys, dir, fi)
 }
 
 // checkTreeFile refuses a symlink or a non-regular file at path and
