@@ -533,6 +533,17 @@ func TestEnsureTLSForeignTrees(t *testing.T) {
 			},
 			wantErr: "refuse /certs: owned by uid 1000, not 0 (the user envbox runs as); remove it and envbox makes it again",
 		},
+		{
+			// Its owner could point it elsewhere between two looks.
+			name:     "certdir_symlink_of_another_user",
+			rootOnly: true,
+			setup: func(t *testing.T, root string) {
+				mustMkdir(t, filepath.Join(root, "real"), 0o755)
+				mustSymlink(t, filepath.Join(root, "real"), filepath.Join(root, "certs"))
+				mustChown(t, filepath.Join(root, "certs"), 1000)
+			},
+			wantErr: "refuse /certs: owned by uid 1000, not 0 (the user envbox runs as); recreate it as that user",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
