@@ -112,6 +112,13 @@ func TestProxyBuildFormBody(t *testing.T) {
 		{name: "multipart", contentType: "Content-Type: multipart/form-data; boundary=x\r\n",
 			body: "--x\r\nContent-Disposition: form-data; name=\"cgroupparent\"\r\n\r\n/evil\r\n--x--\r\n",
 			want: errorResponse(400, refused("multipart/form-data"), false)},
+		// mime.ParseMediaType, which net/http uses, trims Unicode white
+		// space (U+00A0, U+0085), which header values may carry.
+		{name: "urlencoded_trailing_nbsp", contentType: "Content-Type: application/x-www-form-urlencoded\u00a0\r\n", body: "cgroupparent=%2Fevil",
+			want: errorResponse(400, refused("application/x-www-form-urlencoded"), false)},
+		{name: "multipart_leading_nel", contentType: "Content-Type: \u0085multipart/form-data; boundary=x\r\n",
+			body: "--x\r\nContent-Disposition: form-data; name=\"cgroupparent\"\r\n\r\n/evil\r\n--x--\r\n",
+			want: errorResponse(400, refused("multipart/form-data"), false)},
 		{name: "two_content_types", contentType: "Content-Type: application/x-tar\r\nContent-Type: application/x-www-form-urlencoded\r\n",
 			body: "cgroupparent=%2Fevil", want: errorResponse(400, "envbox adopt-proxy: build from pid 4242 refused: 2 Content-Type headers", false)},
 	}

@@ -78,13 +78,16 @@ func (f *fakeDockerd) mux() http.Handler {
 	m.HandleFunc("POST /{version}/exec/{id}/start", hijackEcho)
 	m.HandleFunc("GET /{version}/events", f.streamEvents)
 	m.HandleFunc("POST /{version}/build", func(w http.ResponseWriter, r *http.Request) {
+		// dockerd reads the build options (newImageBuildOptions, with
+		// r.FormValue) before it reads the context.
+		parent := r.FormValue("cgroupparent")
 		h := sha256.New()
 		n, err := io.Copy(h, r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		_, _ = fmt.Fprintf(w, "{\"stream\":\"%d bytes sha256:%s cgroupparent=%s\"}\n", n, hex.EncodeToString(h.Sum(nil)), r.FormValue("cgroupparent"))
+		_, _ = fmt.Fprintf(w, "{\"stream\":\"%d bytes sha256:%s cgroupparent=%s\"}\n", n, hex.EncodeToString(h.Sum(nil)), parent)
 	})
 	m.HandleFunc("POST /{version}/images/load", func(w http.ResponseWriter, r *http.Request) {
 		n, err := io.Copy(io.Discard, r.Body)
