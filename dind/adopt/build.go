@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -27,15 +28,15 @@ func (c *conn) build(ctx context.Context, head []byte, h *reqHead) (bool, error)
 }
 
 // checkBuildBody refuses a build whose body dockerd would parse as a form.
-// The media type is taken as net/http takes it (mime.ParseMediaType keeps
-// it even when the parameters are malformed), lower-cased and trimmed.
+// The media type is taken with mime.ParseMediaType, as net/http's
+// ParseForm takes it: lower-cased, trimmed of Unicode white space (U+00A0
+// too), and kept even when the parameters are malformed.
 func checkBuildBody(h *reqHead) error {
 	if h.contentTypes > 1 {
 		return fmt.Errorf("%d Content-Type headers", h.contentTypes)
 	}
-	mt, _, _ := bytes.Cut(h.contentType, []byte(";"))
-	mt = bytes.ToLower(trimOWS(mt))
-	if h.framing.kind != noBody && (string(mt) == "application/x-www-form-urlencoded" || bytes.HasPrefix(mt, []byte("multipart/"))) {
+	mt, _, _ := mime.ParseMediaType(string(h.contentType))
+	if h.framing.kind != noBody && (mt == "application/x-www-form-urlencoded" || strings.HasPrefix(mt, "multipart/")) {
 		return fmt.Errorf("a body of type %s: dockerd would read build options, cgroupparent included, from it before the query; "+
 			"send them in the query and the context as application/x-tar", mt)
 	}
