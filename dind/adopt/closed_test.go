@@ -145,6 +145,23 @@ func TestProxyBuildFormBody(t *testing.T) {
 	}
 }
 
+// TestProxyBuildKitQuery: POST /build?version=2 runs the build in dockerd's
+// BuildKit, which takes its context from the request body (no /session
+// needed) and ignores cgroupparent: its RUN steps would land in dockerd's
+// cgroup, so the proxy refuses it and dockerd never sees it.
+func TestProxyBuildKitQuery(t *testing.T) {
+	t.Parallel()
+	up := startFakeDockerd(t, "cgroupfs")
+	p := startProxy(t, up, cgroupV2Pod, nil)
+	got := rawExchange(t, p.sock, "POST /v1.47/build?t=x&version=2 HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\n"+
+		"Content-Length: 5\r\n\r\nhello"+"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
+	want := errorResponse(400, "envbox adopt-proxy: build from pid 4242 refused: version=2 selects BuildKit, which ignores cgroupparent "+
+		"and runs RUN steps in dockerd's own cgroup; use the classic builder (omit version, or version=1)", false)
+	if !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "\r\n\r\nOK") {
+		t.Errorf("got %q\nwant %q then the ping's OK", got, want)
+	}
+}
+
 // TestProxyUpdate: an update naming a cgroup parent is refused; a limits
 // update reaches dockerd unchanged.
 func TestProxyUpdate(t *testing.T) {
