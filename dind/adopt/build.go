@@ -3,6 +3,7 @@ package adopt
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -55,14 +56,22 @@ func (p *Proxy) adoptBuild(ctx context.Context, pr peer, rawQuery string) (strin
 	return q, nil
 }
 
+// errBuildKit refuses a build dockerd would run with BuildKit: its
+// builder-next passes no cgroup parent to RUN steps.
+var errBuildKit = errors.New("version=2 selects BuildKit, which ignores cgroupparent and runs RUN steps in dockerd's own cgroup; " +
+	"use the classic builder (omit version, or version=1)")
+
 // rewriteBuildQuery applies the policy to the cgroupparent parameter of a
 // POST /build query, read as dockerd reads it (the first value, keys
 // unescaped). An empty one is replaced by want; other parameters keep
-// their bytes and order.
+// their bytes and order. version=2 (BuildKit) is refused: errBuildKit.
 func rewriteBuildQuery(rawQuery, want string, same func(string) bool, allowOverride bool) (string, error) {
 	vals, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return "", fmt.Errorf("parse build query %q: %w", rawQuery, err)
+	}
+	if vals.Get("version") == "2" {
+		return "", errBuildKit
 	}
 	if asked := vals.Get("cgroupparent"); asked != "" {
 		if same(asked) || allowOverride {
