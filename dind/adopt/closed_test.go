@@ -348,6 +348,36 @@ func TestProxyNoLeakOnBodyErrors(t *testing.T) {
 	}
 }
 
+// TestProxyClientGoneBeforeResponse: a client that hangs up while dockerd
+// works on a request without a body (stop?t=-1, which can last for ever)
+// is seen by dockerd as gone, as it would be without the proxy, and the
+// pair is closed: nothing is left behind.
+func TestProxyClientGoneBeforeResponse(t *testing.T) {
+	t.Parallel()
+	up := startFakeDockerd(t, "cgroupfs")
+	p := startProxy(t, up, cgroupV2Pod, nil)
+	c, _ := rawConn(t, p.sock)
+	_, _ = io.WriteString(c, "POST /v1.47/containers/4b2f/stop?t=-1 HTTP/1.1\r\nHost: d\r\n\r\n")
+	select {
+	case <-up.held:
+	case <-timeout():
+		t.Fatal("dockerd never received the stop")
+	}
+	c.Close()
+	select {
+	case <-up.letGo:
+	case <-time.After(time.Second):
+		t.Errorf("dockerd still serves the stop 1 s after its client hung up; %d proxied connections open", p.open.Load())
+	}
+	deadline := time.Now().Add(time.Second)
+	for p.open.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d proxied connections open 1 s after the client hung up, want 0", p.open.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestProxyTimeouts: a client that stops inside a head or a body, or stays
 // idle, is disconnected after the timeout, and its pair closed.
 func TestProxyTimeouts(t *testing.T) {

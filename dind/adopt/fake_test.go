@@ -32,6 +32,9 @@ type fakeDockerd struct {
 	conns   atomic.Int32  // connections that carried a request
 	events  chan string   // each value is one /events message
 	evDone  chan struct{} // closed when an /events handler ends
+	// held and let go: a POST .../stop handler began, and saw its client
+	// go away (its request context done).
+	held, letGo chan struct{}
 	mu      sync.Mutex
 	bodies  []string // POST /containers/create bodies, as received
 	heads   []http.Header
@@ -41,7 +44,7 @@ type fakeDockerd struct {
 func startFakeDockerd(t testing.TB, driver string) *fakeDockerd {
 	t.Helper()
 	f := &fakeDockerd{sock: filepath.Join(shortDir(t), "real.sock"), driver: driver,
-		events: make(chan string), evDone: make(chan struct{}, 1)}
+		events: make(chan string), evDone: make(chan struct{}, 1), held: make(chan struct{}, 1), letGo: make(chan struct{}, 1)}
 	ln, err := net.Listen("unix", f.sock)
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +77,13 @@ func (f *fakeDockerd) mux() http.Handler {
 	m.HandleFunc("POST /{version}/containers/{id}/start", f.record(http.StatusNoContent))
 	m.HandleFunc("POST /{version}/containers/{id}/update", f.record(http.StatusOK))
 	m.HandleFunc("POST /{version}/services/create", f.record(http.StatusCreated))
+	// stop?t=-1 on a container ignoring SIGTERM: dockerd answers when it
+	// stops, or gives up when the client goes away.
+	m.HandleFunc("POST /{version}/containers/{id}/stop", func(_ http.ResponseWriter, r *http.Request) {
+		f.held <- struct{}{}
+		<-r.Context().Done()
+		f.letGo <- struct{}{}
+	})
 	m.HandleFunc("POST /{version}/containers/{id}/attach", hijackEcho)
 	m.HandleFunc("POST /{version}/exec/{id}/start", hijackEcho)
 	m.HandleFunc("GET /{version}/events", f.streamEvents)
