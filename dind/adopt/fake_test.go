@@ -35,10 +35,10 @@ type fakeDockerd struct {
 	// held and let go: a POST .../stop handler began, and saw its client
 	// go away (its request context done).
 	held, letGo chan struct{}
-	mu      sync.Mutex
-	bodies  []string // POST /containers/create bodies, as received
-	heads   []http.Header
-	others  []string // other recorded requests: "METHOD URI length=N body"
+	mu          sync.Mutex
+	bodies      []string // POST /containers/create bodies, as received
+	heads       []http.Header
+	others      []string // other recorded requests: "METHOD URI length=N body"
 }
 
 func startFakeDockerd(t testing.TB, driver string) *fakeDockerd {
