@@ -3,7 +3,9 @@ package adopt
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -27,15 +29,15 @@ func (c *conn) build(ctx context.Context, head []byte, h *reqHead) (bool, error)
 }
 
 // checkBuildBody refuses a build whose body dockerd would parse as a form.
-// The media type is taken as net/http takes it (mime.ParseMediaType keeps
-// it even when the parameters are malformed), lower-cased and trimmed.
+// The media type is taken with mime.ParseMediaType, as net/http's
+// ParseForm takes it: lower-cased, trimmed of Unicode white space (U+00A0
+// too), and kept even when the parameters are malformed.
 func checkBuildBody(h *reqHead) error {
 	if h.contentTypes > 1 {
 		return fmt.Errorf("%d Content-Type headers", h.contentTypes)
 	}
-	mt, _, _ := bytes.Cut(h.contentType, []byte(";"))
-	mt = bytes.ToLower(trimOWS(mt))
-	if h.framing.kind != noBody && (string(mt) == "application/x-www-form-urlencoded" || bytes.HasPrefix(mt, []byte("multipart/"))) {
+	mt, _, _ := mime.ParseMediaType(string(h.contentType))
+	if h.framing.kind != noBody && (mt == "application/x-www-form-urlencoded" || strings.HasPrefix(mt, "multipart/")) {
 		return fmt.Errorf("a body of type %s: dockerd would read build options, cgroupparent included, from it before the query; "+
 			"send them in the query and the context as application/x-tar", mt)
 	}
@@ -54,14 +56,22 @@ func (p *Proxy) adoptBuild(ctx context.Context, pr peer, rawQuery string) (strin
 	return q, nil
 }
 
+// errBuildKit refuses a build dockerd would run with BuildKit: its
+// builder-next passes no cgroup parent to RUN steps.
+var errBuildKit = errors.New("version=2 selects BuildKit, which ignores cgroupparent and runs RUN steps in dockerd's own cgroup; " +
+	"use the classic builder (omit version, or version=1)")
+
 // rewriteBuildQuery applies the policy to the cgroupparent parameter of a
 // POST /build query, read as dockerd reads it (the first value, keys
 // unescaped). An empty one is replaced by want; other parameters keep
-// their bytes and order.
+// their bytes and order. version=2 (BuildKit) is refused: errBuildKit.
 func rewriteBuildQuery(rawQuery, want string, same func(string) bool, allowOverride bool) (string, error) {
 	vals, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return "", fmt.Errorf("parse build query %q: %w", rawQuery, err)
+	}
+	if vals.Get("version") == "2" {
+		return "", errBuildKit
 	}
 	if asked := vals.Get("cgroupparent"); asked != "" {
 		if same(asked) || allowOverride {

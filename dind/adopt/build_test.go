@@ -7,6 +7,8 @@ import (
 
 func TestRewriteBuildQuery(t *testing.T) {
 	t.Parallel()
+	const buildKitRefused = "version=2 selects BuildKit, which ignores cgroupparent and runs RUN steps in dockerd's own cgroup; " +
+		"use the classic builder (omit version, or version=1)"
 	tests := []struct {
 		name, in      string
 		allowOverride bool
@@ -24,6 +26,11 @@ func TestRewriteBuildQuery(t *testing.T) {
 		{name: "first_value_is_dockerds", in: "cgroupparent=&cgroupparent=/elsewhere",
 			want: "cgroupparent=%2Fdocker%2F3f1c9a"},
 		{name: "other_permissive", in: "cgroupparent=/elsewhere", allowOverride: true, want: "cgroupparent=/elsewhere"},
+		// dockerd's BuildKit backend (builder-next) takes no cgroup parent
+		// from the build options; the first version value is dockerd's.
+		{name: "buildkit", in: "remote=https://x/y.git&version=2", wantErr: buildKitRefused},
+		{name: "buildkit_permissive", in: "version=2&cgroupparent=/elsewhere", allowOverride: true, wantErr: buildKitRefused},
+		{name: "classic_first", in: "version=1&version=2", want: "version=1&version=2&cgroupparent=%2Fdocker%2F3f1c9a"},
 		{name: "semicolon", in: "t=x;cgroupparent=/elsewhere",
 			wantErr: `parse build query "t=x;cgroupparent=/elsewhere": invalid semicolon separator in query`},
 	}

@@ -112,6 +112,13 @@ func TestProxyBuildFormBody(t *testing.T) {
 		{name: "multipart", contentType: "Content-Type: multipart/form-data; boundary=x\r\n",
 			body: "--x\r\nContent-Disposition: form-data; name=\"cgroupparent\"\r\n\r\n/evil\r\n--x--\r\n",
 			want: errorResponse(400, refused("multipart/form-data"), false)},
+		// mime.ParseMediaType, which net/http uses, trims Unicode white
+		// space (U+00A0, U+0085), which header values may carry.
+		{name: "urlencoded_trailing_nbsp", contentType: "Content-Type: application/x-www-form-urlencoded\u00a0\r\n", body: "cgroupparent=%2Fevil",
+			want: errorResponse(400, refused("application/x-www-form-urlencoded"), false)},
+		{name: "multipart_leading_nel", contentType: "Content-Type: \u0085multipart/form-data; boundary=x\r\n",
+			body: "--x\r\nContent-Disposition: form-data; name=\"cgroupparent\"\r\n\r\n/evil\r\n--x--\r\n",
+			want: errorResponse(400, refused("multipart/form-data"), false)},
 		{name: "two_content_types", contentType: "Content-Type: application/x-tar\r\nContent-Type: application/x-www-form-urlencoded\r\n",
 			body: "cgroupparent=%2Fevil", want: errorResponse(400, "envbox adopt-proxy: build from pid 4242 refused: 2 Content-Type headers", false)},
 	}
@@ -135,6 +142,23 @@ func TestProxyBuildFormBody(t *testing.T) {
 	code, body := do(t, client(p.sock), "POST", "/v1.47/build?remote=https://x/y.git", "")
 	if want := "{\"stream\":\"0 bytes sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 cgroupparent=/docker/3f1c9a\"}\n"; code != 200 || body != want {
 		t.Errorf("query-only build = %d %q, want 200 %q", code, body, want)
+	}
+}
+
+// TestProxyBuildKitQuery: POST /build?version=2 runs the build in dockerd's
+// BuildKit, which takes its context from the request body (no /session
+// needed) and ignores cgroupparent: its RUN steps would land in dockerd's
+// cgroup, so the proxy refuses it and dockerd never sees it.
+func TestProxyBuildKitQuery(t *testing.T) {
+	t.Parallel()
+	up := startFakeDockerd(t, "cgroupfs")
+	p := startProxy(t, up, cgroupV2Pod, nil)
+	got := rawExchange(t, p.sock, "POST /v1.47/build?t=x&version=2 HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\n"+
+		"Content-Length: 5\r\n\r\nhello"+"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
+	want := errorResponse(400, "envbox adopt-proxy: build from pid 4242 refused: version=2 selects BuildKit, which ignores cgroupparent "+
+		"and runs RUN steps in dockerd's own cgroup; use the classic builder (omit version, or version=1)", false)
+	if !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "\r\n\r\nOK") {
+		t.Errorf("got %q\nwant %q then the ping's OK", got, want)
 	}
 }
 
@@ -319,6 +343,36 @@ func TestProxyNoLeakOnBodyErrors(t *testing.T) {
 	for openFDs(t) > base {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d descriptors open 1 s after 100 bad clients, baseline %d", openFDs(t), base)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestProxyClientGoneBeforeResponse: a client that hangs up while dockerd
+// works on a request without a body (stop?t=-1, which can last for ever)
+// is seen by dockerd as gone, as it would be without the proxy, and the
+// pair is closed: nothing is left behind.
+func TestProxyClientGoneBeforeResponse(t *testing.T) {
+	t.Parallel()
+	up := startFakeDockerd(t, "cgroupfs")
+	p := startProxy(t, up, cgroupV2Pod, nil)
+	c, _ := rawConn(t, p.sock)
+	_, _ = io.WriteString(c, "POST /v1.47/containers/4b2f/stop?t=-1 HTTP/1.1\r\nHost: d\r\n\r\n")
+	select {
+	case <-up.held:
+	case <-timeout():
+		t.Fatal("dockerd never received the stop")
+	}
+	c.Close()
+	select {
+	case <-up.letGo:
+	case <-time.After(time.Second):
+		t.Errorf("dockerd still serves the stop 1 s after its client hung up; %d proxied connections open", p.open.Load())
+	}
+	deadline := time.Now().Add(time.Second)
+	for p.open.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d proxied connections open 1 s after the client hung up, want 0", p.open.Load())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cdr.dev/slog"
@@ -35,6 +36,10 @@ type conn struct {
 	// there, the read error when the client is gone. It keeps cr read by
 	// one goroutine at a time.
 	next chan error
+	// answered: dockerd's response to the current request is relayed
+	// whole, so a client hang-up is no longer passed on. halfClosed: it
+	// was (dockerd's connection cannot be kept).
+	answered, halfClosed atomic.Bool
 }
 
 func (p *Proxy) serveConn(ctx context.Context, client *net.UnixConn) {
@@ -98,16 +103,21 @@ func (c *conn) close() {
 // once no goroutine of this one reads them.
 func (c *conn) release() {
 	c.client.Close()
-	if c.clean && !c.dirty && c.ur.Buffered() == 0 {
-		c.p.keepUp(c.up)
-	} else {
-		c.up.Close()
-	}
-	if !c.peer.read && c.peer.PidFD >= 0 {
-		_ = unix.Close(c.peer.PidFD)
+	if c.dirty {
+		c.up.Close() // a body goroutine may be blocked writing to it
 	}
 	if c.next != nil {
 		<-c.next
+	}
+	if !c.dirty {
+		if c.clean && !c.halfClosed.Load() && c.ur.Buffered() == 0 {
+			c.p.keepUp(c.up)
+		} else {
+			c.up.Close()
+		}
+	}
+	if !c.peer.read && c.peer.PidFD >= 0 {
+		_ = unix.Close(c.peer.PidFD)
 	}
 	putReader(&clientReaders, c.cr)
 	putReader(&upReaders, c.ur)
@@ -136,6 +146,7 @@ func (c *conn) exchange(ctx context.Context) (keep bool, err error) {
 		return false, err
 	}
 	c.clean = false
+	c.answered.Store(false)
 	_ = c.client.SetReadDeadline(time.Now().Add(c.p.headerTimeout()))
 	head, err := readHead(c.cr, c.head)
 	if err != nil {
@@ -237,12 +248,14 @@ func (c *conn) sendWhole(h *reqHead, msg []byte) (bool, error) {
 	return c.relay(h, nil)
 }
 
-// watch waits for the client's next byte. A client that hung up
-// half-closes dockerd's side, as if it had spoken to dockerd directly:
-// dockerd then ends streams such as GET /events.
+// watch waits for the client's next byte. A client that hung up before
+// the response was relayed whole half-closes dockerd's side, as if it had
+// spoken to dockerd directly: dockerd then cancels the request (a
+// stop?t=-1, a stream such as GET /events).
 func (c *conn) watch() error {
 	_, err := c.cr.Peek(1)
-	if err != nil {
+	if err != nil && !c.answered.Load() {
+		c.halfClosed.Store(true)
 		_ = c.up.CloseWrite()
 	}
 	return err
@@ -253,6 +266,14 @@ func (c *conn) watch() error {
 // a response that lasts until the connection closes (attach and exec
 // without Upgrade). sent, when not nil, ends with the request body.
 func (c *conn) relay(h *reqHead, sent <-chan error) (bool, error) {
+	if c.next == nil {
+		// No body to send: watch the client from now on, however long
+		// dockerd takes to answer.
+		next := make(chan error, 1)
+		c.next = next
+		_ = c.client.SetReadDeadline(time.Time{})
+		go func() { next <- c.watch() }()
+	}
 	for {
 		head, err := readHead(c.ur, c.rhead)
 		if err != nil {
@@ -277,15 +298,6 @@ func (c *conn) relay(h *reqHead, sent <-chan error) (bool, error) {
 			}
 			continue
 		}
-		if f.kind == chunkedBody && c.next == nil {
-			// A stream (events, logs, stats): tell dockerd when the
-			// client hangs up.
-			next := make(chan error, 1)
-			c.next = next
-			c.dirty = true
-			_ = c.client.SetReadDeadline(time.Time{})
-			go func() { next <- c.watch() }()
-		}
 		if err := copyBody(c.client, c.ur, f, nil, head, nil); err != nil {
 			return false, fmt.Errorf("copy response body: %w", err)
 		}
@@ -294,6 +306,7 @@ func (c *conn) relay(h *reqHead, sent <-chan error) (bool, error) {
 				return false, err
 			}
 		}
+		c.answered.Store(true)
 		keep := !rh.close && !h.close
 		c.clean = keep
 		return keep, nil

@@ -32,16 +32,19 @@ type fakeDockerd struct {
 	conns   atomic.Int32  // connections that carried a request
 	events  chan string   // each value is one /events message
 	evDone  chan struct{} // closed when an /events handler ends
-	mu      sync.Mutex
-	bodies  []string // POST /containers/create bodies, as received
-	heads   []http.Header
-	others  []string // other recorded requests: "METHOD URI length=N body"
+	// held and let go: a POST .../stop handler began, and saw its client
+	// go away (its request context done).
+	held, letGo chan struct{}
+	mu          sync.Mutex
+	bodies      []string // POST /containers/create bodies, as received
+	heads       []http.Header
+	others      []string // other recorded requests: "METHOD URI length=N body"
 }
 
 func startFakeDockerd(t testing.TB, driver string) *fakeDockerd {
 	t.Helper()
 	f := &fakeDockerd{sock: filepath.Join(shortDir(t), "real.sock"), driver: driver,
-		events: make(chan string), evDone: make(chan struct{}, 1)}
+		events: make(chan string), evDone: make(chan struct{}, 1), held: make(chan struct{}, 1), letGo: make(chan struct{}, 1)}
 	ln, err := net.Listen("unix", f.sock)
 	if err != nil {
 		t.Fatal(err)
@@ -74,17 +77,27 @@ func (f *fakeDockerd) mux() http.Handler {
 	m.HandleFunc("POST /{version}/containers/{id}/start", f.record(http.StatusNoContent))
 	m.HandleFunc("POST /{version}/containers/{id}/update", f.record(http.StatusOK))
 	m.HandleFunc("POST /{version}/services/create", f.record(http.StatusCreated))
+	// stop?t=-1 on a container ignoring SIGTERM: dockerd answers when it
+	// stops, or gives up when the client goes away.
+	m.HandleFunc("POST /{version}/containers/{id}/stop", func(_ http.ResponseWriter, r *http.Request) {
+		f.held <- struct{}{}
+		<-r.Context().Done()
+		f.letGo <- struct{}{}
+	})
 	m.HandleFunc("POST /{version}/containers/{id}/attach", hijackEcho)
 	m.HandleFunc("POST /{version}/exec/{id}/start", hijackEcho)
 	m.HandleFunc("GET /{version}/events", f.streamEvents)
 	m.HandleFunc("POST /{version}/build", func(w http.ResponseWriter, r *http.Request) {
+		// dockerd reads the build options (newImageBuildOptions, with
+		// r.FormValue) before it reads the context.
+		parent := r.FormValue("cgroupparent")
 		h := sha256.New()
 		n, err := io.Copy(h, r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		_, _ = fmt.Fprintf(w, "{\"stream\":\"%d bytes sha256:%s cgroupparent=%s\"}\n", n, hex.EncodeToString(h.Sum(nil)), r.FormValue("cgroupparent"))
+		_, _ = fmt.Fprintf(w, "{\"stream\":\"%d bytes sha256:%s cgroupparent=%s\"}\n", n, hex.EncodeToString(h.Sum(nil)), parent)
 	})
 	m.HandleFunc("POST /{version}/images/load", func(w http.ResponseWriter, r *http.Request) {
 		n, err := io.Copy(io.Discard, r.Body)
