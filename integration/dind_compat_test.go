@@ -330,6 +330,14 @@ func TestDindCompatHealth(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = intruder.Process.Kill(); _ = intruder.Wait() })
 		pid := strconv.Itoa(intruder.Process.Pid)
+		// Moved only once cgtest's guard has exec'd sleep: the guard itself
+		// refuses to run anywhere but the test cgroup's root.
+		pollFast(t, 10*time.Second, "the intruder running sleep", c.podExited, func() error {
+			if comm, err := os.ReadFile("/proc/" + pid + "/comm"); err != nil || string(comm) != "sleep\n" {
+				return fmt.Errorf("/proc/%s/comm = %q, %v", pid, comm, err)
+			}
+			return nil
+		})
 		if err := os.WriteFile(filepath.Join(c.pod.cg.Path, "pod", "cgroup.procs"), []byte(pid), 0o644); err != nil {
 			t.Fatalf("move pid %s into the pod's root cgroup: %v", pid, err)
 		}
