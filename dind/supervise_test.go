@@ -136,11 +136,7 @@ func TestSupervisorSignalWhileWaitingReady(t *testing.T) {
 // once; envbox exits with the command's status and stops dockerd.
 func TestSupervisorForwardsSignalToCommandOnce(t *testing.T) {
 	t.Parallel()
-	x := newSupervised(t, "make", "test")
-	x.s.Ready = func(context.Context, string, <-chan struct{}) error { return nil }
-	x.run()
-	d := within(t, x.starter.started, time.Second, "dockerd start")
-	cmd := within(t, x.starter.started, time.Second, "command start")
+	x, d, cmd := runningCommand(t, nil)
 	if got, want := argvOf(cmd.starts()[0]), "make test"; got != want {
 		t.Errorf("command argv = %q, want %q", got, want)
 	}
@@ -163,11 +159,7 @@ func TestSupervisorForwardsSignalToCommandOnce(t *testing.T) {
 // ends envbox; dockerd is not restarted.
 func TestSupervisorSignalDuringBackoffReachesCommand(t *testing.T) {
 	t.Parallel()
-	x := newSupervised(t, "make", "test")
-	x.s.Ready = func(context.Context, string, <-chan struct{}) error { return nil }
-	x.run()
-	d := within(t, x.starter.started, time.Second, "dockerd start")
-	cmd := within(t, x.starter.started, time.Second, "command start")
+	x, d, cmd := runningCommand(t, nil)
 	cmd.diesOnSignal = true
 	d.exit(1, 0)
 	within(t, x.backoff, time.Second, "back-off")
@@ -188,11 +180,7 @@ func TestSupervisorSignalDuringBackoffReachesCommand(t *testing.T) {
 // without waiting out the back-off and without starting dockerd again.
 func TestSupervisorCommandEndsDuringBackoff(t *testing.T) {
 	t.Parallel()
-	x := newSupervised(t, "make", "test")
-	x.s.Ready = func(context.Context, string, <-chan struct{}) error { return nil }
-	x.run()
-	d := within(t, x.starter.started, time.Second, "dockerd start")
-	cmd := within(t, x.starter.started, time.Second, "command start")
+	x, d, cmd := runningCommand(t, nil)
 	d.exit(1, 0)
 	within(t, x.backoff, time.Second, "back-off")
 	cmd.exit(2, 0)
@@ -209,11 +197,7 @@ func TestSupervisorCommandEndsDuringBackoff(t *testing.T) {
 // go to the command, also SIGHUP while dockerd waits for its restart.
 func TestSupervisorHUPDuringBackoffReachesCommand(t *testing.T) {
 	t.Parallel()
-	x := newSupervised(t, "make", "test")
-	x.s.Ready = func(context.Context, string, <-chan struct{}) error { return nil }
-	x.run()
-	d := within(t, x.starter.started, time.Second, "dockerd start")
-	cmd := within(t, x.starter.started, time.Second, "command start")
+	x, d, cmd := runningCommand(t, nil)
 	d.exit(1, 0)
 	within(t, x.backoff, time.Second, "back-off")
 	x.sigs <- syscall.SIGHUP
@@ -238,12 +222,7 @@ func TestSupervisorHUPDuringBackoffReachesCommand(t *testing.T) {
 // forwarded SIGTERM is killed after the grace; envbox exits 128+9.
 func TestSupervisorCommandIgnoringSIGTERM(t *testing.T) {
 	t.Parallel()
-	x := newSupervised(t, "make", "test")
-	x.s.StopGrace = 20 * time.Millisecond
-	x.s.Ready = func(context.Context, string, <-chan struct{}) error { return nil }
-	x.run()
-	d := within(t, x.starter.started, time.Second, "dockerd start")
-	cmd := within(t, x.starter.started, time.Second, "command start")
+	x, d, cmd := runningCommand(t, func(s *Supervisor) { s.StopGrace = 20 * time.Millisecond })
 	x.sigs <- syscall.SIGTERM
 	err := x.result(t)
 	if got, want := errString(err), "make (pid 4242) killed by killed"; got != want || exitCode(err) != 137 {
@@ -262,12 +241,7 @@ func TestSupervisorCommandIgnoringSIGTERM(t *testing.T) {
 // with dockerd's status.
 func TestSupervisorNoRestartLeftWhileCommandRuns(t *testing.T) {
 	t.Parallel()
-	x := newSupervised(t, "make", "test")
-	x.s.Restarts = 0
-	x.s.Ready = func(context.Context, string, <-chan struct{}) error { return nil }
-	x.run()
-	d := within(t, x.starter.started, time.Second, "dockerd start")
-	cmd := within(t, x.starter.started, time.Second, "command start")
+	x, d, cmd := runningCommand(t, func(s *Supervisor) { s.Restarts = 0 })
 	d.exit(3, 0)
 	err := x.result(t)
 	if want := "no restart left: dockerd (pid 4242) exit status 3"; errString(err) != want || exitCode(err) != 3 {
@@ -338,6 +312,21 @@ func TestSupervisorReadyTimeout(t *testing.T) {
 	if d.stopCount() != 1 || x.starter.count() != 1 {
 		t.Errorf("dockerd stops %d, processes %d; want 1 and 1", d.stopCount(), x.starter.count())
 	}
+}
+
+// runningCommand runs `make test` in command mode, dockerd ready at once,
+// after edit adjusted the Supervisor, and returns once both run.
+func runningCommand(t *testing.T, edit func(s *Supervisor)) (x *supervised, d, cmd *fakeProc) {
+	t.Helper()
+	x = newSupervised(t, "make", "test")
+	x.s.Ready = func(context.Context, string, <-chan struct{}) error { return nil }
+	if edit != nil {
+		edit(x.s)
+	}
+	x.run()
+	d = within(t, x.starter.started, time.Second, "dockerd start")
+	cmd = within(t, x.starter.started, time.Second, "command start")
+	return x, d, cmd
 }
 
 // waitFor polls cond until it holds, failing after a deadline.
