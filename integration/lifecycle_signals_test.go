@@ -37,12 +37,7 @@ func TestSignalDuringRestartBackoff(t *testing.T) {
 		}
 		return nil
 	})
-	sent := time.Now()
-	if err := c.pod.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM envbox: %v", err)
-	}
-	code := podExit(t, c.pod, lifecycleGrace+5*time.Second)
-	took := time.Since(sent)
+	code, took := sigterm(t, c.pod, lifecycleGrace+5*time.Second)
 	out := c.pod.out.String()
 	if code != 0 {
 		t.Errorf("exit status %d after SIGTERM in the back-off, want 0", code)
@@ -87,12 +82,7 @@ func TestSignalWhileWaitingForReady(t *testing.T) {
 		return nil
 	})
 	time.Sleep(500 * time.Millisecond) // dockerd is now waiting for its containerd
-	sent := time.Now()
-	if err := c.pod.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM envbox: %v", err)
-	}
-	code := podExit(t, c.pod, lifecycleGrace+5*time.Second)
-	took := time.Since(sent)
+	code, took := sigterm(t, c.pod, lifecycleGrace+5*time.Second)
 	if code != 143 {
 		t.Errorf("exit status %d after SIGTERM before the command, want 143 (128+SIGTERM)", code)
 	}

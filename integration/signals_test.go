@@ -102,12 +102,7 @@ func TestSignalDuringStartup(t *testing.T) {
 			d.pool = pool
 			pollFast(t, timeoutStart, ph.name, d.podExited, func() error { return ph.reached(d, cg, shim) })
 			announced := strings.Contains(d.pod.out.String(), "API listen on")
-			sent := time.Now()
-			if err := d.pod.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatalf("SIGTERM envbox: %v", err)
-			}
-			code := podExit(t, d.pod, signalGrace+5*time.Second)
-			took := time.Since(sent)
+			code, took := sigterm(t, d.pod, signalGrace+5*time.Second)
 			if code != 0 {
 				t.Errorf("exit status %d after SIGTERM, want 0", code)
 			}
@@ -118,6 +113,18 @@ func TestSignalDuringStartup(t *testing.T) {
 			t.Logf("SIGTERM %s (dockerd had logged \"API listen on\": %v): exit status %d after %v; test cgroup empty", ph.name, announced, code, took.Round(time.Millisecond))
 		})
 	}
+}
+
+// sigterm sends SIGTERM to the pod's envbox and returns its exit status
+// and how long it took to exit, failing after timeout.
+func sigterm(t *testing.T, p *pod, timeout time.Duration) (int, time.Duration) {
+	t.Helper()
+	sent := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM envbox: %v", err)
+	}
+	code := podExit(t, p, timeout)
+	return code, time.Since(sent)
 }
 
 // pollFast is poll at 5 ms: a start-up phase can be short.
