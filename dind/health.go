@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"slices"
 	"strings"
 
+	"github.com/envbox/envbox/xunix"
 	"github.com/spf13/afero"
 )
 
@@ -31,14 +31,14 @@ func Health(ctx context.Context, fsys afero.Fs, socketURL string) error {
 // CheckDelegation checks the delegated root dir. Without cgroup v2 there
 // (v1 or hybrid hosts) nothing was delegated and nothing is checked.
 func CheckDelegation(fsys afero.Fs, dir string) error {
-	offered, err := readWords(fsys, dir+"/cgroup.controllers")
+	offered, err := xunix.ReadWords(fsys, dir+"/cgroup.controllers")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	procs, err := readWords(fsys, dir+"/cgroup.procs")
+	procs, err := xunix.ReadWords(fsys, dir+"/cgroup.procs")
 	if err != nil {
 		return err
 	}
@@ -46,28 +46,14 @@ func CheckDelegation(fsys afero.Fs, dir string) error {
 		return fmt.Errorf("delegation lost: %s/cgroup.procs holds pids %s; the pod's root cgroup must hold none (they belong in %s/init)",
 			dir, strings.Join(procs, " "), dir)
 	}
-	enabled, err := readWords(fsys, dir+"/cgroup.subtree_control")
+	enabled, err := xunix.ReadWords(fsys, dir+"/cgroup.subtree_control")
 	if err != nil {
 		return err
 	}
-	var missing []string
-	for _, c := range offered {
-		if !slices.Contains(enabled, c) {
-			missing = append(missing, c)
-		}
-	}
+	missing := xunix.NotEnabled(offered, enabled)
 	if len(missing) > 0 {
 		return fmt.Errorf("delegation incomplete: %s/cgroup.subtree_control lacks %s (it has %q)",
 			dir, strings.Join(missing, " "), strings.Join(enabled, " "))
 	}
 	return nil
-}
-
-// readWords reads a cgroup file of blank-separated words.
-func readWords(fsys afero.Fs, path string) ([]string, error) {
-	data, err := afero.ReadFile(fsys, path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return strings.Fields(string(data)), nil
 }

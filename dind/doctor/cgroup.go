@@ -2,14 +2,10 @@ package doctor
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
-
-	"github.com/spf13/afero"
 
 	"github.com/envbox/envbox/xunix"
 )
@@ -84,28 +80,15 @@ func (c *Checker) delegation(dir string) Delegation {
 		return d
 	}
 	d.InitPresent = err == nil && st.IsDir()
-	if d.Controllers, err = c.words(filepath.Join(dir, "cgroup.controllers")); err != nil {
+	if d.Controllers, err = xunix.ReadWords(c.Fs, filepath.Join(dir, "cgroup.controllers")); err != nil {
 		d.Error = err.Error()
 		return d
 	}
-	if d.SubtreeControl, err = c.words(filepath.Join(dir, "cgroup.subtree_control")); err != nil {
+	if d.SubtreeControl, err = xunix.ReadWords(c.Fs, filepath.Join(dir, "cgroup.subtree_control")); err != nil {
 		d.Error = err.Error()
 		return d
 	}
-	for _, ctl := range d.Controllers {
-		if !slices.Contains(d.SubtreeControl, ctl) {
-			d.NotEnabled = append(d.NotEnabled, ctl)
-		}
-	}
+	d.NotEnabled = xunix.NotEnabled(d.Controllers, d.SubtreeControl)
 	d.Delegated = d.InitPresent && len(d.NotEnabled) == 0
 	return d
-}
-
-// words reads a space-separated cgroup list file such as cgroup.controllers.
-func (c *Checker) words(p string) ([]string, error) {
-	b, err := afero.ReadFile(c.Fs, p)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
-	}
-	return append([]string{}, strings.Fields(string(b))...), nil
 }
