@@ -55,6 +55,7 @@ const (
 	rToken    = "want a token without blanks or control characters"
 	rRequired = "is required"
 	rMax      = "want at most 255 bytes"
+	rPull     = `want "missing" or "always"`
 )
 
 // absBad are malformed values of every absolute-path row.
@@ -154,10 +155,16 @@ var dockerBad = map[string][]badValue{
 		{"tiny", "1024", "below dockerd's minimum of 6291456 bytes"}, {"non_utf8", nonUTF8, rMemory}, {"big", big("9"), rMemory},
 	},
 	envDisableIDMappedMount: boolBad,
-	envExtraCertsPath:       absBad,
-	envContainerName:        nameBad(rCName),
-	envDebug:                boolBad,
-	envInnerRuntime:         nameBad(rRuntime),
+	envExtraCertsPath: append(append([]badValue{}, absBad...),
+		badValue{"missing", "/nonexistent/envbox-ca.pem", "read CA certificates: stat /nonexistent/envbox-ca.pem: no such file or directory"},
+		badValue{"no_certificate", "/dev/null", "read CA certificates: /dev/null holds no PEM certificate (want -----BEGIN CERTIFICATE-----)"}),
+	envPull: {
+		{"whitespace", " ", rPull}, {"word", "never", rPull}, {"case", "Always", rPull},
+		{"non_utf8", nonUTF8, rPull}, {"big", big("a"), rPull},
+	},
+	envContainerName: nameBad(rCName),
+	envDebug:         boolBad,
+	envInnerRuntime:  nameBad(rRuntime),
 	envDockerd: {
 		{"whitespace", "  ", "want a binary name or an absolute path without blanks"},
 		{"relative_path", "bin/dockerd", "want a binary name or an absolute path without blanks"},
@@ -559,4 +566,4 @@ func covered[C any](t *testing.T, name string, rows varTable[C], bad map[string]
 }
 
 // badCaseCount is the number docs/evidence.md "Reliability" quotes.
-const badCaseCount = 558
+const badCaseCount = 572

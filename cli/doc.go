@@ -122,8 +122,8 @@
 //		pass --disable-idmapped-mount to sysbox-mgr
 //		default: false; conflicts: no effect without sysbox
 //	CODER_EXTRA_CERTS_PATH (--extra-certs-path)
-//		CA certificate file or directory mounted read-only under /usr/local/share/ca-certificates/envbox
-//		default: unset; conflicts: -
+//		CA certificate file or directory (PEM): dockerd trusts it for the image's registry (/etc/docker/certs.d/<host[:port]>/ca.crt), and it is mounted read-only under /usr/local/share/ca-certificates/envbox
+//		default: unset; conflicts: read before anything starts: a path holding no certificate exits 2
 //	CODER_CVM_CONTAINER_NAME (--container-name)
 //		name of the inner container
 //		default: workspace_cvm; conflicts: -
@@ -145,6 +145,9 @@
 //	ENVBOX_DOCKERD_EXTRA_ARGS (--dockerd-extra-args)
 //		extra dockerd flags, space separated, appended after envbox's (e.g. --exec-root=/run/d --pidfile=/run/d.pid)
 //		default: unset; conflicts: -
+//	ENVBOX_PULL (--pull)
+//		"missing": pull the image only when the data root lacks it; "always": pull at every start (a moving tag)
+//		default: missing; conflicts: -
 //	ENVBOX_DOCKERD_TIMEOUT (--dockerd-timeout)
 //		how long to wait for the Docker API
 //		default: 60s; conflicts: envbox dind reads the same variable for the same wait (flag --ready-timeout there)

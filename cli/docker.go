@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 
+	"github.com/spf13/afero"
 	"github.com/spf13/cobra"
 )
 
@@ -22,6 +23,9 @@ anything starts.
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := parseDocker(os.LookupEnv, vals, func(f string) bool { return c.Flags().Changed(f) })
 			if err != nil {
+				return usageError(err)
+			}
+			if err := cfg.readCAs(afero.NewOsFs()); err != nil {
 				return usageError(err)
 			}
 			return startDocker(c, cfg)

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/distribution/reference"
+	"github.com/spf13/afero"
 
 	"github.com/envbox/envbox/dind/workspace"
 )
@@ -41,7 +42,7 @@ const (
 	envCPUs                 = "CODER_CPUS"
 	envMemory               = "CODER_MEMORY"
 	envDisableIDMappedMount = workspace.EnvDisableIDMappedMount
-	envExtraCertsPath       = "CODER_EXTRA_CERTS_PATH"
+	envExtraCertsPath       = workspace.EnvExtraCertsPath
 	envContainerName        = "CODER_CVM_CONTAINER_NAME"
 	envDebug                = "CODER_DEBUG"
 
@@ -53,6 +54,7 @@ const (
 	envDockerTimeout = "ENVBOX_DOCKERD_TIMEOUT"
 	envStopGrace     = "ENVBOX_STOP_GRACE"
 	envDockerdArgs   = "ENVBOX_DOCKERD_EXTRA_ARGS"
+	envPull          = "ENVBOX_PULL"
 )
 
 // minMemory is dockerd's lower bound for a container memory limit (6 MiB).
@@ -123,8 +125,9 @@ var dockerVars = varTable[dockerConfig]{
 	{env: envDisableIDMappedMount, flag: "disable-idmapped-mount", isBool: true, def: "false", meaning: "pass --disable-idmapped-mount to sysbox-mgr",
 		conflicts: "no effect without sysbox",
 		set:       func(c *dockerConfig, v string) error { return setBool(&c.DisableIDMapped, v) }},
-	{env: envExtraCertsPath, flag: "extra-certs-path", meaning: "CA certificate file or directory mounted read-only under /usr/local/share/ca-certificates/envbox",
-		set: func(c *dockerConfig, v string) error { return setAbs(&c.ExtraCertsPath, v) }},
+	{env: envExtraCertsPath, flag: "extra-certs-path", meaning: "CA certificate file or directory (PEM): dockerd trusts it for the image's registry (/etc/docker/certs.d/<host[:port]>/ca.crt), and it is mounted read-only under /usr/local/share/ca-certificates/envbox",
+		conflicts: "read before anything starts: a path holding no certificate exits 2",
+		set:       func(c *dockerConfig, v string) error { return setAbs(&c.ExtraCertsPath, v) }},
 	{env: envContainerName, flag: "container-name", def: "workspace_cvm", meaning: "name of the inner container",
 		set: func(c *dockerConfig, v string) error { return setName(&c.ContainerName, v, containerNameRE) }},
 	{env: envDebug, flag: "debug", isBool: true, def: "false", meaning: "log at debug level",
@@ -139,6 +142,8 @@ var dockerVars = varTable[dockerConfig]{
 		set: func(c *dockerConfig, v string) error { return setAbs(&c.Socket, v) }},
 	{env: envDockerdArgs, flag: "dockerd-extra-args", meaning: "extra dockerd flags, space separated, appended after envbox's (e.g. --exec-root=/run/d --pidfile=/run/d.pid)",
 		set: setDockerdArgs},
+	{env: envPull, flag: "pull", def: workspace.PullMissing, meaning: `"missing": pull the image only when the data root lacks it; "always": pull at every start (a moving tag)`,
+		set: setPull},
 	{env: envDockerTimeout, flag: "dockerd-timeout", def: "60s", meaning: "how long to wait for the Docker API",
 		conflicts: "envbox dind reads the same variable for the same wait (flag --ready-timeout there)",
 		set:       func(c *dockerConfig, v string) error { return setDuration(&c.DockerTimeout, v) }},
@@ -238,6 +243,14 @@ func setSubsystem(c *dockerConfig, v string) error {
 	return nil
 }
 
+func setPull(c *dockerConfig, v string) error {
+	if v != workspace.PullMissing && v != workspace.PullAlways {
+		return errors.New(`want "missing" or "always"`)
+	}
+	c.Pull = v
+	return nil
+}
+
 func setPullSecret(c *dockerConfig, v string) error {
 	d, err := workspace.ParseDockerConfig([]byte(v))
 	if err != nil {
@@ -295,5 +308,19 @@ func setDockerdArgs(c *dockerConfig, v string) error {
 		}
 		c.DockerdArgs = append(c.DockerdArgs, a)
 	}
+	return nil
+}
+
+// readCAs reads CODER_EXTRA_CERTS_PATH before anything starts: a path
+// holding no certificate is a bad value (exit 2), not a failed pull later.
+func (c *dockerConfig) readCAs(fsys afero.Fs) error {
+	if c.ExtraCertsPath == "" {
+		return nil
+	}
+	cas, _, err := workspace.ReadCAs(fsys, c.ExtraCertsPath)
+	if err != nil {
+		return fmt.Errorf("%s: %w", dockerVars.row(envExtraCertsPath).label(), err)
+	}
+	c.RegistryCAs = cas
 	return nil
 }

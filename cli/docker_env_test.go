@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/registry"
+	"github.com/spf13/afero"
 	"github.com/spf13/pflag"
 
 	"github.com/envbox/envbox/dind/workspace"
@@ -59,6 +60,7 @@ func defaults() dockerConfig {
 		DockerTimeout:  60 * time.Second,
 		StopGrace:      15 * time.Second,
 		Attempts:       100,
+		Pull:           "missing",
 	}}
 }
 
@@ -112,6 +114,10 @@ func TestParseDockerValid(t *testing.T) {
 			edit: func(c *dockerConfig) { c.DisableIDMapped = true }},
 		{name: "extra_certs", env: map[string]string{envExtraCertsPath: "/etc/ssl/extra"},
 			edit: func(c *dockerConfig) { c.ExtraCertsPath = "/etc/ssl/extra" }},
+		{name: "pull_always", env: map[string]string{envPull: "always"},
+			edit: func(c *dockerConfig) { c.Pull = "always" }},
+		{name: "pull_flag", args: []string{"--pull=missing"},
+			edit: func(*dockerConfig) {}},
 		{name: "container_name", env: map[string]string{envContainerName: "ws-1"},
 			edit: func(c *dockerConfig) { c.ContainerName = "ws-1" }},
 		{name: "debug", env: map[string]string{envDebug: "true"},
@@ -149,6 +155,37 @@ func TestParseDockerValid(t *testing.T) {
 				t.Errorf("parseDocker(%v, %q) =\n%+v\nwant\n%+v", tt.env, tt.args, got, want)
 			}
 		})
+	}
+}
+
+// TestReadCAs: CODER_EXTRA_CERTS_PATH is read before anything starts;
+// the error names the variable and its flag, and the path.
+func TestReadCAs(t *testing.T) {
+	t.Parallel()
+	ca := "-----BEGIN CERTIFICATE-----\n" +
+		"MIIBSTCB8aADAgECAgEBMAoGCCqGSM49BAMCMA0xCzAJBgNVBAMTAmNhMB4XDTI2\n" +
+		"MDEwMTAwMDAwMFoXDTM2MDEwMTAwMDAwMFowDTELMAkGA1UEAxMCY2EwWTATBgcq\n" +
+		"hkjOPQIBBggqhkjOPQMBBwNCAASw/d9c1uM3SR35ui6wy8pBir4av9HxO6X9mrGU\n" +
+		"W7Vcj1OiWUYLMpYL+/bfMbpN2QU6ywf2Tq14YbyFeltqnK0no0IwQDAOBgNVHQ8B\n" +
+		"Af8EBAMCAgQwDwYDVR0TAQH/BAUwAwEB/zAdBgNVHQ4EFgQUVNsy7zXnR/vn/E/n\n" +
+		"KX3MvixwRA4wCgYIKoZIzj0EAwIDRwAwRAIgV9iSkzQqXgTp+iisZNKomR6vt0sc\n" +
+		"DJNqA+bd6oI1wsICIDDLUdfuxKawGTud8k87OLQgsiW5KOT72ftIaK2NpzRz\n" +
+		"-----END CERTIFICATE-----\n"
+	fs := afero.NewMemMapFs()
+	_ = afero.WriteFile(fs, "/certs/ca.pem", []byte("corporate root\n"+ca), 0o644)
+	_ = afero.WriteFile(fs, "/certs/empty.pem", nil, 0o644)
+	c := defaults()
+	if err := c.readCAs(fs); err != nil || c.RegistryCAs != nil {
+		t.Errorf("readCAs without a path = %v, %q; want nothing read", err, c.RegistryCAs)
+	}
+	c.ExtraCertsPath = "/certs/ca.pem"
+	if err := c.readCAs(fs); err != nil || string(c.RegistryCAs) != ca {
+		t.Errorf("readCAs(%s) = %v, %q; want %q", c.ExtraCertsPath, err, c.RegistryCAs, ca)
+	}
+	c.ExtraCertsPath = "/certs/empty.pem"
+	want := "CODER_EXTRA_CERTS_PATH (--extra-certs-path): read CA certificates: /certs/empty.pem holds no PEM certificate (want -----BEGIN CERTIFICATE-----)"
+	if err := c.readCAs(fs); err == nil || err.Error() != want {
+		t.Errorf("readCAs(%s) = %v, want %q", c.ExtraCertsPath, err, want)
 	}
 }
 

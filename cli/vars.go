@@ -53,6 +53,17 @@ func (v envVar[C]) label() string {
 	return v.env + " (--" + v.flag + ")"
 }
 
+// row is the row of variable env; it panics on a name no row has (a
+// programming error, caught by the tests).
+func (t varTable[C]) row(env string) envVar[C] {
+	for _, v := range t {
+		if v.env == env {
+			return v
+		}
+	}
+	panic("no row for " + env)
+}
+
 // rawValue is a flag that only records the text it was given: flags and
 // variables go through the same parser and the same error text.
 type rawValue struct {

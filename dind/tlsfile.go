@@ -332,3 +332,28 @@ func writeFile(fsys afero.Fs, path string, data []byte, mode fs.FileMode) (err e
 func writePEM(fsys afero.Fs, path, typ string, der []byte, mode fs.FileMode) error {
 	return writeFile(fsys, path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), mode)
 }
+
+// WriteTrustedFile writes a file other programs trust (a registry CA that
+// dockerd reads) as the certificate tree's files are written: its
+// directory is made when missing and must not be a symlink, a symlink or
+// non-regular file at path is refused, and data goes through a temporary
+// file renamed over path.
+func WriteTrustedFile(fsys afero.Fs, path string, data []byte, mode fs.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("mkdir %s: %w", dir, err)
+	}
+	fi, err := lstat(fsys, dir)
+	switch {
+	case err != nil:
+		return fmt.Errorf("lstat %s: %w", dir, err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return &UnsafePathError{Path: dir, Reason: "a symlink, want a directory", Fix: "remove it and envbox makes the directory"}
+	case !fi.IsDir():
+		return &UnsafePathError{Path: dir, Reason: fmt.Sprintf("not a directory (mode %s)", fi.Mode()), Fix: "remove it and envbox makes the directory"}
+	}
+	if _, err := checkTreeFile(fsys, path, "remove it and envbox writes the file"); err != nil {
+		return err
+	}
+	return writeFile(fsys, path, data, mode)
+}

@@ -51,25 +51,37 @@ func (p *Progress) event(ctx context.Context, e pullEvent) {
 	p.Log.Info(ctx, "pull progress", fields...)
 }
 
-// EnsureImage uses ref when dockerd already has it, else pulls it with the
-// encoded registry auth ("" for none), logging progress.
-func EnsureImage(ctx context.Context, api API, ref, auth string, p *Progress) error {
-	_, err := api.ImageInspect(ctx, ref)
-	if err == nil {
-		p.Log.Info(ctx, "image present, not pulling", slog.F("image", ref))
+// PullRequest is what EnsureImage fetches and how.
+type PullRequest struct {
+	Ref string
+	// Auth is the X-Registry-Auth value, "" for none.
+	Auth string
+	// Always pulls even when dockerd has the image (ENVBOX_PULL=always).
+	Always bool
+	// Via completes "pull REF" in errors: the registry and which
+	// credentials went to it, never a credential.
+	Via string
+}
+
+// EnsureImage uses the image when dockerd already has it (unless Always),
+// else pulls it, logging progress.
+func EnsureImage(ctx context.Context, api API, r PullRequest, p *Progress) error {
+	_, err := api.ImageInspect(ctx, r.Ref)
+	switch {
+	case err == nil && !r.Always:
+		p.Log.Info(ctx, "image present, not pulling", slog.F("image", r.Ref), slog.F("policy", PullMissing))
 		return nil
+	case err != nil && !errdefs.IsNotFound(err):
+		return fmt.Errorf("inspect image %s: %w", r.Ref, err)
 	}
-	if !errdefs.IsNotFound(err) {
-		return fmt.Errorf("inspect image %s: %w", ref, err)
-	}
-	p.Log.Info(ctx, "pulling image", slog.F("image", ref), slog.F("with_auth", auth != ""))
-	rc, err := api.ImagePull(ctx, ref, client.ImagePullOptions{RegistryAuth: auth})
+	p.Log.Info(ctx, "pulling image", slog.F("image", r.Ref), slog.F("with_auth", r.Auth != ""), slog.F("present", err == nil))
+	rc, err := api.ImagePull(ctx, r.Ref, client.ImagePullOptions{RegistryAuth: r.Auth})
 	if err != nil {
-		return fmt.Errorf("pull %s: %w", ref, err)
+		return fmt.Errorf("pull %s%s: %w", r.Ref, r.Via, err)
 	}
 	defer rc.Close()
 	if err := readPull(ctx, rc, p); err != nil {
-		return fmt.Errorf("pull %s: %w", ref, err)
+		return fmt.Errorf("pull %s%s: %w", r.Ref, r.Via, err)
 	}
 	return nil
 }

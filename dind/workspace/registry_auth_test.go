@@ -28,19 +28,27 @@ func decodeAuth(t *testing.T, enc string) string {
 
 func TestRegistryAuth(t *testing.T) {
 	t.Parallel()
-	fileDoc := `{"auths":{"ghcr.io":{"username":"file","password":"filepw"}}}`
+	fileDoc := `{"auths":{"https://ghcr.io/v1/":{"username":"file","password":"filepw"}}}`
 	secret := &DockerConfig{Auths: map[string]registry.AuthConfig{"ghcr.io": {Username: "secret", Password: "secretpw"}}}
 	tests := []struct {
-		name    string
-		secret  *DockerConfig
-		file    string // "" = no file
-		want    string
-		wantErr string
+		name     string
+		secret   *DockerConfig
+		file     string // "" = no file
+		want     string
+		wantFrom string
+		wantDesc string
+		wantErr  string
 	}{
-		{name: "pull_secret_wins", secret: secret, file: fileDoc, want: "secret:secretpw@ghcr.io"},
-		{name: "docker_config_file", file: fileDoc, want: "file:filepw@ghcr.io"},
-		{name: "nothing", want: ""},
+		{name: "pull_secret_wins", secret: secret, file: fileDoc, want: "secret:secretpw@ghcr.io", wantFrom: "CODER_IMAGE_PULL_SECRET",
+			wantDesc: `with the credentials of CODER_IMAGE_PULL_SECRET auths["ghcr.io"]`},
+		{name: "docker_config_file", file: fileDoc, want: "file:filepw@ghcr.io", wantFrom: "/root/.docker/config.json",
+			wantDesc: `with the credentials of /root/.docker/config.json auths["https://ghcr.io/v1/"]`},
+		{name: "no_key_matches", secret: &DockerConfig{Auths: map[string]registry.AuthConfig{"quay.io": {}, "a.example.com": {}}},
+			wantFrom: "CODER_IMAGE_PULL_SECRET", wantDesc: "without credentials: no key of CODER_IMAGE_PULL_SECRET names it (keys: a.example.com, quay.io)"},
+		{name: "nothing", want: "", wantDesc: "without credentials"},
 		{name: "file_not_json", file: "{", wantErr: "parse /root/.docker/config.json: not valid JSON (syntax error at byte 1)"},
+		{name: "file_cred_helper", file: `{"credHelpers":{"ghcr.io":"ghcr"}}`,
+			wantErr: `/root/.docker/config.json: registry ghcr.io: its credentials are in the credential helper docker-credential-ghcr ("credHelpers"), which cannot run in the pod: put the registry's username and password (or "auth") under "auths", or use CODER_IMAGE_PULL_SECRET`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,8 +69,9 @@ func TestRegistryAuth(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || decodeAuth(t, got) != tt.want {
-				t.Errorf("registryAuth() = %q, %v; want %q", decodeAuth(t, got), err, tt.want)
+			if err != nil || decodeAuth(t, got.encoded) != tt.want || got.source != tt.wantFrom || got.describe() != tt.wantDesc {
+				t.Errorf("registryAuth() = %q from %q (%q), %v; want %q from %q (%q)",
+					decodeAuth(t, got.encoded), got.source, got.describe(), err, tt.want, tt.wantFrom, tt.wantDesc)
 			}
 		})
 	}

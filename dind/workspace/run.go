@@ -21,6 +21,7 @@ const (
 	EnvAgentSubsystem       = "CODER_AGENT_SUBSYSTEM"
 	EnvImagePullSecret      = "CODER_IMAGE_PULL_SECRET" //nolint:gosec // a name, not a credential
 	EnvDisableIDMappedMount = "CODER_DISABLE_IDMAPPED_MOUNT"
+	EnvExtraCertsPath       = "CODER_EXTRA_CERTS_PATH"
 )
 
 // ErrStopped: the workspace container or dockerd stopped on its own; the
@@ -53,8 +54,13 @@ type SessionConfig struct {
 	Memory          int64   // 0: derive from the outer cgroup
 	DisableIDMapped bool
 	ExtraCertsPath  string
-	ContainerName   string
-	Debug           bool
+	// RegistryCAs are the PEM certificates read from ExtraCertsPath
+	// (ReadCAs): dockerd trusts them for the image's registry.
+	RegistryCAs []byte
+	// Pull is PullMissing or PullAlways.
+	Pull          string
+	ContainerName string
+	Debug         bool
 
 	Runtime       string // "" = sysbox-runc when installed, else runc
 	Dockerd       string
@@ -128,6 +134,9 @@ func Run(ctx context.Context, cfg SessionConfig, deps SessionDeps) error {
 	if sig, err := s.startSysbox(ctx); sig != nil {
 		return s.shutdown(ctx, sig)
 	} else if err != nil {
+		return err
+	}
+	if err := s.trustRegistryCAs(ctx); err != nil {
 		return err
 	}
 	if err := s.startDockerd(ctx); err != nil {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"cdr.dev/slog"
-	"github.com/spf13/afero"
 )
 
 // setupOrSignal runs setup, abandoning it when SIGTERM/SIGINT arrives (a
@@ -40,16 +39,10 @@ func (s *session) setup(ctx context.Context) error {
 		}
 		s.client, s.api = c, c
 	}
-	api := s.api
 	if err := s.waitAPI(ctx); err != nil {
 		return err
 	}
-	auth, err := s.registryAuth()
-	if err != nil {
-		return err
-	}
-	progress := &Progress{Log: s.log.Named("pull"), Now: s.deps.Now, Every: pullLogEvery}
-	if err := EnsureImage(ctx, api, s.cfg.Image, auth, progress); err != nil {
+	if err := s.pull(ctx); err != nil {
 		return err
 	}
 	spec, err := s.spec(ctx)
@@ -86,34 +79,6 @@ func (s *session) createWorkspace(ctx context.Context, spec Spec) error {
 		return fmt.Errorf("%w: workspace container %s (%s) stopped during the bootstrap: %s", ErrStopped, s.cfg.ContainerName, id, e)
 	}
 	return err
-}
-
-// registryAuth is the pull secret's auth for the image, else the docker
-// config file's when it exists.
-func (s *session) registryAuth() (string, error) {
-	if s.cfg.PullSecret != nil {
-		a, err := s.cfg.PullSecret.EncodedAuth(s.cfg.Image)
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", EnvImagePullSecret, err)
-		}
-		return a, nil
-	}
-	data, err := afero.ReadFile(s.deps.Fs, s.cfg.DockerConfig)
-	if os.IsNotExist(err) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", s.cfg.DockerConfig, err)
-	}
-	dc, err := ParseDockerConfig(data)
-	if err != nil {
-		return "", fmt.Errorf("parse %s: %w", s.cfg.DockerConfig, err)
-	}
-	a, err := dc.EncodedAuth(s.cfg.Image)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", s.cfg.DockerConfig, err)
-	}
-	return a, nil
 }
 
 // spec gathers the inputs of the container configuration.
