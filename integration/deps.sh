@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the packages envbox's tests need on Debian (idempotent, as root).
 set -eu
-pkgs="shellcheck busybox-static dash bash util-linux iproute2 procps iptables docker.io debootstrap qemu-system-x86 cpio"
+pkgs="shellcheck busybox-static dash bash util-linux iproute2 procps iptables docker.io debootstrap qemu-system-x86 cpio docker-registry apache2-utils"
 missing=''
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
