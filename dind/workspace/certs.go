@@ -34,7 +34,11 @@ func ReadCAs(fsys afero.Fs, path string) ([]byte, int, error) {
 		return nil, 0, fmt.Errorf("read CA certificates: %w", err)
 	}
 	files := []string{path}
-	if fi.IsDir() {
+	switch {
+	case !fi.IsDir() && !fi.Mode().IsRegular():
+		// A named pipe would block the read before anything starts.
+		return nil, 0, fmt.Errorf("read CA certificates: %s is not a regular file or a directory", path)
+	case fi.IsDir():
 		if files, err = certFiles(fsys, path); err != nil {
 			return nil, 0, err
 		}

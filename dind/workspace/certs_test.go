@@ -110,6 +110,16 @@ func TestReadCAsKubernetesVolume(t *testing.T) {
 	}
 }
 
+// TestReadCAsDevice: a device or a named pipe is refused before it is
+// read (a pipe would block envbox before anything starts).
+func TestReadCAsDevice(t *testing.T) {
+	t.Parallel()
+	want := "read CA certificates: /dev/null is not a regular file or a directory"
+	if _, _, err := ReadCAs(afero.NewOsFs(), "/dev/null"); err == nil || err.Error() != want {
+		t.Errorf("ReadCAs(/dev/null) error = %v, want %q", err, want)
+	}
+}
+
 func TestWriteRegistryCA(t *testing.T) {
 	t.Parallel()
 	fs := afero.NewMemMapFs()

@@ -54,13 +54,14 @@ func (p *Progress) event(ctx context.Context, e pullEvent) {
 // PullRequest is what EnsureImage fetches and how.
 type PullRequest struct {
 	Ref string
-	// Auth is the X-Registry-Auth value, "" for none.
-	Auth string
 	// Always pulls even when dockerd has the image (ENVBOX_PULL=always).
 	Always bool
-	// Via completes "pull REF" in errors: the registry and which
-	// credentials went to it, never a credential.
-	Via string
+	// Credentials is asked only when a pull is needed (an image in the
+	// data root needs no credentials, nor a working docker config): the
+	// X-Registry-Auth value ("" for none) and the words that complete
+	// "pull REF" in errors (the registry and which credentials went to
+	// it, never a credential). Nil: an anonymous pull.
+	Credentials func() (auth, via string, err error)
 }
 
 // EnsureImage uses the image when dockerd already has it (unless Always),
@@ -74,14 +75,21 @@ func EnsureImage(ctx context.Context, api API, r PullRequest, p *Progress) error
 	case err != nil && !errdefs.IsNotFound(err):
 		return fmt.Errorf("inspect image %s: %w", r.Ref, err)
 	}
-	p.Log.Info(ctx, "pulling image", slog.F("image", r.Ref), slog.F("with_auth", r.Auth != ""), slog.F("present", err == nil))
-	rc, err := api.ImagePull(ctx, r.Ref, client.ImagePullOptions{RegistryAuth: r.Auth})
+	present := err == nil
+	var auth, via string
+	if r.Credentials != nil {
+		if auth, via, err = r.Credentials(); err != nil {
+			return err
+		}
+	}
+	p.Log.Info(ctx, "pulling image", slog.F("image", r.Ref), slog.F("with_auth", auth != ""), slog.F("present", present))
+	rc, err := api.ImagePull(ctx, r.Ref, client.ImagePullOptions{RegistryAuth: auth})
 	if err != nil {
-		return fmt.Errorf("pull %s%s: %w", r.Ref, r.Via, err)
+		return fmt.Errorf("pull %s%s: %w", r.Ref, via, err)
 	}
 	defer rc.Close()
 	if err := readPull(ctx, rc, p); err != nil {
-		return fmt.Errorf("pull %s%s: %w", r.Ref, r.Via, err)
+		return fmt.Errorf("pull %s%s: %w", r.Ref, via, err)
 	}
 	return nil
 }

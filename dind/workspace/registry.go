@@ -34,6 +34,8 @@ func (a pullAuth) describe() string {
 	switch {
 	case a.encoded != "":
 		return fmt.Sprintf("with the credentials of %s auths[%q]", a.source, a.key)
+	case a.source != "" && len(a.keys) == 0:
+		return fmt.Sprintf("without credentials: %s has no auths key", a.source)
 	case a.source != "":
 		return fmt.Sprintf("without credentials: no key of %s names it (keys: %s)", a.source, strings.Join(a.keys, ", "))
 	}
@@ -68,21 +70,23 @@ func (s *session) registryAuth() (pullAuth, error) {
 // pull makes sure dockerd has the image, under the pull policy. A failed
 // pull names the image, the registry and which credentials it was given.
 func (s *session) pull(ctx context.Context) error {
-	a, err := s.registryAuth()
-	if err != nil {
-		return err
-	}
 	reg := RegistryOf(s.cfg.Image)
-	switch {
-	case a.encoded != "":
-		s.log.Info(ctx, "registry credentials", slog.F("registry", reg), slog.F("from", a.source), slog.F("key", a.key))
-	case a.source != "":
-		s.log.Warn(ctx, "no credentials for the registry, pulling anonymously",
-			slog.F("registry", reg), slog.F("from", a.source), slog.F("keys", a.keys))
+	credentials := func() (string, string, error) {
+		a, err := s.registryAuth()
+		if err != nil {
+			return "", "", err
+		}
+		switch {
+		case a.encoded != "":
+			s.log.Info(ctx, "registry credentials", slog.F("registry", reg), slog.F("from", a.source), slog.F("key", a.key))
+		case a.source != "":
+			s.log.Warn(ctx, "no credentials for the registry, pulling anonymously",
+				slog.F("registry", reg), slog.F("from", a.source), slog.F("keys", a.keys))
+		}
+		return a.encoded, " from registry " + reg + " " + a.describe(), nil
 	}
 	progress := &Progress{Log: s.log.Named("pull"), Now: s.deps.Now, Every: pullLogEvery}
-	err = EnsureImage(ctx, s.api, PullRequest{Ref: s.cfg.Image, Auth: a.encoded, Always: s.cfg.Pull == PullAlways,
-		Via: " from registry " + reg + " " + a.describe()}, progress)
+	err := EnsureImage(ctx, s.api, PullRequest{Ref: s.cfg.Image, Always: s.cfg.Pull == PullAlways, Credentials: credentials}, progress)
 	if err != nil && strings.Contains(err.Error(), "x509: ") && len(s.cfg.RegistryCAs) == 0 {
 		return fmt.Errorf("%w (set %s to the registry's CA certificate)", err, EnvExtraCertsPath)
 	}

@@ -45,6 +45,8 @@ func TestRegistryAuth(t *testing.T) {
 			wantDesc: `with the credentials of /root/.docker/config.json auths["https://ghcr.io/v1/"]`},
 		{name: "no_key_matches", secret: &DockerConfig{Auths: map[string]registry.AuthConfig{"quay.io": {}, "a.example.com": {}}},
 			wantFrom: "CODER_IMAGE_PULL_SECRET", wantDesc: "without credentials: no key of CODER_IMAGE_PULL_SECRET names it (keys: a.example.com, quay.io)"},
+		{name: "empty_auths", secret: &DockerConfig{Auths: map[string]registry.AuthConfig{}},
+			wantFrom: "CODER_IMAGE_PULL_SECRET", wantDesc: "without credentials: CODER_IMAGE_PULL_SECRET has no auths key"},
 		{name: "nothing", want: "", wantDesc: "without credentials"},
 		{name: "file_not_json", file: "{", wantErr: "parse /root/.docker/config.json: not valid JSON (syntax error at byte 1)"},
 		{name: "file_cred_helper", file: `{"credHelpers":{"ghcr.io":"ghcr"}}`,

@@ -123,3 +123,21 @@ func TestRunDockerPullErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRunDockerPresentImageNeedsNoCredentials: with the image in the data
+// root (ENVBOX_PULL=missing) the docker config is not even read: a
+// credHelpers file that would fail a pull does not stop the workspace.
+func TestRunDockerPresentImageNeedsNoCredentials(t *testing.T) {
+	t.Parallel()
+	w, done := startFlow(t, flowConfig(), func(_ *fakeWorld, d *SessionDeps) {
+		_ = afero.WriteFile(d.Fs, "/root/.docker/config.json", []byte(`{"credsStore":"desktop"}`), 0o600)
+	})
+	waitScript(t, w)
+	w.signals <- syscall.SIGTERM
+	if err := waitFor(t, done); err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+	if logs := w.logs.String(); !strings.Contains(logs, `"msg":"image present, not pulling"`) || strings.Contains(logs, "credential helper") {
+		t.Errorf("logs: want \"image present, not pulling\" and no credential helper:\n%s", logs)
+	}
+}
