@@ -14,7 +14,9 @@
 #   2. creates T/pod and moves itself there, and checks "0::/pod";
 #   3. mounts a tmpfs on /run, as a container has its own: dockerd and
 #      containerd put fixed paths there (/run/docker/plugins, /run/containerd/s)
-#      whatever their flags say, which would otherwise stay on the host.
+#      whatever their flags say, which would otherwise stay on the host;
+#   4. mounts a tmpfs on /etc/docker when the host has one, for the same
+#      reason: dockerd 20.10 writes /etc/docker/key.json at every start.
 # The payload runs in T/pod but sees T as the cgroup root, as a pod container
 # with the host's cgroup namespace sees the node's root. A dockerd started
 # directly there creates /docker/<id> = T/docker/<id>: outside the pod. Under
@@ -51,4 +53,7 @@ self=$(own_cgroup)
 [ "$self" = /pod ] || fail "/proc/self/cgroup v2 path \"$self\" after joining $cg/pod, want \"/pod\""
 [ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" ] || fail "in the host's mount namespace: not mounting /run"
 mount -t tmpfs -o mode=755 tmpfs /run || fail "mount a tmpfs on /run failed"
+if [ -d /etc/docker ]; then
+	mount -t tmpfs -o mode=755 tmpfs /etc/docker || fail "mount a tmpfs on /etc/docker failed"
+fi
 exec "$@"
