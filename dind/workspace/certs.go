@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 
@@ -13,6 +14,12 @@ import (
 
 	"github.com/envbox/envbox/dind"
 )
+
+// maxCABytes bounds what ReadCAs reads, all files together: a system
+// bundle directory (/etc/ssl/certs) is about 1 MiB, and a path to a huge
+// or endless file (/proc/self/pagemap) must not exhaust memory before
+// anything starts.
+const maxCABytes = 16 << 20
 
 // DockerCertsDir is where dockerd looks for a registry's CA certificates:
 // <DockerCertsDir>/<host[:port]>/*.crt, read at every pull.
@@ -44,12 +51,13 @@ func ReadCAs(fsys afero.Fs, path string) ([]byte, int, error) {
 		}
 	}
 	var out bytes.Buffer
-	n := 0
+	n, budget := 0, int64(maxCABytes)
 	for _, f := range files {
-		data, err := afero.ReadFile(fsys, f)
+		data, err := readCAFile(fsys, f, budget)
 		if err != nil {
 			return nil, 0, fmt.Errorf("read CA certificates: %w", err)
 		}
+		budget -= int64(len(data))
 		k, err := appendCerts(&out, data)
 		if err != nil {
 			return nil, 0, fmt.Errorf("read CA certificates from %s: %w", f, err)
@@ -60,6 +68,23 @@ func ReadCAs(fsys afero.Fs, path string) ([]byte, int, error) {
 		return nil, 0, fmt.Errorf("read CA certificates: %s holds no PEM certificate (want -----BEGIN CERTIFICATE-----)", path)
 	}
 	return out.Bytes(), n, nil
+}
+
+// readCAFile reads path, refusing more than budget bytes.
+func readCAFile(fsys afero.Fs, path string, budget int64) ([]byte, error) {
+	f, err := fsys.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, budget+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > budget {
+		return nil, fmt.Errorf("%s makes the certificates larger than %d bytes (%d MiB)", path, maxCABytes, maxCABytes>>20)
+	}
+	return data, nil
 }
 
 // certFiles lists the files of dir (symlinks followed), sorted.

@@ -196,3 +196,36 @@ func FuzzReadCAs(f *testing.F) {
 		}
 	})
 }
+
+// TestReadCAsBounded: a path to a huge or endless file (a mistyped
+// CODER_EXTRA_CERTS_PATH, /proc/self/pagemap) is refused after
+// maxCABytes, all files together, instead of exhausting memory before
+// anything starts.
+func TestReadCAsBounded(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ca := testCert(t, "big")
+	big := filepath.Join(dir, "b.pem")
+	if err := os.WriteFile(big, []byte(ca), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Sparse: maxCABytes+1 bytes on no disk.
+	if err := os.Truncate(big, maxCABytes+1); err != nil {
+		t.Fatal(err)
+	}
+	want := "read CA certificates: " + big + " makes the certificates larger than 16777216 bytes (16 MiB)"
+	if _, _, err := ReadCAs(afero.NewOsFs(), big); err == nil || err.Error() != want {
+		t.Errorf("ReadCAs(%s) error = %v, want %q", big, err, want)
+	}
+	// Together: the second file passes the bound.
+	if err := os.Truncate(big, maxCABytes-int64(len(ca))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a.pem"), []byte(ca+ca), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want = "read CA certificates: " + big + " makes the certificates larger than 16777216 bytes (16 MiB)"
+	if _, _, err := ReadCAs(afero.NewOsFs(), dir); err == nil || err.Error() != want {
+		t.Errorf("ReadCAs(%s) error = %v, want %q", dir, err, want)
+	}
+}
