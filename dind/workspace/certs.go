@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 
 	"github.com/spf13/afero"
+	"golang.org/x/sys/unix"
 
 	"github.com/envbox/envbox/dind"
 )
@@ -70,13 +72,23 @@ func ReadCAs(fsys afero.Fs, path string) ([]byte, int, error) {
 	return out.Bytes(), n, nil
 }
 
-// readCAFile reads path, refusing more than budget bytes.
+// readCAFile reads path, refusing more than budget bytes. What is opened
+// is checked, not the name stat'ed before: opened without blocking, a
+// named pipe swapped in since (or a regular file that blocks, such as
+// /proc/kmsg) cannot hang envbox.
 func readCAFile(fsys afero.Fs, path string, budget int64) ([]byte, error) {
-	f, err := fsys.Open(path)
+	f, err := fsys.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (mode %s)", path, fi.Mode())
+	}
 	data, err := io.ReadAll(io.LimitReader(f, budget+1))
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -227,5 +228,51 @@ func TestReadCAsBounded(t *testing.T) {
 	want = "read CA certificates: " + big + " makes the certificates larger than 16777216 bytes (16 MiB)"
 	if _, _, err := ReadCAs(afero.NewOsFs(), dir); err == nil || err.Error() != want {
 		t.Errorf("ReadCAs(%s) error = %v, want %q", dir, err, want)
+	}
+}
+
+// regularLiar reports every name as a regular file: the name was swapped
+// for a named pipe between envbox's stat and its open.
+type regularLiar struct{ afero.Fs }
+
+type regularInfo struct{ os.FileInfo }
+
+func (regularInfo) Mode() os.FileMode { return 0o644 }
+func (regularInfo) IsDir() bool       { return false }
+
+func (l regularLiar) Stat(name string) (os.FileInfo, error) {
+	fi, err := l.Fs.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	return regularInfo{fi}, nil
+}
+
+// TestReadCAsSwappedForPipe: what is opened is checked, and opened
+// without blocking: a pipe swapped in after the stat does not hang envbox.
+func TestReadCAsSwappedForPipe(t *testing.T) {
+	t.Parallel()
+	fifo := filepath.Join(t.TempDir(), "ca.pem")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // unblock a reader left by a failing run
+		if f, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
+			_ = f.Close()
+		}
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := ReadCAs(regularLiar{afero.NewOsFs()}, fifo)
+		done <- err
+	}()
+	want := "read CA certificates: " + fifo + " is not a regular file (mode prw-r--r--)"
+	select {
+	case err := <-done:
+		if err == nil || err.Error() != want {
+			t.Errorf("ReadCAs(%s) error = %v, want %q", fifo, err, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("ReadCAs(%s) blocked on a named pipe", fifo)
 	}
 }
