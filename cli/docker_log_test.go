@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"cdr.dev/slog"
@@ -41,5 +44,31 @@ func TestRedactSink(t *testing.T) {
 	}
 	if !reflect.DeepEqual(e.Fields, want) {
 		t.Errorf("fields = %#v\nwant %#v", e.Fields, want)
+	}
+}
+
+// TestDockerLoggerRedactsDecodedPassword: a pull secret that holds only
+// "auth" (what `kubectl create secret docker-registry` writes) has its
+// password in no field; the decoded password and the base64
+// user:password of an entry with separate fields are redacted too.
+func TestDockerLoggerRedactsDecodedPassword(t *testing.T) {
+	t.Parallel()
+	authOnly := base64.StdEncoding.EncodeToString([]byte("robot:pw-auth-only-7e1d"))
+	secret := `{"auths":{"reg.example.com":{"auth":"` + authOnly + `"},` +
+		`"other.example.com":{"username":"bot","password":"pw-fields-2c4b"}}}`
+	c := defaults()
+	if err := setPullSecret(&c, secret); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	log, err := newDockerLogger(&out, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := base64.StdEncoding.EncodeToString([]byte("bot:pw-fields-2c4b"))
+	log.Info(context.Background(), "registry said: bad password pw-auth-only-7e1d; Authorization: Basic "+fields)
+	got := out.String()
+	if !strings.Contains(got, "registry said: bad password [REDACTED]; Authorization: Basic [REDACTED]") {
+		t.Errorf("log = %q, want the decoded password and the base64 user:password redacted", got)
 	}
 }

@@ -30,9 +30,7 @@ func startDocker(c *cobra.Command, cfg dockerConfig) error {
 func dockerSecrets(cfg dockerConfig) []string {
 	secrets := []string{cfg.AgentToken}
 	if cfg.PullSecret != nil {
-		for _, a := range cfg.PullSecret.Auths {
-			secrets = append(secrets, a.Auth, a.Password, a.IdentityToken, a.RegistryToken)
-		}
+		secrets = append(secrets, cfg.PullSecret.Secrets()...)
 	}
 	return secrets
 }

@@ -151,6 +151,27 @@ func (c DockerConfig) Keys() []string {
 	return keys
 }
 
+// Secrets are every credential of the document in every form it can be
+// printed in (for redaction): the fields as written, the password decoded
+// from "auth", and base64 of user:password (the Basic authorization).
+func (c DockerConfig) Secrets() []string {
+	var out []string
+	for _, a := range c.Auths {
+		out = append(out, a.Auth, a.Password, a.IdentityToken, a.RegistryToken)
+		user, pass := a.Username, a.Password
+		if a.Auth != "" {
+			if u, p, err := decodeAuthField(a.Auth); err == nil {
+				user, pass = u, p
+				out = append(out, p)
+			}
+		}
+		if pass != "" {
+			out = append(out, base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
+		}
+	}
+	return out
+}
+
 func empty(a registry.AuthConfig) bool {
 	return a.Auth == "" && a.Username == "" && a.Password == "" && a.IdentityToken == "" && a.RegistryToken == ""
 }
