@@ -276,3 +276,61 @@ func TestReadCAsSwappedForPipe(t *testing.T) {
 		t.Fatalf("ReadCAs(%s) blocked on a named pipe", fifo)
 	}
 }
+
+// TestWriteRegistryCARefusesForeignParents: every directory above the
+// file counts, not only the registry's: a symlink another user owns (or
+// a directory another user owns or may rename entries in) at
+// /etc/docker/certs.d would send root's write wherever it points.
+func TestWriteRegistryCARefusesForeignParents(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown")
+	}
+	t.Parallel()
+	for _, tt := range []struct{ name, reason string }{
+		{"foreign_symlink", "a symlink owned by uid 4242, neither root nor the user envbox runs as"},
+		{"foreign_dir", "owned by uid 4242, neither root nor the user envbox runs as"},
+		{"others_rename", "mode 0777 lets other users rename its entries"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			docker, victim := filepath.Join(root, "docker"), filepath.Join(root, "victim")
+			certs := filepath.Join(docker, "certs.d")
+			for _, d := range []string{docker, victim} {
+				if err := os.Mkdir(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			at := certs
+			switch tt.name {
+			case "foreign_symlink":
+				if err := os.Symlink(victim, certs); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Lchown(certs, 4242, 4242); err != nil {
+					t.Fatal(err)
+				}
+			case "foreign_dir":
+				if err := os.Mkdir(certs, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chown(certs, 4242, 4242); err != nil {
+					t.Fatal(err)
+				}
+			case "others_rename":
+				at = docker
+				if err := os.Chmod(docker, 0o777); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := WriteRegistryCA(afero.NewOsFs(), certs, "reg:5000", []byte(testCert(t, "x")))
+			var ue *dind.UnsafePathError
+			if !errors.As(err, &ue) || ue.Path != at || ue.Reason != tt.reason {
+				t.Errorf("WriteRegistryCA under %s = %v, want an UnsafePathError for %s: %s", tt.name, err, at, tt.reason)
+			}
+			if entries, _ := os.ReadDir(victim); len(entries) != 0 {
+				t.Errorf("written through the symlink: %s holds %v", victim, entries)
+			}
+		})
+	}
+}
