@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -70,5 +72,27 @@ func TestDockerLoggerRedactsDecodedPassword(t *testing.T) {
 	got := out.String()
 	if !strings.Contains(got, "registry said: bad password [REDACTED]; Authorization: Basic [REDACTED]") {
 		t.Errorf("log = %q, want the decoded password and the base64 user:password redacted", got)
+	}
+}
+
+// TestDockerLoggerRedactsDockerConfigFile: without a pull secret the
+// credentials come from the CODER_DOCKER_CONFIG file; they are redacted
+// as the pull secret's are.
+func TestDockerLoggerRedactsDockerConfigFile(t *testing.T) {
+	t.Parallel()
+	auth := base64.StdEncoding.EncodeToString([]byte("robot:pw-config-file-9a3f"))
+	c := defaults()
+	c.DockerConfig = filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(c.DockerConfig, []byte(`{"auths":{"reg.example.com":{"auth":"`+auth+`"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	log, err := newDockerLogger(&out, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info(context.Background(), "registry said: bad password pw-config-file-9a3f, auth "+auth)
+	if got := out.String(); !strings.Contains(got, "registry said: bad password [REDACTED], auth [REDACTED]") {
+		t.Errorf("log = %q, want the docker config file's password and auth redacted", got)
 	}
 }

@@ -72,11 +72,23 @@ func ReadCAs(fsys afero.Fs, path string) ([]byte, int, error) {
 	return out.Bytes(), n, nil
 }
 
-// readCAFile reads path, refusing more than budget bytes. What is opened
-// is checked, not the name stat'ed before: opened without blocking, a
-// named pipe swapped in since (or a regular file that blocks, such as
-// /proc/kmsg) cannot hang envbox.
+// readCAFile reads path, refusing more than budget bytes.
 func readCAFile(fsys afero.Fs, path string, budget int64) ([]byte, error) {
+	data, err := readRegular(fsys, path, budget)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > budget {
+		return nil, fmt.Errorf("%s makes the certificates larger than %d bytes (%d MiB)", path, maxCABytes, maxCABytes>>20)
+	}
+	return data, nil
+}
+
+// readRegular reads at most limit+1 bytes of path (more than limit: too
+// big, the caller says so). What is opened is checked, not a name stat'ed
+// before: opened without blocking, a named pipe swapped in since (or a
+// regular file that blocks, such as /proc/kmsg) cannot hang envbox.
+func readRegular(fsys afero.Fs, path string, limit int64) ([]byte, error) {
 	f, err := fsys.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
@@ -89,14 +101,7 @@ func readCAFile(fsys afero.Fs, path string, budget int64) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file (mode %s)", path, fi.Mode())
 	}
-	data, err := io.ReadAll(io.LimitReader(f, budget+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > budget {
-		return nil, fmt.Errorf("%s makes the certificates larger than %d bytes (%d MiB)", path, maxCABytes, maxCABytes>>20)
-	}
-	return data, nil
+	return io.ReadAll(io.LimitReader(f, limit+1))
 }
 
 // certFiles lists the files of dir (symlinks followed), sorted.
