@@ -122,6 +122,8 @@ var dockerBad = map[string][]badValue{
 		{"truncated", `{"auths":{"r":{"auth":"hunter2-pull-secret"`, "not valid JSON (syntax error at byte 43)"},
 		{"wrong_shape", `["hunter2-pull-secret"]`, `not a .dockerconfigjson document: want {"auths": {"REGISTRY": {...}}}`},
 		{"no_auths", `{"hunter2-pull-secret":1}`, `no "auths" object`},
+		{"image_auth_not_base64", `{"auths":{"docker.io":{"auth":"hunter2-pull-secret"}}}`, `registry docker.io: auths["docker.io"].auth: not base64`},
+		{"image_cred_helper", `{"auths":{},"credHelpers":{"docker.io":"ecr-login"}}`, "registry docker.io: its credentials are in the credential helper docker-credential-ecr-login"},
 	},
 	envDockerConfig: absBad,
 	envBridgeCIDR: {
@@ -567,4 +569,4 @@ func covered[C any](t *testing.T, name string, rows varTable[C], bad map[string]
 }
 
 // badCaseCount is the number docs/evidence.md "Reliability" quotes.
-const badCaseCount = 574
+const badCaseCount = 578

@@ -210,6 +210,15 @@ func (c *dockerConfig) validate() error {
 	if c.InnerUsrLibDir != "" && !c.AddGPU {
 		return fmt.Errorf("%s is set but %s is not true", envInnerUsrLibDir, envAddGPU)
 	}
+	// The pull secret's entry for the image's registry is checked now,
+	// not when a pull needs it: a bad value exits 2 before anything
+	// starts. The error names the registry and the key, never a
+	// credential.
+	if c.PullSecret != nil {
+		if _, err := c.PullSecret.CredentialsFor(c.Image); err != nil {
+			return fmt.Errorf("%s: %w", dockerVars.row(envImagePullSecret).label(), err)
+		}
+	}
 	return nil
 }
 

@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"cdr.dev/slog"
@@ -41,5 +46,53 @@ func TestRedactSink(t *testing.T) {
 	}
 	if !reflect.DeepEqual(e.Fields, want) {
 		t.Errorf("fields = %#v\nwant %#v", e.Fields, want)
+	}
+}
+
+// TestDockerLoggerRedactsDecodedPassword: a pull secret that holds only
+// "auth" (what `kubectl create secret docker-registry` writes) has its
+// password in no field; the decoded password and the base64
+// user:password of an entry with separate fields are redacted too.
+func TestDockerLoggerRedactsDecodedPassword(t *testing.T) {
+	t.Parallel()
+	authOnly := base64.StdEncoding.EncodeToString([]byte("robot:pw-auth-only-7e1d"))
+	secret := `{"auths":{"reg.example.com":{"auth":"` + authOnly + `"},` +
+		`"other.example.com":{"username":"bot","password":"pw-fields-2c4b"}}}`
+	c := defaults()
+	if err := setPullSecret(&c, secret); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	log, err := newDockerLogger(&out, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := base64.StdEncoding.EncodeToString([]byte("bot:pw-fields-2c4b"))
+	log.Info(context.Background(), "registry said: bad password pw-auth-only-7e1d; Authorization: Basic "+fields)
+	got := out.String()
+	if !strings.Contains(got, "registry said: bad password [REDACTED]; Authorization: Basic [REDACTED]") {
+		t.Errorf("log = %q, want the decoded password and the base64 user:password redacted", got)
+	}
+}
+
+// TestDockerLoggerRedactsDockerConfigFile: without a pull secret the
+// credentials come from the CODER_DOCKER_CONFIG file; they are redacted
+// as the pull secret's are.
+func TestDockerLoggerRedactsDockerConfigFile(t *testing.T) {
+	t.Parallel()
+	auth := base64.StdEncoding.EncodeToString([]byte("robot:pw-config-file-9a3f"))
+	c := defaults()
+	c.DockerConfig = filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(c.DockerConfig, []byte(`{"auths":{"reg.example.com":{"auth":"`+auth+`"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	log, err := newDockerLogger(&out, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info(context.Background(), "registry said: bad password pw-config-file-9a3f, auth "+auth)
+	if got := out.String(); !strings.Contains(got, "registry said: bad password [REDACTED], auth [REDACTED]") {
+		t.Errorf("log = %q, want the docker config file's password and auth redacted", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"cdr.dev/slog"
+	"github.com/spf13/afero"
 	"github.com/spf13/cobra"
 
 	"github.com/envbox/envbox/dind/workspace"
@@ -26,13 +27,16 @@ func startDocker(c *cobra.Command, cfg dockerConfig) error {
 	return redactError(exitError(workspace.Run(c.Context(), cfg.SessionConfig, deps)), dockerSecrets(cfg))
 }
 
-// dockerSecrets are the agent token and every credential of the pull secret.
+// dockerSecrets are the agent token and every credential of the pull
+// secret, else of the docker config file (read now only for this: the
+// pull reads it again and reports its errors).
 func dockerSecrets(cfg dockerConfig) []string {
 	secrets := []string{cfg.AgentToken}
 	if cfg.PullSecret != nil {
-		for _, a := range cfg.PullSecret.Auths {
-			secrets = append(secrets, a.Auth, a.Password, a.IdentityToken, a.RegistryToken)
-		}
+		return append(secrets, cfg.PullSecret.Secrets()...)
+	}
+	if dc, err := workspace.ReadDockerConfigFile(afero.NewOsFs(), cfg.DockerConfig); err == nil {
+		secrets = append(secrets, dc.Secrets()...)
 	}
 	return secrets
 }

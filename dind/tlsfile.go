@@ -335,13 +335,21 @@ func writePEM(fsys afero.Fs, path, typ string, der []byte, mode fs.FileMode) err
 
 // WriteTrustedFile writes a file other programs trust (a registry CA that
 // dockerd reads) as the certificate tree's files are written: its
-// directory is made when missing and must not be a symlink, a symlink or
-// non-regular file at path is refused, and data goes through a temporary
-// file renamed over path.
+// directory is made when missing and must not be a symlink, no directory
+// on the way to it may be changed by another user (see checkTrustedPath),
+// a symlink or non-regular file at path is refused, and data goes through
+// a temporary file renamed over path.
 func WriteTrustedFile(fsys afero.Fs, path string, data []byte, mode fs.FileMode) error {
 	dir := filepath.Dir(path)
+	// Before MkdirAll, which follows symlinks, and after it.
+	if err := checkTrustedPath(fsys, dir); err != nil {
+		return err
+	}
 	if err := fsys.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("mkdir %s: %w", dir, err)
+	}
+	if err := checkTrustedPath(fsys, dir); err != nil {
+		return err
 	}
 	fi, err := lstat(fsys, dir)
 	switch {
@@ -356,4 +364,54 @@ func WriteTrustedFile(fsys afero.Fs, path string, data []byte, mode fs.FileMode)
 		return err
 	}
 	return writeFile(fsys, path, data, mode)
+}
+
+// checkTrustedPath refuses dir when a name on the way to it (from /) may
+// be changed by a user other than root or envbox's: a symlink or a
+// directory such a user owns, or a directory world-writable without the
+// sticky bit (anyone may rename its entries). MkdirAll follows every
+// symlink on the way, so a planted one would send envbox's write wherever
+// it points. Missing names are skipped (MkdirAll makes them).
+func checkTrustedPath(fsys afero.Fs, dir string) error {
+	const fix = "make it root's and not writable by other users"
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		fi, err := lstat(fsys, d)
+		switch {
+		case missing(err):
+			if d == filepath.Dir(d) {
+				return nil
+			}
+			continue
+		case err != nil:
+			return fmt.Errorf("lstat %s: %w", d, err)
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if uid, ok := foreignOwner(fi); ok {
+				return &UnsafePathError{Path: d, Reason: fmt.Sprintf("a symlink owned by uid %d, neither root nor the user envbox runs as", uid), Fix: fix}
+			}
+			if fi, err = fsys.Stat(d); err != nil {
+				return fmt.Errorf("stat %s: %w", d, err)
+			}
+		}
+		if uid, ok := foreignOwner(fi); ok {
+			return &UnsafePathError{Path: d, Reason: fmt.Sprintf("owned by uid %d, neither root nor the user envbox runs as", uid), Fix: fix}
+		}
+		if othersReplace(fi) {
+			return &UnsafePathError{Path: d, Reason: fmt.Sprintf("mode %04o lets other users rename its entries", fi.Mode().Perm()), Fix: fix}
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
+// foreignOwner returns fi's owner when it is neither root nor envbox's
+// user. An owner that cannot be read (a file system without uids, as in
+// tests) is not foreign.
+func foreignOwner(fi fs.FileInfo) (uint32, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Uid == 0 || int(st.Uid) == os.Geteuid() {
+		return 0, false
+	}
+	return st.Uid, true
 }

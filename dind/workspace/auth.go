@@ -11,6 +11,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/moby/moby/api/pkg/authconfig"
 	"github.com/moby/moby/api/types/registry"
+	"github.com/spf13/afero"
 )
 
 // dockerHub is the registry name of references without a host.
@@ -50,6 +51,27 @@ func ParseDockerConfigFile(data []byte) (DockerConfig, error) {
 	}
 	if c.Auths == nil && c.CredHelpers == nil && c.CredsStore == "" {
 		return DockerConfig{}, errors.New(`no "auths" object`)
+	}
+	return c, nil
+}
+
+// maxDockerConfigBytes bounds a docker config file (a few KiB in practice).
+const maxDockerConfigBytes = 1 << 20
+
+// ReadDockerConfigFile reads and parses the docker config file at path
+// (CODER_DOCKER_CONFIG), opened without blocking, at most 1 MiB. A
+// missing file is an error that errors.Is fs.ErrNotExist.
+func ReadDockerConfigFile(fsys afero.Fs, path string) (DockerConfig, error) {
+	data, err := readRegular(fsys, path, maxDockerConfigBytes)
+	if err == nil && len(data) > maxDockerConfigBytes {
+		err = fmt.Errorf("larger than %d bytes", maxDockerConfigBytes)
+	}
+	if err != nil {
+		return DockerConfig{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	c, err := ParseDockerConfigFile(data)
+	if err != nil {
+		return DockerConfig{}, fmt.Errorf("parse %s: %w", path, err)
 	}
 	return c, nil
 }
@@ -149,6 +171,27 @@ func (c DockerConfig) Keys() []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// Secrets are every credential of the document in every form it can be
+// printed in (for redaction): the fields as written, the password decoded
+// from "auth", and base64 of user:password (the Basic authorization).
+func (c DockerConfig) Secrets() []string {
+	var out []string
+	for _, a := range c.Auths {
+		out = append(out, a.Auth, a.Password, a.IdentityToken, a.RegistryToken)
+		user, pass := a.Username, a.Password
+		if a.Auth != "" {
+			if u, p, err := decodeAuthField(a.Auth); err == nil {
+				user, pass = u, p
+				out = append(out, p)
+			}
+		}
+		if pass != "" {
+			out = append(out, base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
+		}
+	}
+	return out
 }
 
 func empty(a registry.AuthConfig) bool {

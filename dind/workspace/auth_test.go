@@ -196,3 +196,32 @@ func FuzzNormalizeKey(f *testing.F) {
 		}
 	})
 }
+
+// TestCredentialsNeverCrossRegistries: a key matches only the registry
+// it names (scheme, path, case and blanks aside): no prefix, suffix,
+// userinfo, port or trailing-dot look-alike gets another registry's
+// credentials, and Docker Hub's names match only Docker Hub.
+func TestCredentialsNeverCrossRegistries(t *testing.T) {
+	t.Parallel()
+	for image, keys := range map[string][]string{
+		"reg.example.com/ws:1": {"evil.example.com", "reg.example.com.evil.com", "evilreg.example.com", "reg.example.com.",
+			"reg.example.com:443", "https://reg.example.com@evil.com/", "https://user@reg.example.com/", "evil.com/reg.example.com",
+			"reg.example.co", "docker.io", "https://index.docker.io/v1/", "", "//reg.example.com"},
+		"reg.example.com:5000/ws:1": {"reg.example.com", "reg.example.com:50000", "reg.example.com:500", "https://reg.example.com/"},
+		"[::1]:5000/ws:1":           {"::1:5000", "[::1]", "[::2]:5000", "127.0.0.1:5000", "localhost:5000"},
+		"debian:12":                 {"docker.io.evil.com", "evil.docker.io", "index.docker.io.evil.com", "https://evil.com/index.docker.io/v1/", "registry-2.docker.io"},
+		"registry-1.docker.io/x:1":  {"docker.io", "https://index.docker.io/v1/"},
+		"localhost:5000/ws:1":       {"127.0.0.1:5000", "localhost", "localhost:5000.evil.com"},
+	} {
+		for _, key := range keys {
+			doc := `{"auths":{"` + key + `":{"auth":"` + b64("u:p") + `"}}}`
+			c, err := ParseDockerConfig([]byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cr, err := c.CredentialsFor(image); err != nil || cr.Encoded != "" {
+				t.Errorf("image %s, key %q: credentials %q (key %q), %v; want none", image, key, decodedAuth(t, cr.Encoded), cr.Key, err)
+			}
+		}
+	}
+}

@@ -6,13 +6,22 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"slices"
 
 	"github.com/spf13/afero"
+	"golang.org/x/sys/unix"
 
 	"github.com/envbox/envbox/dind"
 )
+
+// maxCABytes bounds what ReadCAs reads, all files together: a system
+// bundle directory (/etc/ssl/certs) is about 1 MiB, and a path to a huge
+// or endless file (/proc/self/pagemap) must not exhaust memory before
+// anything starts.
+const maxCABytes = 16 << 20
 
 // DockerCertsDir is where dockerd looks for a registry's CA certificates:
 // <DockerCertsDir>/<host[:port]>/*.crt, read at every pull.
@@ -44,12 +53,13 @@ func ReadCAs(fsys afero.Fs, path string) ([]byte, int, error) {
 		}
 	}
 	var out bytes.Buffer
-	n := 0
+	n, budget := 0, int64(maxCABytes)
 	for _, f := range files {
-		data, err := afero.ReadFile(fsys, f)
+		data, err := readCAFile(fsys, f, budget)
 		if err != nil {
 			return nil, 0, fmt.Errorf("read CA certificates: %w", err)
 		}
+		budget -= int64(len(data))
 		k, err := appendCerts(&out, data)
 		if err != nil {
 			return nil, 0, fmt.Errorf("read CA certificates from %s: %w", f, err)
@@ -60,6 +70,38 @@ func ReadCAs(fsys afero.Fs, path string) ([]byte, int, error) {
 		return nil, 0, fmt.Errorf("read CA certificates: %s holds no PEM certificate (want -----BEGIN CERTIFICATE-----)", path)
 	}
 	return out.Bytes(), n, nil
+}
+
+// readCAFile reads path, refusing more than budget bytes.
+func readCAFile(fsys afero.Fs, path string, budget int64) ([]byte, error) {
+	data, err := readRegular(fsys, path, budget)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > budget {
+		return nil, fmt.Errorf("%s makes the certificates larger than %d bytes (%d MiB)", path, maxCABytes, maxCABytes>>20)
+	}
+	return data, nil
+}
+
+// readRegular reads at most limit+1 bytes of path (more than limit: too
+// big, the caller says so). What is opened is checked, not a name stat'ed
+// before: opened without blocking, a named pipe swapped in since (or a
+// regular file that blocks, such as /proc/kmsg) cannot hang envbox.
+func readRegular(fsys afero.Fs, path string, limit int64) ([]byte, error) {
+	f, err := fsys.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (mode %s)", path, fi.Mode())
+	}
+	return io.ReadAll(io.LimitReader(f, limit+1))
 }
 
 // certFiles lists the files of dir (symlinks followed), sorted.

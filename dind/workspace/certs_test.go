@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -195,4 +196,141 @@ func FuzzReadCAs(f *testing.F) {
 			t.Errorf("ReadCAs error %q does not name /ca.pem", err)
 		}
 	})
+}
+
+// TestReadCAsBounded: a path to a huge or endless file (a mistyped
+// CODER_EXTRA_CERTS_PATH, /proc/self/pagemap) is refused after
+// maxCABytes, all files together, instead of exhausting memory before
+// anything starts.
+func TestReadCAsBounded(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ca := testCert(t, "big")
+	big := filepath.Join(dir, "b.pem")
+	if err := os.WriteFile(big, []byte(ca), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Sparse: maxCABytes+1 bytes on no disk.
+	if err := os.Truncate(big, maxCABytes+1); err != nil {
+		t.Fatal(err)
+	}
+	want := "read CA certificates: " + big + " makes the certificates larger than 16777216 bytes (16 MiB)"
+	if _, _, err := ReadCAs(afero.NewOsFs(), big); err == nil || err.Error() != want {
+		t.Errorf("ReadCAs(%s) error = %v, want %q", big, err, want)
+	}
+	// Together: the second file passes the bound.
+	if err := os.Truncate(big, maxCABytes-int64(len(ca))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a.pem"), []byte(ca+ca), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want = "read CA certificates: " + big + " makes the certificates larger than 16777216 bytes (16 MiB)"
+	if _, _, err := ReadCAs(afero.NewOsFs(), dir); err == nil || err.Error() != want {
+		t.Errorf("ReadCAs(%s) error = %v, want %q", dir, err, want)
+	}
+}
+
+// regularLiar reports every name as a regular file: the name was swapped
+// for a named pipe between envbox's stat and its open.
+type regularLiar struct{ afero.Fs }
+
+type regularInfo struct{ os.FileInfo }
+
+func (regularInfo) Mode() os.FileMode { return 0o644 }
+func (regularInfo) IsDir() bool       { return false }
+
+func (l regularLiar) Stat(name string) (os.FileInfo, error) {
+	fi, err := l.Fs.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	return regularInfo{fi}, nil
+}
+
+// TestReadCAsSwappedForPipe: what is opened is checked, and opened
+// without blocking: a pipe swapped in after the stat does not hang envbox.
+func TestReadCAsSwappedForPipe(t *testing.T) {
+	t.Parallel()
+	fifo := filepath.Join(t.TempDir(), "ca.pem")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // unblock a reader left by a failing run
+		if f, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
+			_ = f.Close()
+		}
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := ReadCAs(regularLiar{afero.NewOsFs()}, fifo)
+		done <- err
+	}()
+	want := "read CA certificates: " + fifo + " is not a regular file (mode prw-r--r--)"
+	select {
+	case err := <-done:
+		if err == nil || err.Error() != want {
+			t.Errorf("ReadCAs(%s) error = %v, want %q", fifo, err, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("ReadCAs(%s) blocked on a named pipe", fifo)
+	}
+}
+
+// TestWriteRegistryCARefusesForeignParents: every directory above the
+// file counts, not only the registry's: a symlink another user owns (or
+// a directory another user owns or may rename entries in) at
+// /etc/docker/certs.d would send root's write wherever it points.
+func TestWriteRegistryCARefusesForeignParents(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown")
+	}
+	t.Parallel()
+	for _, tt := range []struct{ name, reason string }{
+		{"foreign_symlink", "a symlink owned by uid 4242, neither root nor the user envbox runs as"},
+		{"foreign_dir", "owned by uid 4242, neither root nor the user envbox runs as"},
+		{"others_rename", "mode 0777 lets other users rename its entries"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			docker, victim := filepath.Join(root, "docker"), filepath.Join(root, "victim")
+			certs := filepath.Join(docker, "certs.d")
+			for _, d := range []string{docker, victim} {
+				if err := os.Mkdir(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			at := certs
+			switch tt.name {
+			case "foreign_symlink":
+				if err := os.Symlink(victim, certs); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Lchown(certs, 4242, 4242); err != nil {
+					t.Fatal(err)
+				}
+			case "foreign_dir":
+				if err := os.Mkdir(certs, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chown(certs, 4242, 4242); err != nil {
+					t.Fatal(err)
+				}
+			case "others_rename":
+				at = docker
+				if err := os.Chmod(docker, 0o777); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := WriteRegistryCA(afero.NewOsFs(), certs, "reg:5000", []byte(testCert(t, "x")))
+			var ue *dind.UnsafePathError
+			if !errors.As(err, &ue) || ue.Path != at || ue.Reason != tt.reason {
+				t.Errorf("WriteRegistryCA under %s = %v, want an UnsafePathError for %s: %s", tt.name, err, at, tt.reason)
+			}
+			if entries, _ := os.ReadDir(victim); len(entries) != 0 {
+				t.Errorf("written through the symlink: %s holds %v", victim, entries)
+			}
+		})
+	}
 }

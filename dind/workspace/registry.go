@@ -2,12 +2,12 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"strings"
 
 	"cdr.dev/slog"
-	"github.com/spf13/afero"
 )
 
 // Pull policies (ENVBOX_PULL).
@@ -47,16 +47,12 @@ func (a pullAuth) describe() string {
 func (s *session) registryAuth() (pullAuth, error) {
 	doc, source := s.cfg.PullSecret, EnvImagePullSecret
 	if doc == nil {
-		data, err := afero.ReadFile(s.deps.Fs, s.cfg.DockerConfig)
-		if os.IsNotExist(err) {
+		dc, err := ReadDockerConfigFile(s.deps.Fs, s.cfg.DockerConfig)
+		if errors.Is(err, fs.ErrNotExist) {
 			return pullAuth{}, nil
 		}
 		if err != nil {
-			return pullAuth{}, fmt.Errorf("read %s: %w", s.cfg.DockerConfig, err)
-		}
-		dc, err := ParseDockerConfigFile(data)
-		if err != nil {
-			return pullAuth{}, fmt.Errorf("parse %s: %w", s.cfg.DockerConfig, err)
+			return pullAuth{}, err
 		}
 		doc, source = &dc, s.cfg.DockerConfig
 	}

@@ -3,7 +3,11 @@ package workspace
 import (
 	"encoding/base64"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/api/types/registry"
 	"github.com/spf13/afero"
@@ -76,5 +80,37 @@ func TestRegistryAuth(t *testing.T) {
 					decodeAuth(t, got.encoded), got.source, got.describe(), err, tt.want, tt.wantFrom, tt.wantDesc)
 			}
 		})
+	}
+}
+
+// TestRegistryAuthDockerConfigPipe: a docker config that is a named pipe
+// (nothing writes it) is an error naming it, not a pull that hangs.
+func TestRegistryAuthDockerConfigPipe(t *testing.T) {
+	t.Parallel()
+	fifo := filepath.Join(t.TempDir(), "config.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // unblock a reader left by a failing run
+		if f, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
+			_ = f.Close()
+		}
+	})
+	cfg := defaults()
+	cfg.Image, cfg.DockerConfig = "ghcr.io/acme/dev:1", fifo
+	s := &session{cfg: cfg, deps: SessionDeps{Fs: afero.NewOsFs()}}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.registryAuth()
+		done <- err
+	}()
+	want := "read " + fifo + ": " + fifo + " is not a regular file (mode prw-------)"
+	select {
+	case err := <-done:
+		if err == nil || err.Error() != want {
+			t.Errorf("registryAuth() error = %v, want %q", err, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("registryAuth() blocked on the named pipe %s", fifo)
 	}
 }
