@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -293,4 +294,98 @@ func TestRunNameMismatchReported(t *testing.T) {
 	if err := syscall.Kill(d, 0); err != nil {
 		t.Errorf("stand-in %d after the mismatch: %v, want it still running", d, err)
 	}
+}
+
+// runDoctorReport is the part of `envbox doctor --json` the run tests check.
+type runDoctorReport struct {
+	PodCgroup string `json:"pod_cgroup"`
+	Docker    string `json:"docker_note"`
+	Cgroups   []struct {
+		Path      string `json:"path"`
+		HostPath  string `json:"host_path"`
+		CgroupID  uint64 `json:"cgroup_id"`
+		Processes []struct {
+			PID  int    `json:"pid"`
+			Comm string `json:"comm"`
+		} `json:"processes"`
+	} `json:"cgroups"`
+	Outside []struct {
+		PID    int    `json:"pid"`
+		Comm   string `json:"comm"`
+		Cgroup string `json:"cgroup"`
+	} `json:"outside_pod"`
+	Offenders []string `json:"offenders"`
+}
+
+// TestRunDoctorWithoutDocker: `envbox doctor` in the pod of `envbox run`
+// (no Docker socket) exits 0 and lists the stand-in's own cgroup with its
+// workload, the host path and the cgroup ID the host reads; once the host
+// moves the workload out of the pod, doctor exits 1 naming it.
+func TestRunDoctorWithoutDocker(t *testing.T) {
+	requireRun(t)
+	r := startRunPod(t)
+	d := r.daemon(t, 0)
+	r.identified(t, d)
+	w := r.workload(t, d)
+	envbox := r.cmd.Process.Pid
+	flags := []string{"--json", "--pid=" + strconv.Itoa(envbox), "--host-cgroup-root=" + r.rel, "--host=unix:///run/docker.sock"}
+	start := time.Now()
+	out, stderr, code := runDoctor(t, envbox, flags...)
+	took := time.Since(start)
+	if code != 0 {
+		t.Fatalf("envbox doctor: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	var rep runDoctorReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("decode doctor --json: %v\n%s", err, out)
+	}
+	if rep.PodCgroup != "/pod" || rep.Docker != "no socket /run/docker.sock (dockerd not running)" {
+		t.Errorf("pod cgroup %q, docker note %q; want /pod and no socket", rep.PodCgroup, rep.Docker)
+	}
+	task := "/pod/kubepods/pod-" + strconv.Itoa(d)
+	host := r.rel + "/kubepods/pod-" + strconv.Itoa(d)
+	id, err := cgroupID(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]string{}
+	for _, c := range rep.Cgroups {
+		var procs []string
+		for _, p := range c.Processes {
+			procs = append(procs, fmt.Sprintf("%d (%s)", p.PID, p.Comm))
+		}
+		found[c.Path] = fmt.Sprintf("%s %d %s", c.HostPath, c.CgroupID, strings.Join(procs, ", "))
+	}
+	if want := fmt.Sprintf("%s %d %d (sleep)", host, id, w); found[task] != want {
+		t.Errorf("doctor's %s = %q, want %q (all: %q)", task, found[task], want, found)
+	}
+	initID, err := cgroupID(r.rel + "/init")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%s/init %d %d (envbox), %d (%s)", r.rel, initID, envbox, d, standinName); found["/pod/init"] != want {
+		t.Errorf("doctor's /pod/init = %q, want %q", found["/pod/init"], want)
+	}
+	t.Logf("doctor took %v; %s: %s", took.Round(time.Millisecond), task, found[task])
+
+	outside := filepath.Join(r.cg.Path, "outside")
+	if err := os.Mkdir(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outside, "cgroup.procs"), []byte(strconv.Itoa(w)), 0o644); err != nil {
+		t.Fatalf("move workload %d to %s: %v", w, outside, err)
+	}
+	out, stderr, code = runDoctor(t, envbox, flags...)
+	if code != 1 {
+		t.Fatalf("envbox doctor with workload %d outside the pod: exit %d, want 1\nstdout:\n%s\nstderr:\n%s", w, code, out, stderr)
+	}
+	wantLine := fmt.Sprintf("process %d (sleep): cgroup /outside is not below the pod cgroup /pod", w)
+	if want := "envbox: 1 not attributed: " + wantLine + "\n"; stderr != want {
+		t.Errorf("stderr %q, want %q", stderr, want)
+	}
+	human, _, code := runDoctor(t, envbox, flags[1:]...)
+	if code != 1 {
+		t.Errorf("envbox doctor (human): exit %d, want 1", code)
+	}
+	t.Logf("envbox doctor (human):\n%s", human)
 }
