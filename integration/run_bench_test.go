@@ -80,4 +80,3 @@ func startContainerd(b *testing.B, bin string) time.Duration {
 	}
 	return took
 }
-
