@@ -301,6 +301,27 @@ var dindBad = map[string][]badValue{
 	"DOCKER_HOST":        hostBad,
 }
 
+// runVarsBad lists the malformed values of every runVars row.
+var runVarsBad = map[string][]badValue{
+	"--name": nameBad("want a name matching ^[A-Za-z0-9_][A-Za-z0-9_.+-]*$"),
+	envRestarts: {
+		{"whitespace", " ", "want a whole number from 0 to 999999999"}, {"negative", "-1", "want a whole number from 0 to 999999999"},
+		{"overflow", "99999999999999999999", "want a whole number from 0 to 999999999"}, {"word", "two", "want a whole number from 0 to 999999999"},
+		{"fraction", "1.5", "want a whole number from 0 to 999999999"}, {"non_utf8", nonUTF8, "want a whole number from 0 to 999999999"},
+	},
+	envCgroupParent: {
+		{"whitespace", " ", rCgroupParent}, {"relative", "kubepods", rCgroupParent}, {"root", "/", rCgroupParent},
+		{"dotdot", "/kubepods/../x", rCgroupParent}, {"trailing_slash", "/default/", rCgroupParent}, {"big", "/" + big("a"), "want at most 4096 bytes"},
+	},
+	envIsolatedMount:           boolBad,
+	envStopGrace:               durationBad,
+	envIdentifyTimeout:         durationBad,
+	"ENVBOX_DELEGATE_ATTEMPTS": dockerBad["ENVBOX_DELEGATE_ATTEMPTS"],
+	envLogFormat:               dockerBad[envLogFormat],
+}
+
+const rCgroupParent = "want a clean absolute cgroup path below the root such as /kubepods"
+
 var doctorBad = map[string][]badValue{
 	"--json":      boolBad,
 	"DOCKER_HOST": hostBad,
@@ -384,6 +405,7 @@ func withFlag(prefix []string, flagArg string, suffix ...string) []string {
 // flagCases are the flags and variables of dind, doctor and adopt-proxy.
 func flagCases() []badCase {
 	cases := tableCases("dind", dindVars, dindBad, func(f string) []string { return withFlag([]string{"dind"}, f, "--", "dockerd") })
+	cases = append(cases, tableCases("run", runVars, runVarsBad, func(f string) []string { return withFlag([]string{"run"}, f, "--", "containerd") })...)
 	cases = append(cases, tableCases("doctor", doctorVars, doctorBad, func(f string) []string { return withFlag([]string{"doctor"}, f) })...)
 	cases = append(cases, tableCases("adopt-proxy", adoptVars, adoptBad, func(f string) []string { return withFlag(adoptSafe, f) })...)
 	cases = append(cases, tableCases("health", healthVars, healthBad, func(f string) []string { return withFlag([]string{"health"}, f) })...)
@@ -399,6 +421,13 @@ func positionalCases() []badCase {
 	return []badCase{
 		{name: "dind/positional_before_dashdash", args: []string{"dind", "extra", "--", "dockerd"}, input: "extra", reason: "unexpected arguments before --"},
 		{name: "dind/unknown_flag", args: []string{"dind", "--bogus", "--", "dockerd"}, input: "--bogus", reason: "unknown flag"},
+		{name: "run/no_dashdash", args: []string{"run", "containerd"}, input: `"--"`, reason: "want envbox run [flags] -- CMD [ARGS...]"},
+		{name: "run/flags_no_dashdash", args: []string{"run", "--restarts=2", "containerd"}, input: `"--"`, reason: "want envbox run [flags] -- CMD [ARGS...]"},
+		{name: "run/no_args", args: []string{"run"}, input: `"--"`, reason: "want envbox run [flags] -- CMD [ARGS...]"},
+		{name: "run/empty_cmd", args: []string{"run", "--"}, input: `empty CMD after "--"`, reason: "want envbox run [flags] -- CMD [ARGS...]"},
+		{name: "run/blank_cmd", args: []string{"run", "--", "", "server"}, input: `CMD after "--" is ""`, reason: "want a binary name or path"},
+		{name: "run/positional_before_dashdash", args: []string{"run", "extra", "--", "containerd"}, input: "extra", reason: "unexpected arguments before --"},
+		{name: "run/unknown_flag", args: []string{"run", "--bogus", "--", "containerd"}, input: "--bogus", reason: "unknown flag"},
 		{name: "docker/positional", args: []string{"docker", "extra"}, env: dockerBase(), input: "extra", reason: "unknown command"},
 		{name: "docker/unknown_flag", args: []string{"docker", "--bogus"}, env: dockerBase(), input: "--bogus", reason: "unknown flag"},
 		{name: "doctor/positional", args: []string{"doctor", "extra"}, input: "extra", reason: "unknown command"},
@@ -541,6 +570,7 @@ func TestBadInputCoversEveryVariable(t *testing.T) {
 	t.Parallel()
 	covered(t, "dockerVars", dockerVars, dockerBad, anyText)
 	covered(t, "dindVars", dindVars, dindBad, anyText)
+	covered(t, "runVars", runVars, runVarsBad, anyText)
 	covered(t, "doctorVars", doctorVars, doctorBad, anyText)
 	covered(t, "adoptVars", adoptVars, adoptBad, anyText)
 	covered(t, "healthVars", healthVars, healthBad, anyText)
@@ -569,4 +599,4 @@ func covered[C any](t *testing.T, name string, rows varTable[C], bad map[string]
 }
 
 // badCaseCount is the number docs/evidence.md "Reliability" quotes.
-const badCaseCount = 578
+const badCaseCount = 681

@@ -1,5 +1,5 @@
-// Package cli owns envbox's cobra commands (dind, docker, doctor,
-// adopt-proxy), the mapping between flags and environment variables,
+// Package cli owns envbox's cobra commands (dind, run, docker, doctor,
+// adopt-proxy, health), the mapping between flags and environment variables,
 // configuration validation, logging with secret redaction, and exit codes.
 // It supervises no process and calls no Docker API: packages dind and
 // dind/workspace do, and return typed errors that cli maps to exit codes.
@@ -53,6 +53,37 @@
 //		default: legacy when legacy rules exist or only iptables-legacy works, else nft; set but empty: nft; conflicts: -
 //
 // END envbox dind environment (generated from dindVars; do not edit)
+//
+// `envbox run` (its flags go before "--"; CMD and its arguments after it):
+//
+// BEGIN envbox run environment (generated from runVars; do not edit)
+//
+//	--name
+//		the binary CMD must become after the wrapper execs it (a launcher script that execs k3s: --name=k3s); envbox reports, as an error, a process that never does
+//		default: the basename of CMD; conflicts: -
+//	ENVBOX_RESTARTS (--restarts)
+//		restarts of CMD allowed per 10 minutes, through the delegation wrapper, back-off 250ms doubling to 8s; 0 = envbox exits with CMD's status
+//		default: 0; conflicts: -
+//	ENVBOX_CGROUP_PARENT (--cgroup-parent)
+//		the cgroup, as the pod sees it once delegated, under which CMD creates its workloads' cgroups (/kubepods for kubelet, /default for containerd's default namespace): recorded for the headroom reserve
+//		default: none; conflicts: -
+//	ENVBOX_ISOLATED_MOUNT (--isolated-mount)
+//		also unshare the mount namespace, so the cgroup2 remount stays private to CMD instead of showing in this container
+//		default: false; conflicts: breaks sysbox-fs mount propagation unless /var/lib/sysboxfs is rshared first
+//	ENVBOX_STOP_GRACE (--stop-grace)
+//		time CMD gets between the forwarded SIGTERM/SIGINT/SIGQUIT and SIGKILL
+//		default: 10s; conflicts: -
+//	ENVBOX_IDENTIFY_TIMEOUT (--identify-timeout)
+//		how long each start may spend in the wrapper before CMD must be running as --name
+//		default: 30s; conflicts: -
+//	ENVBOX_DELEGATE_ATTEMPTS (--delegate-attempts)
+//		bound on the delegation script's attempts
+//		default: 100; conflicts: -
+//	ENVBOX_LOG_FORMAT (--log-format)
+//		"json" or "human"
+//		default: human on a terminal, else json; conflicts: -
+//
+// END envbox run environment (generated from runVars; do not edit)
 //
 // `envbox docker` (every row is a variable and a flag):
 //

@@ -75,10 +75,14 @@ cgroup.controllers enabled in cgroup.subtree_control), the pod's CPU and memory
 limits with the file they came from, and for envbox and every running
 container of the local dockerd: its cgroup as seen here and as the host sees it,
 its cgroup ID (the directory's inode: what Tetragon and Falco key on) and
-whether it is at or below envbox's own cgroup root.
+whether it is at or below envbox's own cgroup root. Without a Docker API
+(envbox run -- containerd, k3s, ...) it still lists every cgroup at or below
+the pod with its processes, host path and cgroup ID, and checks that every
+process envbox started (its descendants) is in one of them.
 
-Exit status: 0 every process is attributed; 1 an offender (listed on stderr)
-or nothing could be checked; 2 a bad flag or environment value.
+Exit status: 0 every process is attributed; 1 an offender (listed on stderr:
+a container or a process outside the pod) or nothing could be checked; 2 a
+bad flag or environment value.
 
 ` + doctorVars.help("Flags and variables (a flag wins over its variable; empty = unset):"),
 		Args: noArgs,

@@ -76,6 +76,7 @@ func Root() *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(dindCmd())
+	root.AddCommand(runCmd())
 	root.AddCommand(dockerCmd())
 	root.AddCommand(adoptCmd())
 	root.AddCommand(doctorCmd())

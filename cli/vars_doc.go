@@ -96,6 +96,7 @@ type docBlock struct {
 // files current (go generate ./cli rewrites them).
 var docBlocks = []docBlock{
 	{"dind", "dindVars", "docs/dind.md", dindVars.goDoc, dindVars.markdown},
+	{"run", "runVars", "docs/run.md", runVars.goDoc, runVars.markdown},
 	{"docker", "dockerVars", "docs/docker.md", dockerVars.goDoc, dockerVars.markdown},
 	{"doctor", "doctorVars", "docs/doctor.md", doctorVars.goDoc, doctorVars.markdown},
 	{"adopt-proxy", "adoptVars", "docs/adopt-proxy.md", adoptVars.goDoc, adoptVars.markdown},

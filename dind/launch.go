@@ -53,7 +53,7 @@ func (l *Launcher) Command(ctx context.Context, argv []string) (Command, error) 
 		w.CgroupNS = l.delegated(ctx)
 	}
 	if w.CgroupNS == "" && restart {
-		l.Log.Warn(ctx, "no cgroup namespace kept from an earlier dockerd and none delegated: "+
+		l.Log.Warn(ctx, "no cgroup namespace kept from an earlier run and none delegated: "+
 			"this restart makes a new one, one /init deeper (still inside the pod)")
 	}
 	cmd, err := w.Wrap(argv[0], argv[1:])

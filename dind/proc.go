@@ -41,6 +41,9 @@ type StartOptions struct {
 	// Stdio hands the child envbox's stdin, stdout and stderr (a user's
 	// command, whose output is its result).
 	Stdio bool
+	// IdentifyTimeout bounds the time the child may take to become its
+	// binary (background.DefaultIdentifyTimeout when zero).
+	IdentifyTimeout time.Duration
 }
 
 // Starter launches cmd under supervision and returns once it runs.
@@ -55,6 +58,7 @@ func StartBackground(ctx context.Context, log slog.Logger, cmd Command, opts Sta
 	p.Env = append(append([]string{}, cmd.Env...), opts.Env...)
 	p.OnLine = opts.OnLine
 	p.Stdio = opts.Stdio
+	p.IdentifyTimeout = opts.IdentifyTimeout
 	if err := p.Start(); err != nil {
 		return nil, &StartError{Bin: cmd.BinName, Err: err}
 	}

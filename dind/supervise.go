@@ -24,6 +24,10 @@ const healthyRun = 30 * time.Second
 // ErrNoRestartLeft: dockerd exited and the restart budget is spent.
 var ErrNoRestartLeft = errors.New("no restart left")
 
+// errCleanEnd: with CleanExitEnds, the daemon exited 0 and no restart is
+// left; the supervision ends with status 0.
+var errCleanEnd = errors.New("exited with status 0")
+
 // Supervisor keeps dockerd (and the optional command) running after start:
 // restarts within a budget and after a back-off, forwards signals, stops
 // within a grace period. Every wait ends on a signal and on ctx.
@@ -34,9 +38,22 @@ type Supervisor struct {
 	// Signals are the signals envbox received (SIGTERM, SIGINT, SIGQUIT
 	// stop; SIGHUP is forwarded).
 	Signals <-chan os.Signal
-	// Dockerd is the dockerd argv; Env is added to its environment.
+	// Dockerd is the daemon's argv (dockerd's, or envbox run's CMD); Env
+	// is added to its environment.
 	Dockerd []string
 	Env     []string
+	// Name is the binary the daemon must become after the wrapper execs
+	// (its identification, and the name in logs); path.Base(Dockerd[0])
+	// when empty.
+	Name string
+	// CleanExitEnds: a daemon that exits with status 0 once no restart is
+	// left ends the supervision with status 0 (envbox run: the daemon's
+	// status). Without it that exit is status 1: dockerd never ends on
+	// its own.
+	CleanExitEnds bool
+	// IdentifyTimeout bounds the wrapper phase of every start
+	// (background.DefaultIdentifyTimeout when zero).
+	IdentifyTimeout time.Duration
 	// Restarts allowed per RestartWindow; 0 = never.
 	Restarts     int
 	StopGrace    time.Duration
@@ -76,9 +93,10 @@ func (s *Supervisor) startDockerd(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	cmd.BinName = s.name()
 	s.started = time.Now()
 	if s.dockerd == nil {
-		p, err := s.Start(ctx, s.Log, cmd, StartOptions{Env: s.Env})
+		p, err := s.Start(ctx, s.Log, cmd, StartOptions{Env: s.Env, IdentifyTimeout: s.IdentifyTimeout})
 		if err != nil {
 			return err
 		}
@@ -90,6 +108,14 @@ func (s *Supervisor) startDockerd(ctx context.Context) error {
 	return nil
 }
 
+// name is what the daemon becomes: Name, else the basename of its binary.
+func (s *Supervisor) name() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return path.Base(s.Dockerd[0])
+}
+
 // superviseDockerd restarts dockerd when it dies, within the budget, and
 // stops it on SIGTERM/SIGINT/SIGQUIT.
 func (s *Supervisor) superviseDockerd(ctx context.Context) error {
@@ -97,15 +123,18 @@ func (s *Supervisor) superviseDockerd(ctx context.Context) error {
 		select {
 		case sig := <-s.Signals:
 			if sig == syscall.SIGHUP {
-				s.Log.Info(ctx, "forwarding SIGHUP to dockerd (configuration reload)")
+				s.Log.Info(ctx, "forwarding SIGHUP to "+s.name()+" (configuration reload)")
 				s.forward(ctx, s.dockerd, sig)
 				continue
 			}
-			s.Log.Info(ctx, "stopping dockerd", slog.F("signal", sig.String()), slog.F("grace", s.StopGrace.String()))
+			s.Log.Info(ctx, "stopping "+s.name(), slog.F("signal", sig.String()), slog.F("grace", s.StopGrace.String()))
 			s.stopAfter(ctx, s.dockerd, sig)
 			return nil
 		case <-s.dockerd.Done():
 			sig, err := s.restart(ctx)
+			if errors.Is(err, errCleanEnd) {
+				return nil
+			}
 			if err != nil {
 				return err
 			}
@@ -134,7 +163,7 @@ func (s *Supervisor) restart(ctx context.Context) (os.Signal, error) {
 			return nil, s.startDockerd(ctx)
 		case sig := <-s.Signals:
 			if sig == syscall.SIGHUP {
-				s.Log.Info(ctx, "SIGHUP while dockerd is down: nothing to reload")
+				s.Log.Info(ctx, "SIGHUP while "+s.name()+" is down: nothing to reload")
 				continue
 			}
 			s.Log.Info(ctx, "signal while dockerd was down, not restarting", slog.F("signal", sig.String()))
@@ -151,10 +180,14 @@ func (s *Supervisor) backoff(ctx context.Context) (<-chan time.Time, error) {
 	werr := s.dockerd.Wait()
 	n, ok := s.budget.take(time.Now())
 	if !ok {
-		s.Log.Error(ctx, "dockerd exited and no restart is left", slog.Error(werr),
+		if werr == nil && s.CleanExitEnds {
+			s.Log.Info(ctx, s.name()+" exited with status 0 and no restart is left", slog.F("restarts_per_10m", s.Restarts))
+			return nil, errCleanEnd
+		}
+		s.Log.Error(ctx, s.name()+" exited and no restart is left", slog.Error(werr),
 			slog.F("restarts_per_10m", s.Restarts))
 		if werr == nil {
-			return nil, &ExitStatus{Code: 1, Err: fmt.Errorf("dockerd exited with status 0: %w", ErrNoRestartLeft)}
+			return nil, &ExitStatus{Code: 1, Err: fmt.Errorf("%s exited with status 0: %w", s.name(), ErrNoRestartLeft)}
 		}
 		return nil, exitStatus(fmt.Errorf("%w: %w", ErrNoRestartLeft, werr))
 	}
@@ -163,7 +196,7 @@ func (s *Supervisor) backoff(ctx context.Context) (<-chan time.Time, error) {
 		s.crashes = 1
 	}
 	delay := restartDelay(s.crashes)
-	s.Log.Warn(ctx, "dockerd exited, restarting through the delegation wrapper", slog.Error(werr),
+	s.Log.Warn(ctx, s.name()+" exited, restarting through the delegation wrapper", slog.Error(werr),
 		slog.F("restart", n), slog.F("of", s.Restarts), slog.F("backoff", delay.String()))
 	after := s.After
 	if after == nil {

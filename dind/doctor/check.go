@@ -31,7 +31,8 @@ type Checker struct {
 // Run gathers the report. An error means nothing could be checked (no
 // mount table, no cgroup of envbox); every other failure is an offender.
 func (c *Checker) Run(ctx context.Context) (Report, error) {
-	r := Report{Docker: c.DockerHost, DockerNote: c.DockerNote, Subjects: []Subject{}, Offenders: []string{}}
+	r := Report{Docker: c.DockerHost, DockerNote: c.DockerNote, Subjects: []Subject{}, Cgroups: []Cgroup{},
+		Outside: []Process{}, Offenders: []string{}}
 	mounts, err := xunix.ParseMountinfoFile(c.Fs, "/proc/self/mountinfo")
 	if err != nil {
 		return r, fmt.Errorf("read mount table: %w", err)
@@ -61,6 +62,8 @@ func (c *Checker) Run(ctx context.Context) (Report, error) {
 	v := view{c: c, r: &r, mounts: mounts}
 	r.Subjects = append(r.Subjects, v.subject(Subject{Kind: kindEnvbox, Name: "envbox", PID: atoi(c.PID)}, envbox))
 	r.Subjects = append(r.Subjects, v.containers(ctx)...)
+	r.Cgroups = v.cgroups(podDir)
+	r.Outside = v.outside(atoi(c.PID))
 	if r.Delegation.Delegated {
 		r.Advice = advice
 	}

@@ -3,6 +3,8 @@ package doctor
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -21,6 +23,14 @@ KIND       NAME    PID   CGROUP                                                 
 envbox     envbox  1     /init                                                                     /kubepods.slice/kubepods-pod1.slice/cri-containerd-ab12.scope/init                                                                     7412       yes
 container  job     4300  /docker/9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b  /kubepods.slice/kubepods-pod1.slice/cri-containerd-ab12.scope/docker/9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b  7561       yes
 container  web     4242  /docker/3f1c2b9a8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a  /kubepods.slice/kubepods-pod1.slice/cri-containerd-ab12.scope/docker/3f1c2b9a8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a  7530       yes
+
+cgroups at or below the pod:
+CGROUP                                                                    HOST CGROUP                                                                                                                            CGROUP ID  PROCESSES
+/                                                                         /kubepods.slice/kubepods-pod1.slice/cri-containerd-ab12.scope                                                                          1          -
+/docker                                                                   /kubepods.slice/kubepods-pod1.slice/cri-containerd-ab12.scope/docker                                                                   7501       -
+/docker/3f1c2b9a8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a  /kubepods.slice/kubepods-pod1.slice/cri-containerd-ab12.scope/docker/3f1c2b9a8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a  7530       4242 (nginx)
+/docker/9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b  /kubepods.slice/kubepods-pod1.slice/cri-containerd-ab12.scope/docker/9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b  7561       4300 (sh)
+/init                                                                     /kubepods.slice/kubepods-pod1.slice/cri-containerd-ab12.scope/init                                                                     7412       1 (envbox), 57 (dockerd)
 
 attribution tools:
   - Tetragon: run with --enable-cgidmap and --enable-cgtrackerid; cgroups created under the pod (<pod>/docker/<id>) inherit its tracker ID and map to the pod, cgroups beside it never do
@@ -41,6 +51,10 @@ docker:         unix:///var/run/docker.sock: 1 running container(s)
 KIND       NAME    PID   CGROUP                                                                    HOST CGROUP                                                               CGROUP ID  ATTRIBUTED
 envbox     envbox  77    /pod                                                                      /pod                                                                      1207       yes
 container  web     4242  /docker/3f1c2b9a8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a  /docker/3f1c2b9a8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a  1290       NO
+
+cgroups at or below the pod:
+CGROUP  HOST CGROUP  CGROUP ID  PROCESSES
+/pod    /pod         1207       77 (dockerd)
 
 result: 1 not attributed:
   - container web (3f1c2b9a8d7e, pid 4242): cgroup /docker/3f1c2b9a8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a is not below the pod cgroup /pod
@@ -143,6 +157,30 @@ func TestRunOffenders(t *testing.T) {
 			name: "escaped_container", sc: escapedPod, pid: "77",
 			want:   []string{"container web (3f1c2b9a8d7e, pid 4242): cgroup /docker/" + idWeb + " is not below the pod cgroup /pod"},
 			wantOK: []bool{true, false},
+		},
+		{
+			name: "run_containerd_no_dockerd", sc: runPod, pid: "1",
+			want: []string{}, wantOK: []bool{true},
+		},
+		{
+			name: "run_task_outside_pod", pid: "1",
+			sc: func() scenario {
+				sc := runPod()
+				sc.files["/proc/120/cgroup"] = "0::/../elsewhere\n"
+				return sc
+			},
+			want:   []string{"process 120 (sh): cgroup /../elsewhere is not below the pod cgroup /"},
+			wantOK: []bool{true},
+		},
+		{
+			name: "run_bad_stat", pid: "1",
+			sc: func() scenario {
+				sc := runPod()
+				sc.files["/proc/80/stat"] = "80 (containerd-shim"
+				return sc
+			},
+			want:   []string{`processes of envbox (pid 1): parse /proc/80/stat: stat "80 (containerd-shim": no ")" after the command`},
+			wantOK: []bool{true},
 		},
 		{
 			name: "v1_host", pid: "self",
@@ -253,6 +291,75 @@ func FuzzBelow(f *testing.F) {
 		}
 		if rel != "" && strings.TrimSuffix(root, "/")+"/"+rel != p {
 			t.Errorf("below(%q, %q) = %q: does not join back", root, p, rel)
+		}
+	})
+}
+
+// TestCgroupsWithoutDocker: with no Docker API, every cgroup under the pod
+// is listed with its processes, host path and cgroup ID, and the
+// containerd task's cgroup is among them.
+func TestCgroupsWithoutDocker(t *testing.T) {
+	t.Parallel()
+	r, err := runPod().checker(t, "1").Run(context.Background())
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	host := "/kubepods.slice/kubepods-pod1.slice/cri-containerd-ab12.scope"
+	want := []Cgroup{
+		{Path: "/", HostPath: host, CgroupID: 1, Processes: []Process{}},
+		{Path: "/default", HostPath: host + "/default", CgroupID: 7600, Processes: []Process{}},
+		{Path: "/default/web", HostPath: host + "/default/web", CgroupID: 7601, Processes: []Process{{PID: 120, Comm: "sh"}}},
+		{Path: "/init", HostPath: host + "/init", CgroupID: 7412,
+			Processes: []Process{{PID: 1, Comm: "envbox"}, {PID: 57, Comm: "containerd"}, {PID: 80, Comm: "containerd-shim"}}},
+	}
+	if !reflect.DeepEqual(r.Cgroups, want) {
+		t.Errorf("cgroups:\n%+v\nwant:\n%+v", r.Cgroups, want)
+	}
+	if len(r.Outside) != 0 || len(r.Offenders) != 0 {
+		t.Errorf("outside %+v, offenders %q; want none", r.Outside, r.Offenders)
+	}
+}
+
+func TestParseStatPPid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in string
+		want     int
+		wantErr  string
+	}{
+		// statRT-like lines as the kernel writes them (see dind's facts_test.go).
+		{name: "plain", in: "23472 (sleep) S 23470 23470 1044 0 -1\n", want: 23470},
+		{name: "blank_and_paren_in_comm", in: "77 (a) b (c)) R 1 77 77 0\n", want: 1},
+		{name: "init", in: statEnvbox, want: 0},
+		{name: "no_paren", in: "80 containerd S 1", wantErr: `stat "80 containerd S 1": no ")" after the command`},
+		{name: "truncated", in: "80 (x) S", wantErr: `stat "80 (x) S": no parent pid field`},
+		{name: "not_a_number", in: "80 (x) S one", wantErr: `stat "80 (x) S one": parent pid "one" is not a number`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseStatPPid(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Errorf("parseStatPPid(%q) error = %v, want %q", tt.in, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("parseStatPPid(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzParseStatPPid: no panic, and an error names its input.
+func FuzzParseStatPPid(f *testing.F) {
+	for _, s := range []string{"23472 (sleep) S 23470 23470", "77 (a) b (c)) R 1 77", "80 (x) S", "80 x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		if _, err := parseStatPPid(in); err != nil && !strings.Contains(err.Error(), fmt.Sprintf("%q", short(in))) {
+			t.Errorf("parseStatPPid(%q) error %q does not name the input", in, err)
 		}
 	})
 }

@@ -7,8 +7,10 @@
 // delegation happened (an "init" leaf, subtree_control against
 // cgroup.controllers), each subject's cgroup as seen inside and as the host
 // sees it, its cgroup ID (the inode of the cgroup directory), the pod's
-// effective CPU and memory limits with the file they came from, and the list
-// of offenders.
+// effective CPU and memory limits with the file they came from, every cgroup
+// at or below the pod's with its processes, host path and cgroup ID (no
+// Docker API needed: any nested runtime), the descendants of envbox outside
+// the pod, and the list of offenders.
 //
 // It never writes to a cgroup, never starts or stops anything, and reads the
 // machine only through its seams: the filesystem is an afero.Fs, inode

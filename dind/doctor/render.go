@@ -33,6 +33,10 @@ func WriteHuman(w io.Writer, r Report) error {
 	}
 	fmt.Fprintf(&b, "docker:         %s\n\n", dockerLine(r))
 	subjectTable(&b, r.Subjects)
+	if len(r.Cgroups) > 0 {
+		b.WriteString("\ncgroups at or below the pod:\n")
+		cgroupTable(&b, r.Cgroups)
+	}
 	if len(r.Advice) > 0 {
 		b.WriteString("\nattribution tools:\n")
 		for _, a := range r.Advice {
@@ -93,6 +97,23 @@ func subjectTable(b *strings.Builder, subjects []Subject) {
 			ok = "NO"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Kind, s.Name, s.PID, dash(s.Cgroup), dash(s.HostCgroup), cgroupID(s.CgroupID), ok)
+	}
+	_ = tw.Flush()
+}
+
+func cgroupTable(b *strings.Builder, cgroups []Cgroup) {
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CGROUP\tHOST CGROUP\tCGROUP ID\tPROCESSES")
+	for _, c := range cgroups {
+		procs := make([]string, 0, len(c.Processes))
+		for _, p := range c.Processes {
+			procs = append(procs, fmt.Sprintf("%d (%s)", p.PID, p.Comm))
+		}
+		last := dash(strings.Join(procs, ", "))
+		if c.Error != "" {
+			last = "error: " + c.Error
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Path, dash(c.HostPath), cgroupID(c.CgroupID), last)
 	}
 	_ = tw.Flush()
 }

@@ -65,6 +65,58 @@ const wantNoDockerJSON = `{
       "attributed": true
     }
   ],
+  "cgroups": [
+    {
+      "path": "/",
+      "host_path": "/kubepods.slice/kubepods-pod1.slice/cri-containerd-ab12.scope",
+      "cgroup_id": 1,
+      "processes": []
+    },
+    {
+      "path": "/docker",
+      "host_path": "/kubepods.slice/kubepods-pod1.slice/cri-containerd-ab12.scope/docker",
+      "cgroup_id": 7501,
+      "processes": []
+    },
+    {
+      "path": "/docker/3f1c2b9a8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a",
+      "host_path": "/kubepods.slice/kubepods-pod1.slice/cri-containerd-ab12.scope/docker/3f1c2b9a8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a",
+      "cgroup_id": 7530,
+      "processes": [
+        {
+          "pid": 4242,
+          "comm": "nginx"
+        }
+      ]
+    },
+    {
+      "path": "/docker/9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b",
+      "host_path": "/kubepods.slice/kubepods-pod1.slice/cri-containerd-ab12.scope/docker/9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b",
+      "cgroup_id": 7561,
+      "processes": [
+        {
+          "pid": 4300,
+          "comm": "sh"
+        }
+      ]
+    },
+    {
+      "path": "/init",
+      "host_path": "/kubepods.slice/kubepods-pod1.slice/cri-containerd-ab12.scope/init",
+      "cgroup_id": 7412,
+      "processes": [
+        {
+          "pid": 1,
+          "comm": "envbox"
+        },
+        {
+          "pid": 57,
+          "comm": "dockerd"
+        }
+      ]
+    }
+  ],
+  "outside_pod": [],
   "offenders": [],
   "advice": [
     "Tetragon: run with --enable-cgidmap and --enable-cgtrackerid; cgroups created under the pod (<pod>/docker/<id>) inherit its tracker ID and map to the pod, cgroups beside it never do",
@@ -121,6 +173,20 @@ const wantEscapedJSON = `{
       "problem": "cgroup /docker/3f1c2b9a8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a is not below the pod cgroup /pod"
     }
   ],
+  "cgroups": [
+    {
+      "path": "/pod",
+      "host_path": "/pod",
+      "cgroup_id": 1207,
+      "processes": [
+        {
+          "pid": 77,
+          "comm": "dockerd"
+        }
+      ]
+    }
+  ],
+  "outside_pod": [],
   "offenders": [
     "container web (3f1c2b9a8d7e, pid 4242): cgroup /docker/3f1c2b9a8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a is not below the pod cgroup /pod"
   ]

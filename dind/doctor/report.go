@@ -29,6 +29,11 @@ type Report struct {
 	Docker     string    `json:"docker"`
 	DockerNote string    `json:"docker_note,omitempty"`
 	Subjects   []Subject `json:"subjects"`
+	// Cgroups are every cgroup at or below the pod's with its processes,
+	// whatever runtime made them; no Docker API needed.
+	Cgroups []Cgroup `json:"cgroups"`
+	// Outside are envbox's descendants whose cgroup is not below the pod.
+	Outside []Process `json:"outside_pod"`
 	// Offenders is one line per failed check; empty means exit 0.
 	Offenders []string `json:"offenders"`
 	// Advice is printed once delegation is detected: how attribution tools

@@ -26,6 +26,7 @@ var suites = []suite{
 	{"./background", ".", "100x"},
 	{"./dind/adopt", ".", "5x"},
 	{"./integration", "^BenchmarkStartup$", "5x"},
+	{"./integration", "^BenchmarkRunContainerd$", "5x"},
 	{"./integration", "^BenchmarkAttribution$", "1x"},
 }
 

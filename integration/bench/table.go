@@ -54,6 +54,7 @@ var rows = []row{
 	{"exit detection p90", duration, metric{"ExitDetection", "wait_p90_µs", us}, "/proc polling every 10 ms", metric{"ExitDetection", "poll10ms_p90_µs", us}},
 	{"restart of a crashed child until identified, p50", duration, metric{"Restart", "restart_p50_µs", us}, "", metric{}},
 	{"start to Docker API ready (median)", duration, metric{"Startup", "envbox_ms", ms}, "bare dockerd", metric{"Startup", "bare_dockerd_ms", ms}},
+	{"envbox run: start to first `ctr version` answer (median)", duration, metric{"RunContainerd", "envbox_ms", ms}, "bare containerd", metric{"RunContainerd", "bare_containerd_ms", ms}},
 	{"idle RSS of the envbox process", size, metric{"Startup", "envbox_rss_KiB", kib}, "its dockerd", metric{"Startup", "dockerd_rss_KiB", kib}},
 	{"idle RSS of dockerd under envbox", size, metric{"Startup", "dockerd_rss_KiB", kib}, "bare dockerd", metric{"Startup", "bare_dockerd_rss_KiB", kib}},
 	{"binary size of bin/envbox (stripped)", size, metric{binSizeBench, "bytes", 1}, "", metric{}},

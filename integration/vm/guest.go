@@ -25,3 +25,9 @@ var EnvboxSimScript string
 //
 //go:embed guest/workspace-init.sh
 var WorkspaceInitScript string
+
+// RunInitScript is /init of the `envbox run` VM: a pod whose PID 1 is
+// `envbox run -- containerd`, then `ctr run` of a busybox rootfs.
+//
+//go:embed guest/run-init.sh
+var RunInitScript string
