@@ -152,15 +152,23 @@ func childrenOf(fsys afero.Fs) (map[int][]int, error) {
 	return children, nil
 }
 
-// descendants lists pid's descendants, breadth first, children in /proc order.
+// descendants lists pid's descendants, breadth first, children in /proc
+// order, each once: /proc is read one process at a time, so a pid reused
+// meanwhile can close a parent cycle.
 func descendants(children map[int][]int, pid int) []int {
 	var out []int
-	queue := append([]int(nil), children[pid]...)
+	seen := map[int]bool{pid: true}
+	queue := []int{pid}
 	for len(queue) > 0 {
 		p := queue[0]
 		queue = queue[1:]
-		out = append(out, p)
-		queue = append(queue, children[p]...)
+		for _, c := range children[p] {
+			if !seen[c] {
+				seen[c] = true
+				out = append(out, c)
+				queue = append(queue, c)
+			}
+		}
 	}
 	return out
 }
