@@ -129,3 +129,64 @@ func TestLauncherKeepAfterClose(t *testing.T) {
 		}
 	}
 }
+
+// TestLauncherKeepUnidentifiedButUnshared: in a pod sharing the node's
+// cgroup namespace, a run that dies (or never becomes its binary) before
+// it is identified left envbox in <pod>/init; with nothing kept, every such
+// restart made a new namespace one /init deeper. Once the wrapper has left
+// envbox's namespace (Unshared), that namespace is kept although the run
+// was never identified: it is rooted where envbox was, inside the pod.
+func TestLauncherKeepUnidentifiedButUnshared(t *testing.T) {
+	t.Parallel()
+	var checks int
+	l := &Launcher{Log: testLogger(t),
+		OpenNS: func(pid int) (*os.File, error) {
+			if pid != 4242 {
+				return nil, fmt.Errorf("opened pid %d, want 4242", pid)
+			}
+			return os.Open(os.DevNull)
+		},
+		Unshared: func(*os.File) bool { checks++; return checks >= 2 }, // still envbox's, then the wrapper's
+	}
+	defer l.Close()
+	p := newFakeProc("containerd", nil)
+	p.identifyGate = make(chan struct{})
+	p.identify = errors.New("sh (pid 4242) exited before it became containerd: exit status 1")
+	kept := make(chan struct{})
+	go func() { l.Keep(context.Background(), p); close(kept) }()
+	waitFor(t, l.Kept, "the wrapper's namespace kept while the run is unidentified")
+	p.exit(1, 0)
+	close(p.identifyGate)
+	within(t, kept, time.Second, "Keep's return")
+	if !l.Kept() {
+		t.Error("the kept namespace was dropped when the run died unidentified")
+	}
+}
+
+// TestLauncherKeepNeverEnvboxsOwnNamespace: a run that never became its
+// binary and is still in envbox's own cgroup namespace (the wrapper had
+// not unshared) keeps nothing: that namespace may be the node's.
+func TestLauncherKeepNeverEnvboxsOwnNamespace(t *testing.T) {
+	t.Parallel()
+	var opened []*os.File
+	l := &Launcher{Log: testLogger(t),
+		OpenNS: func(int) (*os.File, error) {
+			f, err := os.Open(os.DevNull)
+			opened = append(opened, f)
+			return f, err
+		},
+		Unshared: func(*os.File) bool { return false },
+	}
+	defer l.Close()
+	p := newFakeProc("containerd", nil)
+	p.identify = errors.New("still unshare after 30s")
+	l.Keep(context.Background(), p)
+	if l.Kept() {
+		t.Fatal("kept envbox's own cgroup namespace from an unidentified run")
+	}
+	for _, f := range opened {
+		if err := f.Close(); !errors.Is(err, os.ErrClosed) {
+			t.Errorf("a namespace file Keep opened is still open (Close = %v)", err)
+		}
+	}
+}

@@ -58,6 +58,8 @@ type Deps struct {
 	// Delegated and OpenNS feed the Launcher.
 	Delegated func() (string, error)
 	OpenNS    func(pid int) (*os.File, error)
+	// Unshared feeds Launcher.Unshared.
+	Unshared func(ns *os.File) bool
 	// ReserveHeadroom keeps headroom in the cgroup parent of `envbox run
 	// --cgroup-parent` before the daemon starts; nil: not built yet, the
 	// parent is only recorded.
@@ -74,6 +76,7 @@ func OSDeps(log slog.Logger, sigs <-chan os.Signal) Deps {
 		Start: StartBackground, StartReaper: background.StartReaper,
 		Delegated: func() (string, error) { return DelegatedNamespace(fs, os.Readlink, os.Getpid()) },
 		OpenNS:    func(pid int) (*os.File, error) { return xunix.OpenNamespace(pid, "cgroup") },
+		Unshared:  func(ns *os.File) bool { return xunix.OtherNamespace(ns, "cgroup") },
 	}
 }
 
@@ -104,7 +107,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	defer stopReaper()
 	l := &Launcher{Wrapper: Wrapper{Attempts: cfg.Attempts, Isolated: cfg.Isolated}, Log: log,
-		Delegated: deps.Delegated, OpenNS: deps.OpenNS}
+		Delegated: deps.Delegated, OpenNS: deps.OpenNS, Unshared: deps.Unshared}
 	defer l.Close()
 	s := &Supervisor{Log: log, Launcher: l, Start: deps.Start, Signals: deps.Signals,
 		Dockerd: dockerd, Env: env, Restarts: cfg.Restarts, StopGrace: cfg.StopGrace,

@@ -389,3 +389,40 @@ func TestRunDoctorWithoutDocker(t *testing.T) {
 	}
 	t.Logf("envbox doctor (human):\n%s", human)
 }
+
+// TestRunUnidentifiedCrashesDoNotNest: a CMD that never becomes --name
+// and exits at once, with ENVBOX_RESTARTS=2, in a pod sharing the node's
+// cgroup namespace (this harness). No run is identified, yet every restart
+// rejoins the wrapper's first namespace, rooted at the pod: no
+// <pod>/init/init appears, no "one /init deeper" warning; the spent budget
+// ends envbox with CMD's status 1.
+func TestRunUnidentifiedCrashesDoNotNest(t *testing.T) {
+	requireRun(t)
+	dir := shortTempDir(t)
+	bin := filepath.Join(dir, "crasher")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\nsleep 0.1\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cg := cgtest.New(t)
+	r := startPod(t, cg, runGrace+5*time.Second, []string{"ENVBOX_LOG_FORMAT=human"},
+		envboxBinary(t), "run", "--name=kubelet", "--restarts=2", "--", bin)
+	select {
+	case <-r.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("envbox still running 30s after three crashes with ENVBOX_RESTARTS=2")
+	}
+	var ee *exec.ExitError
+	if !errors.As(r.err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("envbox = %v, want exit status 1\n%s", r.err, r.out.String())
+	}
+	out := r.out.String()
+	if n := strings.Count(out, "launching through the delegation wrapper"); n != 3 {
+		t.Errorf("%d launches, want 3:\n%s", n, out)
+	}
+	if strings.Contains(out, "one /init deeper") {
+		t.Errorf("a restart nested one /init deeper:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(cg.Path, "pod", "init", "init")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stat %s/pod/init/init = %v, want it absent (a restart nested deeper)", cg.Path, err)
+	}
+}
