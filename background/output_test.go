@@ -94,9 +94,28 @@ func TestRing(t *testing.T) {
 func TestLoggedArgv(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("x", 257)
-	got := loggedArgv([]string{"unshare", "--cgroup", "--", "/bin/sh", "-c", long, "dockerd", strings.Repeat("y", 256)})
+	got := LoggedArgv([]string{"unshare", "--cgroup", "--", "/bin/sh", "-c", long, "dockerd", strings.Repeat("y", 256)})
 	want := []string{"unshare", "--cgroup", "--", "/bin/sh", "-c", "<257 bytes>", "dockerd", strings.Repeat("y", 256)}
 	if !slices.Equal(got, want) {
-		t.Errorf("loggedArgv = %q, want %q", got, want)
+		t.Errorf("LoggedArgv = %q, want %q", got, want)
+	}
+}
+
+// TestLoggedArgvHidesSecrets: envbox run's CMD is any runtime, and some
+// take secrets as flags (k3s --token, --agent-token, --datastore-endpoint
+// with a password in its URL). The start line keeps their names and hides
+// their values.
+func TestLoggedArgvHidesSecrets(t *testing.T) {
+	t.Parallel()
+	in := []string{"k3s", "server", "--token=K10abc::server:s3cret", "--agent-token", "agent-s3cret",
+		"--datastore-endpoint=postgres://k3s:db-s3cret@db:5432/k3s", "-p", "pw-s3cret", "--password=pw2",
+		"--secrets-encryption", "--tls-san=example.org", "--client-secret", "--node-name=n1", "--api-key=k1",
+		"https://user@example.org/x"}
+	want := []string{"k3s", "server", "--token=[REDACTED]", "--agent-token", "[REDACTED]",
+		"--datastore-endpoint=postgres://k3s:[REDACTED]@db:5432/k3s", "-p", "pw-s3cret", "--password=[REDACTED]",
+		"--secrets-encryption", "--tls-san=example.org", "--client-secret", "--node-name=n1", "--api-key=[REDACTED]",
+		"https://user@example.org/x"}
+	if got := LoggedArgv(in); !slices.Equal(got, want) {
+		t.Errorf("LoggedArgv =\n%q\nwant\n%q", got, want)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
+	"strings"
 	"syscall"
 	"time"
 
@@ -68,7 +70,7 @@ func launch(ctx context.Context, log slog.Logger, bin string, c *exec.Cmd, onLin
 	if err != nil {
 		pidfd = -1
 	}
-	log.Info(ctx, "started", slog.F("pid", r.pid), slog.F("argv", loggedArgv(c.Args)))
+	log.Info(ctx, "started", slog.F("pid", r.pid), slog.F("argv", LoggedArgv(c.Args)))
 	if pr != nil {
 		go r.readOutput(pr, onLine)
 	} else {
@@ -148,14 +150,36 @@ func (r *run) signal(sig os.Signal) error {
 // must stay readable, so longer arguments are logged by size.
 const maxLoggedArg = 256
 
-// loggedArgv is argv as the start line shows it.
-func loggedArgv(argv []string) []string {
+// LoggedArgv is argv as a log line shows it: long arguments by size, and
+// the values of flags named like secrets (--token=..., --agent-token X,
+// --password, --client-secret, --api-key) and URL passwords hidden: a
+// nested runtime may take its join token on the command line.
+func LoggedArgv(argv []string) []string {
 	out := make([]string, len(argv))
+	hideNext := false
 	for i, a := range argv {
-		if len(a) > maxLoggedArg {
+		name, _, hasValue := strings.Cut(a, "=")
+		switch {
+		case len(a) > maxLoggedArg:
 			a = fmt.Sprintf("<%d bytes>", len(a))
+		case hideNext && !strings.HasPrefix(a, "-"):
+			a = redacted
+		case hasValue && secretFlag.MatchString(name):
+			a = name + "=" + redacted
+		default:
+			a = urlPassword.ReplaceAllString(a, "${1}"+redacted+"@")
 		}
+		hideNext = !hasValue && secretFlag.MatchString(name)
 		out[i] = a
 	}
 	return out
 }
+
+// redacted stands for a hidden value.
+const redacted = "[REDACTED]"
+
+// secretFlag is a flag whose value is a secret by its name.
+var secretFlag = regexp.MustCompile(`(?i)^--?[a-z0-9_-]*(token|secret|passw|credential|api-?key)[a-z0-9_-]*$`)
+
+// urlPassword is the password of a URL's user info (scheme://user:PASSWORD@).
+var urlPassword = regexp.MustCompile(`(://[^/:@\s]*:)[^@/\s]+@`)

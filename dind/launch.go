@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"cdr.dev/slog"
+
+	"github.com/envbox/envbox/background"
 )
 
 // Launcher is the one launch policy of dockerd, for `envbox dind` and
@@ -71,7 +73,7 @@ func (l *Launcher) Command(ctx context.Context, argv []string) (Command, error) 
 		how = w.CgroupNS
 	}
 	l.Log.Info(ctx, "launching through the delegation wrapper",
-		slog.F("argv", argv), slog.F("cgroup_namespace", how), slog.F("restart", restart))
+		slog.F("argv", background.LoggedArgv(argv)), slog.F("cgroup_namespace", how), slog.F("restart", restart))
 	return cmd, nil
 }
 
