@@ -101,8 +101,8 @@ an empty variable is unset):`) + `
 Exit status: CMD's status when it ends and no restart is left (0 included),
 128+N when it was killed by signal N; 0 after a clean stop on
 SIGTERM/SIGINT/SIGQUIT; 2 for bad flags, environment or no CMD (nothing
-started); 127 when CMD does not exist (nothing started); 1 when preflight
-fails (nothing started).`
+started); 127 when CMD does not exist, 126 when it is not executable
+(nothing started); 1 when preflight fails (nothing started).`
 
 func runCmd() *cobra.Command {
 	return &cobra.Command{

@@ -212,3 +212,32 @@ func TestRunDaemonRecordsCgroupParent(t *testing.T) {
 		t.Errorf("RunDaemon = %v, want nil", err)
 	}
 }
+
+// TestRunDaemonCmdLookPath: with the real exec.LookPath, CMD as the shell
+// would answer: a file that is not executable or a directory is 126, a
+// missing path or a flag-like name is 127; nothing starts.
+func TestRunDaemonCmdLookPath(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	plain := dir + "/plain"
+	if err := os.WriteFile(plain, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		argv0    string
+		wantCode int
+	}{
+		{plain, 126}, {dir, 126}, {dir + "/missing", 127}, {"-x", 127}, {"envbox-no-such-binary", 127},
+	}
+	for _, tc := range tests {
+		x := newDaemonRun(t, nil)
+		x.deps.LookPath = exec.LookPath
+		err := RunDaemon(context.Background(), DaemonConfig{Argv: []string{tc.argv0}}, x.deps)
+		if exitCode(err) != tc.wantCode || !strings.Contains(errString(err), tc.argv0) {
+			t.Errorf("RunDaemon(%q) = %q (code %d), want code %d naming it", tc.argv0, errString(err), exitCode(err), tc.wantCode)
+		}
+		if x.reaped != 0 || x.starter.count() != 0 {
+			t.Errorf("RunDaemon(%q): reaper started %d, processes %d; want none", tc.argv0, x.reaped, x.starter.count())
+		}
+	}
+}
