@@ -47,15 +47,22 @@ func (v view) cgroups(dir string) []Cgroup {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
+		rel, _ := filepath.Rel(dir, p)
+		cg := Cgroup{Path: path.Join(v.r.PodCgroup, filepath.ToSlash(rel)), Processes: []Process{}}
 		if err != nil {
-			out = append(out, Cgroup{Path: p, Processes: []Process{}, Error: err.Error()})
+			// A directory that cannot be listed comes back here after its
+			// own entry: the error goes on that entry.
+			if n := len(out); n > 0 && out[n-1].Path == cg.Path {
+				out[n-1].Error = strings.TrimPrefix(out[n-1].Error+"; "+err.Error(), "; ")
+				return nil
+			}
+			cg.Error = err.Error()
+			out = append(out, cg)
 			return nil
 		}
 		if !info.IsDir() {
 			return nil
 		}
-		rel, _ := filepath.Rel(dir, p)
-		cg := Cgroup{Path: path.Join(v.r.PodCgroup, filepath.ToSlash(rel)), Processes: []Process{}}
 		if host, ok := hostPath(v.r.HostRoot, v.r.NamespaceRoot, cg.Path); ok {
 			cg.HostPath = host
 		}
