@@ -10,6 +10,7 @@ import (
 	"github.com/moby/moby/api/types/registry"
 	"github.com/spf13/pflag"
 
+	"github.com/envbox/envbox/dind"
 	"github.com/envbox/envbox/dind/workspace"
 )
 
@@ -59,6 +60,7 @@ func defaults() dockerConfig {
 		DockerTimeout:  60 * time.Second,
 		StopGrace:      15 * time.Second,
 		Attempts:       100,
+		Headroom:       dind.Headroom{Reserve: dind.Reserve{Memory: dind.Amount{Auto: true}, Pids: dind.Amount{Auto: true}}},
 	}}
 }
 
