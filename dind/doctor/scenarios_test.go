@@ -41,7 +41,11 @@ func delegatedPod() scenario {
 			"/sys/fs/cgroup/cgroup.subtree_control": vmControllers,
 			"/sys/fs/cgroup/cpu.max":                "50000 100000\n",
 			"/sys/fs/cgroup/memory.max":             "33554432\n",
+			"/sys/fs/cgroup/pids.max":               "256\n",
 			"/sys/fs/cgroup/init/":                  "",
+			// The default reserve of envbox's delegation hook.
+			"/sys/fs/cgroup/docker/memory.max": "16777216\n",
+			"/sys/fs/cgroup/docker/pids.max":   "128\n",
 		},
 		inodes: map[string]uint64{
 			"/sys/fs/cgroup/init":            7412,
