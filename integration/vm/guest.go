@@ -25,3 +25,10 @@ var EnvboxSimScript string
 //
 //go:embed guest/workspace-init.sh
 var WorkspaceInitScript string
+
+// HeadroomInitScript is /init of the headroom VM: a node whose dockerd runs
+// `envbox dind` as a privileged pod with memory and pids limits, with and
+// without the headroom reserve, and workloads that exhaust them.
+//
+//go:embed guest/headroom-init.sh
+var HeadroomInitScript string
