@@ -90,8 +90,27 @@ var mtuBad = []badValue{
 	{"unit", "1400b", "want 0 or a whole number from 68 to 65535"}, {"non_utf8", nonUTF8, "want 0 or a whole number from 68 to 65535"},
 }
 
+// reserveBad are malformed values of the reserve rows.
+const (
+	rReserveMem  = `want "auto", a percentage from 1% to 90%, 0 (off) or a whole number of bytes, optionally with Ki, Mi, Gi or Ti`
+	rReservePids = `want "auto", a percentage from 1% to 90%, 0 (off) or a whole number`
+)
+
+var reserveMemoryBad = []badValue{
+	{"whitespace", " ", rReserveMem}, {"negative", "-1", rReserveMem}, {"decimal_unit", "64M", rReserveMem},
+	{"percent_zero", "0%", rReserveMem}, {"percent_over", "91%", rReserveMem}, {"overflow", "99999999999999999999", rReserveMem},
+	{"too_big", "1025Ti", rReserveMem}, {"uppercase", "AUTO", rReserveMem}, {"non_utf8", nonUTF8, rReserveMem}, {"big", big("9"), rReserveMem},
+}
+
+var reservePidsBad = []badValue{
+	{"whitespace", " ", rReservePids}, {"negative", "-1", rReservePids}, {"unit", "64Mi", rReservePids},
+	{"percent_over", "100%", rReservePids}, {"fraction", "1.5", rReservePids}, {"non_utf8", nonUTF8, rReservePids},
+}
+
 var dockerBad = map[string][]badValue{
-	envMTU: mtuBad,
+	envMTU:                  mtuBad,
+	"ENVBOX_RESERVE_MEMORY": reserveMemoryBad,
+	"ENVBOX_RESERVE_PIDS":   reservePidsBad,
 	envInnerImage: {
 		{"whitespace", "   ", rImage}, {"inner_blank", "debian 12", rImage}, {"uppercase", "Debian", rImage},
 		{"non_utf8", nonUTF8, rImage}, {"big", big("a"), rImage}, {"newline", "debian\n", rImage},
@@ -295,10 +314,12 @@ var dindBad = map[string][]badValue{
 		{"overflow", "99999999999999999999", "want a whole number >= 0"}, {"word", "three", "want a whole number >= 0"},
 		{"non_utf8", nonUTF8, "want a whole number >= 0"},
 	},
-	envMTU:               mtuBad,
-	envLogFormat:         dockerBad[envLogFormat],
-	"DOCKER_TLS_CERTDIR": {{"whitespace", " ", "want an absolute directory"}, {"relative", "certs", "want an absolute directory"}},
-	"DOCKER_HOST":        hostBad,
+	envMTU:                  mtuBad,
+	"ENVBOX_RESERVE_MEMORY": reserveMemoryBad,
+	"ENVBOX_RESERVE_PIDS":   reservePidsBad,
+	envLogFormat:            dockerBad[envLogFormat],
+	"DOCKER_TLS_CERTDIR":    {{"whitespace", " ", "want an absolute directory"}, {"relative", "certs", "want an absolute directory"}},
+	"DOCKER_HOST":           hostBad,
 }
 
 // runVarsBad lists the malformed values of every runVars row.
@@ -599,4 +620,4 @@ func covered[C any](t *testing.T, name string, rows varTable[C], bad map[string]
 }
 
 // badCaseCount is the number docs/evidence.md "Reliability" quotes.
-const badCaseCount = 681
+const badCaseCount = 745

@@ -57,5 +57,6 @@ func runDind(ctx context.Context, log slog.Logger, cfg dindConfig) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
+	cfg.Headroom = withHook(cfg.Headroom, os.Getpid() == 1)
 	return exitError(dind.Run(ctx, cfg.Config, dind.OSDeps(log, sigs)))
 }

@@ -43,6 +43,8 @@ var dindVars = varTable[dindConfig]{
 		meaning: "dockerd restarts allowed per 10 minutes, back-off 250ms doubling to 8s; 0 = never (docker:dind's behaviour)",
 		set:     setRestarts},
 	mtuVar(func(c *dindConfig) **int { return &c.MTU }),
+	reserveMemoryVar(func(c *dindConfig) *dind.Amount { return &c.Headroom.Reserve.Memory }),
+	reservePidsVar(func(c *dindConfig) *dind.Amount { return &c.Headroom.Reserve.Pids }),
 	logFormatVar(func(c *dindConfig) *string { return &c.LogFormat }),
 	{env: dind.EnvTLSCertDir, defText: "unix socket only", empty: "plain TCP on 2375 (--tls=false)",
 		meaning: "an absolute directory: certificates generated there (or verified, when there is no CA key) and TLS on 2376 with --tlsverify; docker:dind's image sets /certs",

@@ -14,7 +14,8 @@ func TestParseDindVars(t *testing.T) {
 	t.Parallel()
 	empty, certs, legacy := "", "/certs", "1"
 	defaults := func() dindConfig {
-		return dindConfig{Config: dind.Config{Attempts: 100, Restarts: 3, StopGrace: 10 * time.Second, ReadyTimeout: 60 * time.Second}}
+		return dindConfig{Config: dind.Config{Attempts: 100, Restarts: 3, StopGrace: 10 * time.Second, ReadyTimeout: 60 * time.Second,
+			Headroom: dind.Headroom{Reserve: dind.Reserve{Memory: dind.Amount{Auto: true}, Pids: dind.Amount{Auto: true}}}}}
 	}
 	tests := []struct {
 		name    string
@@ -39,6 +40,17 @@ func TestParseDindVars(t *testing.T) {
 			edit: func(c *dindConfig) {
 				c.StopGrace, c.ReadyTimeout, c.Attempts, c.Restarts, c.LogFormat = 4*time.Second, 6*time.Second, 8, 5, "human"
 			}},
+		{name: "reserve_variables", env: map[string]string{"ENVBOX_RESERVE_MEMORY": "256Mi", "ENVBOX_RESERVE_PIDS": "0"},
+			edit: func(c *dindConfig) { c.Headroom.Reserve = dind.Reserve{Memory: dind.Amount{N: 268435456}} }},
+		{name: "reserve_flags_win", args: []string{"--reserve-memory=10%", "--reserve-pids=64", "--"},
+			env: map[string]string{"ENVBOX_RESERVE_MEMORY": "256Mi", "ENVBOX_RESERVE_PIDS": "0"},
+			edit: func(c *dindConfig) {
+				c.Headroom.Reserve = dind.Reserve{Memory: dind.Amount{Percent: 10}, Pids: dind.Amount{N: 64}}
+			}},
+		{name: "bad_reserve_memory", env: map[string]string{"ENVBOX_RESERVE_MEMORY": "64M"},
+			wantErr: `parse ENVBOX_RESERVE_MEMORY="64M": want "auto", a percentage from 1% to 90%, 0 (off) or a whole number of bytes, optionally with Ki, Mi, Gi or Ti`},
+		{name: "bad_reserve_pids_flag", args: []string{"--reserve-pids=95%", "--"},
+			wantErr: `parse --reserve-pids="95%": want "auto", a percentage from 1% to 90%, 0 (off) or a whole number`},
 		{name: "flags_after_separator_are_dockerds", args: []string{"--", "--stop-grace=4s"}, edit: func(*dindConfig) {}},
 		{name: "flags_without_separator_are_dockerds", args: []string{"--stop-grace=4s"}, edit: func(*dindConfig) {}},
 		{name: "envbox_empty_is_unset", env: map[string]string{"ENVBOX_ISOLATED_MOUNT": "", "ENVBOX_STOP_GRACE": "", "ENVBOX_DOCKERD_TIMEOUT": "",

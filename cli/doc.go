@@ -36,6 +36,12 @@
 //	ENVBOX_MTU (--dockerd-mtu)
 //		MTU of dockerd's bridge, from 68 to 65535; 0 = dockerd's default
 //		default: the default route's interface MTU when below 1500, else dockerd's (1500); conflicts: a --mtu among dockerd's arguments or "mtu" in its daemon.json wins
+//	ENVBOX_RESERVE_MEMORY (--reserve-memory)
+//		memory kept for envbox, dockerd and containerd: the containers' parent cgroup (/docker, or dockerd's --cgroup-parent) gets the pod's memory.max minus this. "auto" = max(192Mi, 10%) capped at 1Gi and at half the pod; N% of the pod; bytes, optionally with Ki, Mi, Gi or Ti; 0 = off
+//		default: auto; conflicts: nothing is reserved on a pod without a memory limit, on cgroup v1 or hybrid hosts, or with the systemd cgroup driver
+//	ENVBOX_RESERVE_PIDS (--reserve-pids)
+//		tasks kept for envbox, dockerd, containerd and the shims: the containers' parent cgroup gets the pod's pids.max minus this. "auto" = max(128, 5%) capped at 1024 and at half the pod; N% of the pod; a whole number; 0 = off
+//		default: auto; conflicts: nothing is reserved on a pod without a pids limit, on cgroup v1 or hybrid hosts, or with the systemd cgroup driver
 //	ENVBOX_LOG_FORMAT (--log-format)
 //		"json" or "human"
 //		default: human on a terminal, else json; conflicts: -
@@ -191,6 +197,12 @@
 //	ENVBOX_MTU (--dockerd-mtu)
 //		MTU of dockerd's bridge, from 68 to 65535; 0 = dockerd's default
 //		default: the default route's interface MTU when below 1500, else dockerd's (1500); conflicts: a --mtu among dockerd's arguments or "mtu" in its daemon.json wins
+//	ENVBOX_RESERVE_MEMORY (--reserve-memory)
+//		memory kept for envbox, dockerd and containerd: the containers' parent cgroup (/docker, or dockerd's --cgroup-parent) gets the pod's memory.max minus this. "auto" = max(192Mi, 10%) capped at 1Gi and at half the pod; N% of the pod; bytes, optionally with Ki, Mi, Gi or Ti; 0 = off
+//		default: auto; conflicts: nothing is reserved on a pod without a memory limit, on cgroup v1 or hybrid hosts, or with the systemd cgroup driver
+//	ENVBOX_RESERVE_PIDS (--reserve-pids)
+//		tasks kept for envbox, dockerd, containerd and the shims: the containers' parent cgroup gets the pod's pids.max minus this. "auto" = max(128, 5%) capped at 1024 and at half the pod; N% of the pod; a whole number; 0 = off
+//		default: auto; conflicts: nothing is reserved on a pod without a pids limit, on cgroup v1 or hybrid hosts, or with the systemd cgroup driver
 //	ENVBOX_LOG_FORMAT (--log-format)
 //		"json" or "human"
 //		default: human on a terminal, else json; conflicts: -

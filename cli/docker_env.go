@@ -16,6 +16,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/spf13/afero"
 
+	"github.com/envbox/envbox/dind"
 	"github.com/envbox/envbox/dind/workspace"
 )
 
@@ -152,6 +153,8 @@ var dockerVars = varTable[dockerConfig]{
 		set:       func(c *dockerConfig, v string) error { return setDuration(&c.StopGrace, v) }},
 	delegateAttemptsVar(func(c *dockerConfig) *int { return &c.Attempts }),
 	mtuVar(func(c *dockerConfig) **int { return &c.MTU }),
+	reserveMemoryVar(func(c *dockerConfig) *dind.Amount { return &c.Headroom.Reserve.Memory }),
+	reservePidsVar(func(c *dockerConfig) *dind.Amount { return &c.Headroom.Reserve.Pids }),
 	logFormatVar(func(c *dockerConfig) *string { return &c.LogFormat }),
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/afero"
 	"github.com/spf13/pflag"
 
+	"github.com/envbox/envbox/dind"
 	"github.com/envbox/envbox/dind/workspace"
 )
 
@@ -61,6 +62,7 @@ func defaults() dockerConfig {
 		StopGrace:      15 * time.Second,
 		Attempts:       100,
 		Pull:           "missing",
+		Headroom:       dind.Headroom{Reserve: dind.Reserve{Memory: dind.Amount{Auto: true}, Pids: dind.Amount{Auto: true}}},
 	}}
 }
 

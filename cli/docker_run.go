@@ -24,6 +24,7 @@ func startDocker(c *cobra.Command, cfg dockerConfig) error {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
 	deps := workspace.OSDeps(log, sigs)
+	cfg.Headroom = withHook(cfg.Headroom, os.Getpid() == 1)
 	return redactError(exitError(workspace.Run(c.Context(), cfg.SessionConfig, deps)), dockerSecrets(cfg))
 }
 

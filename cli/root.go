@@ -81,5 +81,6 @@ func Root() *cobra.Command {
 	root.AddCommand(adoptCmd())
 	root.AddCommand(doctorCmd())
 	root.AddCommand(healthCmd())
+	root.AddCommand(delegateHookCmd())
 	return root
 }

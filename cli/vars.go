@@ -242,3 +242,22 @@ func mtuVar[C any](field func(*C) **int) envVar[C] {
 			return nil
 		}}
 }
+
+// reserveMemoryVar and reservePidsVar are the headroom reserve of every
+// command that starts dockerd (dind.Reserve, applied by delegate-hook).
+func reserveMemoryVar[C any](field func(*C) *dind.Amount) envVar[C] {
+	return envVar[C]{env: dind.EnvReserveMemory, flag: "reserve-memory", def: "auto",
+		meaning: "memory kept for envbox, dockerd and containerd: the containers' parent cgroup (/docker, or dockerd's --cgroup-parent) " +
+			"gets the pod's memory.max minus this. \"auto\" = max(192Mi, 10%) capped at 1Gi and at half the pod; N% of the pod; " +
+			"bytes, optionally with Ki, Mi, Gi or Ti; 0 = off",
+		conflicts: "nothing is reserved on a pod without a memory limit, on cgroup v1 or hybrid hosts, or with the systemd cgroup driver",
+		set:       func(c *C, v string) (err error) { *field(c), err = dind.ParseAmount(v, true); return err }}
+}
+
+func reservePidsVar[C any](field func(*C) *dind.Amount) envVar[C] {
+	return envVar[C]{env: dind.EnvReservePids, flag: "reserve-pids", def: "auto",
+		meaning: "tasks kept for envbox, dockerd, containerd and the shims: the containers' parent cgroup gets the pod's pids.max minus this. " +
+			"\"auto\" = max(128, 5%) capped at 1024 and at half the pod; N% of the pod; a whole number; 0 = off",
+		conflicts: "nothing is reserved on a pod without a pids limit, on cgroup v1 or hybrid hosts, or with the systemd cgroup driver",
+		set:       func(c *C, v string) (err error) { *field(c), err = dind.ParseAmount(v, false); return err }}
+}

@@ -3,7 +3,8 @@
 // dockerd is ever started), the one launch policy that picks its cgroup
 // namespace at every start and restart (Launcher), docker:dind's start-up
 // hygiene, preflight, TLS, the bridge MTU, readiness and the health probe,
-// and the supervisor (restart budget,
+// the headroom reserve for the daemons (Headroom, ApplyReserve, run by the
+// delegation hook) and envbox's own oom_score_adj, and the supervisor (restart budget,
 // back-off, signal forwarding, stop grace, command mode) over a small
 // process interface (Proc) and a signal channel.
 //

@@ -37,6 +37,8 @@ type Config struct {
 	ContainerSetup bool
 	// MTU is ENVBOX_MTU: nil detects (ChooseMTU), 0 leaves dockerd's default.
 	MTU *int
+	// Headroom is the reserve and the oom_score_adj for the daemons.
+	Headroom Headroom
 }
 
 // Deps are the seams of Run to the system; OSDeps builds the real ones.
@@ -106,7 +108,8 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return err
 	}
 	defer stopReaper()
-	l := &Launcher{Wrapper: Wrapper{Attempts: cfg.Attempts, Isolated: cfg.Isolated}, Log: log,
+	w := cfg.Headroom.Wrapper(ctx, log, deps.Fs, Wrapper{Attempts: cfg.Attempts, Isolated: cfg.Isolated})
+	l := &Launcher{Wrapper: w, Log: log,
 		Delegated: deps.Delegated, OpenNS: deps.OpenNS, Unshared: deps.Unshared}
 	defer l.Close()
 	s := &Supervisor{Log: log, Launcher: l, Start: deps.Start, Signals: deps.Signals,

@@ -34,6 +34,14 @@ type Wrapper struct {
 	CgroupNS string
 	// Nsenter is the util-linux nsenter binary ("nsenter" when empty).
 	Nsenter string
+	// Hook, when set, is the envbox binary the script runs as
+	// "Hook delegate-hook -- BIN ARGS..." once the tree is delegated, to
+	// apply Reserve in the namespace BIN will run in.
+	Hook    string
+	Reserve Reserve
+	// OOMScoreAdj, when set, is BIN's oom_score_adj: the one envbox had
+	// before ProtectSelf, so the daemons keep the pod's score, not envbox's.
+	OOMScoreAdj *int
 }
 
 // Command is a fully resolved command line: what background.Process runs.
@@ -85,11 +93,19 @@ func (w Wrapper) Wrap(bin string, args []string) (Command, error) {
 	}
 	argv = append(argv, "--", shell, "-c", embed.DelegateScript, bin)
 	argv = append(argv, args...)
+	env := []string{embed.EnvDelegateAttempts + "=" + strconv.Itoa(attempts)}
+	if w.Hook != "" {
+		env = append(env, embed.EnvDelegateHook+"="+w.Hook)
+		env = append(env, w.Reserve.Env()...)
+	}
+	if w.OOMScoreAdj != nil {
+		env = append(env, embed.EnvOOMScoreAdj+"="+strconv.Itoa(*w.OOMScoreAdj))
+	}
 	return Command{
 		BinName: path.Base(bin),
 		Path:    prog,
 		Args:    argv,
-		Env:     []string{embed.EnvDelegateAttempts + "=" + strconv.Itoa(attempts)},
+		Env:     env,
 	}, nil
 }
 

@@ -43,6 +43,32 @@ func TestWrap(t *testing.T) {
 			},
 		},
 		{
+			name: "hook_reserve_and_oom_score",
+			w: Wrapper{Hook: "/usr/local/bin/envbox", Reserve: Reserve{Memory: Amount{N: 268435456}, Pids: Amount{Percent: 10}},
+				OOMScoreAdj: new(int)},
+			bin:  "dockerd",
+			args: []string{"--host=unix:///var/run/docker.sock"},
+			want: Command{
+				BinName: "dockerd",
+				Path:    "unshare",
+				Args:    []string{"--cgroup", "--", "/bin/sh", "-c", script, "dockerd", "--host=unix:///var/run/docker.sock"},
+				Env: []string{"ENVBOX_DELEGATE_ATTEMPTS=100", "ENVBOX_DELEGATE_HOOK=/usr/local/bin/envbox",
+					"ENVBOX_RESERVE_MEMORY=268435456", "ENVBOX_RESERVE_PIDS=10%", "ENVBOX_OOM_SCORE_ADJ=0"},
+			},
+		},
+		{
+			name: "default_reserve_and_kubernetes_score",
+			w:    Wrapper{Hook: "/envbox", Reserve: DefaultReserve, OOMScoreAdj: func() *int { n := -997; return &n }()},
+			bin:  "dockerd",
+			want: Command{
+				BinName: "dockerd",
+				Path:    "unshare",
+				Args:    []string{"--cgroup", "--", "/bin/sh", "-c", script, "dockerd"},
+				Env: []string{"ENVBOX_DELEGATE_ATTEMPTS=100", "ENVBOX_DELEGATE_HOOK=/envbox",
+					"ENVBOX_RESERVE_MEMORY=auto", "ENVBOX_RESERVE_PIDS=auto", "ENVBOX_OOM_SCORE_ADJ=-997"},
+			},
+		},
+		{
 			name: "no_args",
 			bin:  "dockerd",
 			want: Command{

@@ -7,13 +7,20 @@
 # Environment (set by envbox, never spliced into this text):
 #   ENVBOX_DELEGATE_ATTEMPTS  bound on migrate+enable attempts, 1..999999999
 #                             (default 100 when unset; set but empty is an error)
+#   ENVBOX_DELEGATE_HOOK      optional: the envbox binary; "$it delegate-hook --
+#                             BIN ARGS..." runs after the delegation, before BIN
+#                             (the headroom reserve). Its failure is a warning.
+#   ENVBOX_OOM_SCORE_ADJ      optional, -1000..1000: written to
+#                             /proc/self/oom_score_adj before BIN, so BIN does
+#                             not inherit envbox's own (-999). A failed write is
+#                             a warning.
 #
 # On cgroup v2 it remounts /sys/fs/cgroup inside the new cgroup namespace, so
 # the container's own cgroup becomes the root, moves every process of that root
 # into the leaf /init and enables every available controller for children.
 # Then it execs BIN, whose cgroups (dockerd's /docker/<id>) nest under the pod.
 #
-# Exit status: 2 for a bad ENVBOX_DELEGATE_ATTEMPTS, 1 for any other failure,
+# Exit status: 2 for a bad ENVBOX_DELEGATE_ATTEMPTS or ENVBOX_OOM_SCORE_ADJ, 1 for any other failure,
 # each with one line on stderr naming the step, the path and the reason.
 # Runs the same under dash, busybox ash and bash: only builtins in the
 # per-PID path; external tools (umount, mount, mkdir, cat, sleep, dd) run a
@@ -63,6 +70,30 @@ read_words() {
 	words=${words# }
 }
 
+# start: the last step of every path. The hook and the oom_score_adj run
+# here, in the namespace BIN will run in and after the processes left the
+# root, so what the hook creates is where BIN looks for it.
+start() {
+	if [ -n "${ENVBOX_DELEGATE_HOOK-}" ]; then
+		"$ENVBOX_DELEGATE_HOOK" delegate-hook -- "$0" "$@" ||
+			printf 'envbox-delegate: warning: %s delegate-hook exited %s; starting %s without it\n' \
+				"$ENVBOX_DELEGATE_HOOK" "$?" "$0" >&2
+	fi
+	if [ -n "$oom" ] && ! { echo "$oom" >/proc/self/oom_score_adj; } 2>/dev/null; then
+		why=$(write_err "$oom" /proc/self/oom_score_adj) || why='write failed'
+		printf 'envbox-delegate: warning: write %s to /proc/self/oom_score_adj: %s; %s keeps %s\n' \
+			"$oom" "$why" "$0" "$(cat /proc/self/oom_score_adj 2>/dev/null)" >&2
+	fi
+	exec "$0" "$@"
+}
+
+oom=${ENVBOX_OOM_SCORE_ADJ-}
+case $oom in
+'') ;;
+-1000 | -[1-9] | -[1-9][0-9] | -[1-9][0-9][0-9] | 0 | [1-9] | [1-9][0-9] | [1-9][0-9][0-9] | 1000) ;;
+*) status=2 fail "ENVBOX_OOM_SCORE_ADJ=\"$oom\": want a whole number from -1000 to 1000" ;;
+esac
+
 attempts=${ENVBOX_DELEGATE_ATTEMPTS-100}
 case $attempts in
 '' | *[!0-9]* | 0* | ??????????*)
@@ -71,7 +102,7 @@ case $attempts in
 esac
 
 # cgroup v1, or hybrid without cgroup2 at /sys/fs/cgroup: nothing to delegate.
-[ -e "$cg/cgroup.controllers" ] || exec "$0" "$@"
+[ -e "$cg/cgroup.controllers" ] || start "$@"
 
 # A bare mount on top fails with "already mounted" inside a container:
 # unmount first, then mount so the namespace root is the new root. Lazily:
@@ -119,7 +150,7 @@ while :; do
 	read_words "$cg/cgroup.procs" 2>/dev/null || fail "read $cg/cgroup.procs: $(read_err "$cg/cgroup.procs")"
 	if [ -z "$words" ] && [ "$enabled" = yes ]; then
 		exec 3>&-
-		exec "$0" "$@"
+		start "$@"
 	fi
 	[ "$n" -lt "$attempts" ] || break
 	# Forks in the root and exiting children settle within milliseconds.

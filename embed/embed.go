@@ -24,3 +24,15 @@ var DelegateScript string
 // error. The Go caller sets it in the child's environment; it is never
 // spliced into the script text.
 const EnvDelegateAttempts = "ENVBOX_DELEGATE_ATTEMPTS"
+
+// EnvDelegateHook names the envbox binary the script runs as
+// "HOOK delegate-hook -- BIN ARGS..." after the delegation and before BIN
+// (the headroom reserve); unset or empty runs nothing. A failing hook is a
+// warning on stderr: BIN starts without it.
+const EnvDelegateHook = "ENVBOX_DELEGATE_HOOK"
+
+// EnvOOMScoreAdj, a whole number from -1000 to 1000, is written to the
+// script's /proc/self/oom_score_adj before it execs BIN, so BIN does not
+// inherit envbox's own score. Unset or empty writes nothing; a bad value
+// exits 2; a write the kernel refuses is a warning.
+const EnvOOMScoreAdj = "ENVBOX_OOM_SCORE_ADJ"

@@ -25,8 +25,8 @@ import (
 //     targetArg targetArgs...`, then kills and reaps what it started and
 //     exits with the script's status;
 //   - the target (argv[1] == targetArg) is what the script execs: it prints
-//     its pid, argv, the v2 line of /proc/self/cgroup and the time since the
-//     launcher started the script.
+//     its pid, argv, oom_score_adj, the v2 line of /proc/self/cgroup and the
+//     time since the launcher started the script.
 const (
 	helperEnv   = "EMBED_TEST_HELPER"   // "launch" selects the launcher
 	shellEnv    = "EMBED_TEST_SHELL"    // shell argv, space separated: "busybox sh"
@@ -92,7 +92,12 @@ func target() int {
 			line = l
 		}
 	}
-	fmt.Printf("pid %d\nelapsed_ns %d\nargv %s\ncgroup %s\n", os.Getpid(), elapsed, argv, line)
+	oom, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		oom = []byte("unreadable: " + err.Error())
+	}
+	// cgroup last: the harness reads up to it.
+	fmt.Printf("pid %d\nelapsed_ns %d\nargv %s\noom_score_adj %s\ncgroup %s\n", os.Getpid(), elapsed, argv, strings.TrimSpace(string(oom)), line)
 	if os.Getenv(holdEnv) == "1" {
 		_, _ = io.Copy(io.Discard, os.Stdin)
 	}

@@ -59,6 +59,7 @@ func (c *Checker) Run(ctx context.Context) (Report, error) {
 	podDir, _ := xunix.CgroupV2Dir(mounts, r.PodCgroup) // resolved by cgroup2Mount
 	r.Delegation = c.delegation(podDir)
 	r.Limits = c.limits()
+	r.Reserve = c.reserve(podDir)
 	v := view{c: c, r: &r, mounts: mounts}
 	r.Subjects = append(r.Subjects, v.subject(Subject{Kind: kindEnvbox, Name: "envbox", PID: atoi(c.PID)}, envbox))
 	r.Subjects = append(r.Subjects, v.containers(ctx)...)

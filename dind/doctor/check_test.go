@@ -17,6 +17,7 @@ host root:      /kubepods.slice/kubepods-pod1.slice/cri-containerd-ab12.scope (f
 pod cgroup:     /
 delegation:     yes (/sys/fs/cgroup/init present; subtree_control "cpuset cpu io memory hugetlb pids rdma misc" of cgroup.controllers "cpuset cpu io memory hugetlb pids rdma misc")
 limits:         cpu 0.5 (/sys/fs/cgroup/cpu.max); memory 33554432 (/sys/fs/cgroup/memory.max)
+reserve:        /sys/fs/cgroup/docker memory.max 16777216 of the pod's 33554432; pids.max 128 of the pod's 256
 docker:         unix:///var/run/docker.sock: 2 running container(s)
 
 KIND       NAME    PID   CGROUP                                                                    HOST CGROUP                                                                                                                            CGROUP ID  ATTRIBUTED
@@ -46,6 +47,7 @@ host root:      / (from mountinfo)
 pod cgroup:     /pod
 delegation:     no (/sys/fs/cgroup/pod/init absent; subtree_control "" of cgroup.controllers "")
 limits:         cpu unknown (no cpu.max in /sys/fs/cgroup/pod or its 1 ancestors: file does not exist); memory unknown (no memory.max in /sys/fs/cgroup/pod or its 1 ancestors: file does not exist)
+reserve:        none yet (/sys/fs/cgroup/pod/docker absent: dockerd has started no container, or another cgroup parent)
 docker:         unix:///var/run/docker.sock: 1 running container(s)
 
 KIND       NAME    PID   CGROUP                                                                    HOST CGROUP                                                               CGROUP ID  ATTRIBUTED

@@ -30,6 +30,7 @@ func WriteHuman(w io.Writer, r Report) error {
 		fmt.Fprintf(&b, "pod cgroup:     %s\n", r.PodCgroup)
 		fmt.Fprintf(&b, "delegation:     %s\n", delegationLine(r.Delegation))
 		fmt.Fprintf(&b, "limits:         cpu %s; memory %s\n", limitText(r.Limits.CPU), limitText(r.Limits.Memory))
+		fmt.Fprintf(&b, "reserve:        %s\n", reserveLine(r.Reserve))
 	}
 	fmt.Fprintf(&b, "docker:         %s\n\n", dockerLine(r))
 	subjectTable(&b, r.Subjects)

@@ -52,6 +52,14 @@ const wantNoDockerJSON = `{
       "source": "/sys/fs/cgroup/memory.max"
     }
   },
+  "reserve": {
+    "parent": "/sys/fs/cgroup/docker",
+    "present": true,
+    "pod_memory_max": "33554432",
+    "parent_memory_max": "16777216",
+    "pod_pids_max": "256",
+    "parent_pids_max": "128"
+  },
   "docker": "unix:///var/run/docker.sock",
   "docker_note": "no socket /var/run/docker.sock (dockerd not running)",
   "subjects": [
@@ -149,6 +157,10 @@ const wantEscapedJSON = `{
     "memory": {
       "error": "no memory.max in /sys/fs/cgroup/pod or its 1 ancestors: file does not exist"
     }
+  },
+  "reserve": {
+    "parent": "/sys/fs/cgroup/pod/docker",
+    "present": false
   },
   "docker": "unix:///var/run/docker.sock",
   "subjects": [

@@ -24,6 +24,8 @@ type Report struct {
 	PodCgroup  string     `json:"pod_cgroup"`
 	Delegation Delegation `json:"delegation"`
 	Limits     Limits     `json:"limits"`
+	// Reserve is the headroom kept for the daemons (ENVBOX_RESERVE_*).
+	Reserve Reserve `json:"reserve"`
 	// Docker is the daemon asked for its containers; DockerNote says why
 	// none were checked (no socket).
 	Docker     string    `json:"docker"`

@@ -55,6 +55,10 @@ func delegatedPod() scenario {
 			"/proc/57/cgroup":                                  "0::/init\n",
 			"/proc/4242/stat":                                  "4242 (nginx) S 57 4242 4242 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 300 0 0\n",
 			"/proc/4300/stat":                                  "4300 (sh) S 57 4300 4300 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 310 0 0\n",
+			"/sys/fs/cgroup/pids.max":                          "256\n",
+			// The default reserve of envbox's delegation hook.
+			"/sys/fs/cgroup/docker/memory.max": "16777216\n",
+			"/sys/fs/cgroup/docker/pids.max":   "128\n",
 		},
 		inodes: map[string]uint64{
 			"/sys/fs/cgroup":                 1,

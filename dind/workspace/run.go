@@ -72,6 +72,8 @@ type SessionConfig struct {
 	Attempts      int
 	// MTU is ENVBOX_MTU: nil detects (dind.ChooseMTU), 0 leaves dockerd's.
 	MTU *int
+	// Headroom is the reserve and the oom_score_adj for the daemons.
+	Headroom dind.Headroom
 }
 
 // SessionDeps are the seams of a session; tests replace every one.
@@ -123,7 +125,7 @@ type APIClient interface {
 // the workspace or dockerd ends or a signal stops it (nil: a clean stop).
 func Run(ctx context.Context, cfg SessionConfig, deps SessionDeps) error {
 	s := &session{cfg: cfg, deps: deps, log: deps.Log,
-		launch: &dind.Launcher{Wrapper: dind.Wrapper{Attempts: cfg.Attempts}, Log: deps.Log,
+		launch: &dind.Launcher{Wrapper: cfg.Headroom.Wrapper(ctx, deps.Log, deps.Fs, dind.Wrapper{Attempts: cfg.Attempts}), Log: deps.Log,
 			Delegated: deps.Delegated, OpenNS: deps.OpenNS, Unshared: deps.Unshared}}
 	if deps.StartReaper != nil {
 		stop, err := deps.StartReaper(ctx, deps.Log)

@@ -143,6 +143,7 @@ func (s *session) superviseOnce(ctx context.Context) (bool, error) {
 	defer cancel()
 	exited := make(chan waitResult, 1)
 	api, id := s.api, s.id // setup may replace them while this waits
+	cause := watchCause(wctx, s.deps.Fs, s.workspaceCgroup(), causeEvery)
 	go func() {
 		e, err := WaitExit(wctx, api, id)
 		exited <- waitResult{e, err}
@@ -156,9 +157,14 @@ func (s *session) superviseOnce(ctx context.Context) (bool, error) {
 		if r.err != nil {
 			return s.onLostContact(ctx, r.err)
 		}
+		why := cause.final()
 		s.log.Error(ctx, "the workspace container stopped; stopping dockerd so the pod restarts",
-			slog.F("exit_code", r.exit.Code), slog.F("oom_killed", r.exit.OOMKilled))
+			slog.F("exit_code", r.exit.Code), slog.F("oom_killed", r.exit.OOMKilled),
+			slog.F("cause", why.String()), slog.F("oom_kills", why.OOMKills), slog.F("pids_max_events", why.PidsMax))
 		s.stopDaemons(ctx)
+		if why != (Cause{}) {
+			return true, fmt.Errorf("%w: workspace container %s (%s) stopped: %s; its cgroup counted: %s", ErrStopped, s.cfg.ContainerName, s.id, r.exit, why)
+		}
 		return true, fmt.Errorf("%w: workspace container %s (%s) stopped: %s", ErrStopped, s.cfg.ContainerName, s.id, r.exit)
 	case <-ctx.Done():
 		return true, ctx.Err()

@@ -31,3 +31,10 @@ var WorkspaceInitScript string
 //
 //go:embed guest/run-init.sh
 var RunInitScript string
+
+// HeadroomInitScript is /init of the headroom VM: a node whose dockerd runs
+// `envbox dind` as a privileged pod with memory and pids limits, with and
+// without the headroom reserve, and workloads that exhaust them.
+//
+//go:embed guest/headroom-init.sh
+var HeadroomInitScript string

@@ -31,37 +31,12 @@ var dockerPrograms = []string{
 // lands at <pod>/docker/<id>, and its cpu.max and memory.max are the pod's,
 // which envbox derived through the remounted cgroup root.
 func TestWorkspaceLimitsInCgroupfs(t *testing.T) {
-	g := prepareGuest(t)
-	for _, p := range dockerPrograms {
-		if _, err := os.Stat(p); err != nil {
-			cgtest.Unavailable(t, "%s is missing (integration/deps.sh installs docker.io and util-linux): %v", p, err)
-		}
-	}
-	envbox := buildStatic(t, g.dir, "envbox", "github.com/envbox/envbox/cmd/envbox")
-	image := filepath.Join(g.dir, "workspace.tar")
-	if err := WriteWorkspaceImage(image, g.busybox); err != nil {
-		t.Fatal(err)
-	}
-	files := []File{
-		{Path: "usr/local/bin/envbox", From: envbox, Mode: 0o755, Static: true},
-		{Path: "images/workspace.tar", From: image, Mode: 0o644},
-	}
-	for _, m := range GuestModules {
-		base := filepath.Base(m)
-		files = append(files, File{Path: "modules/" + base, From: filepath.Join(g.kernel.Modules, base), Mode: 0o644})
-	}
-	initrd, err := BuildInitramfs(g.dir, Guest{
-		Busybox: g.busybox, Helper: g.helper, Init: WorkspaceInitScript, Files: files, Programs: dockerPrograms,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := podBoot(t, WorkspaceInitScript)
 	// Once in about a dozen runs under CI load the guest stalled right
 	// after `docker run` of the pod, before anything was recorded. The
 	// guest's watchdog then dumps every process and ends the run; that run
 	// is logged whole and the VM booted once more. Every assertion below
 	// holds for one complete run.
-	b := Boot{Kernel: g.kernel.Image, Initramfs: initrd, MemMiB: 2048, CPUs: 2, Timeout: 15 * time.Minute}
 	var kv map[string]string
 	for attempt := 1; ; attempt++ {
 		con, out := boot(t, b)
@@ -173,4 +148,36 @@ func checkCreateLine(t *testing.T, line string) {
 	if f.CPUQuota != 150000 || f.CPUPeriod != 100000 || f.Memory != 805306368 || f.Runtime != "runc" {
 		t.Errorf("requested cpu %d/%d memory %d runtime %q; want 150000/100000 805306368 runc", f.CPUQuota, f.CPUPeriod, f.Memory, f.Runtime)
 	}
+}
+
+// podBoot is the node VM of the pod tests: the real envbox binary, the
+// workspace image, the host's docker.io and util-linux, init as /init.
+func podBoot(t *testing.T, init string) Boot {
+	t.Helper()
+	g := prepareGuest(t)
+	for _, p := range dockerPrograms {
+		if _, err := os.Stat(p); err != nil {
+			cgtest.Unavailable(t, "%s is missing (integration/deps.sh installs docker.io and util-linux): %v", p, err)
+		}
+	}
+	envbox := buildStatic(t, g.dir, "envbox", "github.com/envbox/envbox/cmd/envbox")
+	image := filepath.Join(g.dir, "workspace.tar")
+	if err := WriteWorkspaceImage(image, g.busybox); err != nil {
+		t.Fatal(err)
+	}
+	files := []File{
+		{Path: "usr/local/bin/envbox", From: envbox, Mode: 0o755, Static: true},
+		{Path: "images/workspace.tar", From: image, Mode: 0o644},
+	}
+	for _, m := range GuestModules {
+		base := filepath.Base(m)
+		files = append(files, File{Path: "modules/" + base, From: filepath.Join(g.kernel.Modules, base), Mode: 0o644})
+	}
+	initrd, err := BuildInitramfs(g.dir, Guest{
+		Busybox: g.busybox, Helper: g.helper, Init: init, Files: files, Programs: dockerPrograms,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Boot{Kernel: g.kernel.Image, Initramfs: initrd, MemMiB: 2048, CPUs: 2, Timeout: 15 * time.Minute}
 }

@@ -1,0 +1,140 @@
+package workspace
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/afero"
+
+	"github.com/envbox/envbox/dind"
+	"github.com/envbox/envbox/xunix"
+)
+
+// Cause is what the kernel counted against the workspace's cgroup: OOM
+// kills (memory.events oom_kill, which counts the victims in the cgroup
+// and below it whichever limit was hit) and forks refused by a pids limit
+// (pids.events max, counted in the cgroup of the task that forked).
+type Cause struct {
+	OOMKills int64
+	PidsMax  int64
+}
+
+// String names each cause; "" when there is none.
+func (c Cause) String() string {
+	var parts []string
+	if c.OOMKills > 0 {
+		parts = append(parts, fmt.Sprintf("OOM kill (memory.events oom_kill %d)", c.OOMKills))
+	}
+	if c.PidsMax > 0 {
+		parts = append(parts, fmt.Sprintf("PID limit reached (pids.events max %d)", c.PidsMax))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ReadCause reads memory.events and pids.events of the cgroup dir. A
+// missing file reads as zero (controller not enabled); with both missing
+// the cgroup is gone and err says so.
+func ReadCause(fsys afero.Fs, dir string) (Cause, error) {
+	var c Cause
+	var errs []string
+	for _, f := range []struct {
+		name, key string
+		dst       *int64
+	}{{"memory.events", "oom_kill", &c.OOMKills}, {"pids.events", "max", &c.PidsMax}} {
+		file := path.Join(dir, f.name)
+		b, err := afero.ReadFile(fsys, file)
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		n, err := flatKey(string(b), f.key)
+		if err != nil {
+			return Cause{}, fmt.Errorf("parse %s: %w", file, err)
+		}
+		*f.dst = n
+	}
+	if len(errs) == 2 {
+		return Cause{}, fmt.Errorf("read the workspace's cgroup: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+// flatKey is the value of key in a flat-keyed cgroup file ("oom_kill 1").
+func flatKey(data, key string) (int64, error) {
+	for _, line := range strings.Split(data, "\n") {
+		k, v, ok := strings.Cut(line, " ")
+		if !ok || k != key {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("line %q: want %s and a whole number", line, key)
+		}
+		return n, nil
+	}
+	return 0, fmt.Errorf("no %s line in %q", key, data)
+}
+
+// causeEvery is how often the workspace's cgroup counters are read.
+const causeEvery = 250 * time.Millisecond
+
+// workspaceCgroup is the workspace's cgroup as envbox sees it: below the
+// remounted root (the pod), in dockerd's parent of containers.
+func (s *session) workspaceCgroup() string {
+	parent, err := dind.CgroupParent(s.deps.Fs, append([]string{s.cfg.Dockerd}, dockerdArgs(s.cfg, s.fallback)...))
+	if err != nil {
+		parent = dind.DefaultCgroupParent
+	}
+	return path.Join(xunix.CgroupRoot, parent, s.id)
+}
+
+// causeWatch keeps the last Cause read while the workspace runs: runc
+// removes the cgroup as soon as the container is gone, often before
+// dockerd reports the exit, so a read after the fact may find nothing.
+type causeWatch struct {
+	fsys afero.Fs
+	dir  string
+	mu   sync.Mutex
+	last Cause
+}
+
+// watchCause polls dir every interval until ctx ends.
+func watchCause(ctx context.Context, fsys afero.Fs, dir string, every time.Duration) *causeWatch {
+	w := &causeWatch{fsys: fsys, dir: dir}
+	w.read()
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				w.read()
+			}
+		}
+	}()
+	return w
+}
+
+func (w *causeWatch) read() {
+	if c, err := ReadCause(w.fsys, w.dir); err == nil {
+		w.mu.Lock()
+		w.last = Cause{OOMKills: max(w.last.OOMKills, c.OOMKills), PidsMax: max(w.last.PidsMax, c.PidsMax)}
+		w.mu.Unlock()
+	}
+}
+
+// final reads once more (the cgroup may still be there) and returns the
+// most the counters ever showed.
+func (w *causeWatch) final() Cause {
+	w.read()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last
+}

@@ -1,0 +1,289 @@
+#!/bin/sh
+# shellcheck shell=sh
+# /init of the headroom VM: a pure cgroup v2 machine that plays a Kubernetes
+# node (as guest/workspace-init.sh, whose start-up this copies). Its
+# container runtime runs `envbox dind` as a privileged pod with memory.max
+# 512 MiB and pids.max 256, first with the default headroom reserve, then
+# with the reserve off (ENVBOX_RESERVE_*=0) as the control. In each pod an
+# inner container allocates without bound, then another one forks without
+# bound; what the kernel did and whether the pod's Docker API still serves
+# is recorded. Prints `RESULT hr {...}` and DONE, powers off.
+
+# runc's pivot_root refuses the initramfs root (rootfs): copy it to a tmpfs
+# and switch to that first, as a real machine's root would be.
+if [ ! -e /.switched ]; then
+	/bin/busybox mkdir /newroot
+	/bin/busybox mount -t tmpfs tmpfs /newroot
+	for e in /*; do
+		[ "$e" = /newroot ] || /bin/busybox cp -a "$e" /newroot/
+	done
+	/bin/busybox touch /newroot/.switched
+	exec /bin/busybox switch_root /newroot /init
+fi
+/bin/busybox --install -s /bin
+# util-linux's unshare and nsenter (/usr/bin) come before busybox's applets.
+export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm /run /share /var/lib/node /var/lib/pod
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /run
+ln -s /run /var/run
+mkdir -p /run/pod
+# The bootstrap script writes here as the workspace user.
+chmod 1777 /share
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+dmesg -n 1
+
+cg=/sys/fs/cgroup
+h=/bin/vmhelper
+s=hr
+d=/tmp/$s
+image='envbox-vm/workspace:1'
+mkdir -p "$d"
+
+# rec KEY VALUE: record one result.
+rec() {
+	printf '%s\n' "$2" >"$d/$1"
+}
+
+# step: progress on the console (for a run that times out) and in the
+# results (uptime and step, one per line).
+step() {
+	line="$(cut -d ' ' -f 1 /proc/uptime) $*"
+	echo "STEP $line"
+	printf '%s\n' "$line" >>"$d/steps"
+	touch /tmp/progress
+}
+
+# watchdog: when no step was taken for 240 s, dump what every process is
+# doing and the node runtime's last lines on the console, record it and
+# end the run, so a hang fails with its cause instead of the VM timeout.
+watchdog() {
+	while sleep 10; do
+		[ -n "$(find /tmp/progress -mmin -4)" ] && continue
+		echo "STUCK after: $(tail -n 1 "$d/steps")"
+		ps -o pid,ppid,stat,comm,args | cut -c 1-200
+		for q in /proc/[0-9]*; do
+			printf 'STACK %s %s: %s\n' "${q#/proc/}" "$(cat "$q/comm")" "$(head -n 3 "$q/stack" 2>/dev/null | tr '\n' ' ')"
+		done
+		tail -n 30 /tmp/node.log
+		rec stuck "$(tail -n 1 "$d/steps")"
+		finish
+	done
+}
+
+finish() {
+	"$h" report "$s" "$d"
+	echo DONE
+	poweroff -f
+}
+
+# wait_for TRIES CMD...: run CMD every 0.5 s until it succeeds.
+wait_for() {
+	n=$1
+	shift
+	while ! "$@" >/dev/null 2>&1; do
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || return 1
+		sleep 0.5
+	done
+}
+
+# node: the node's container runtime.
+node() {
+	docker -H unix:///run/node.sock "$@"
+}
+
+step booted
+watchdog &
+for m in llc stp bridge veth overlay; do
+	insmod "/modules/$m.ko" || {
+		rec modules "insmod $m failed"
+		finish
+	}
+done
+rec modules ok
+
+# The node enables every controller for its children, as the kubelet does.
+read -r controllers <"$cg/cgroup.controllers"
+for c in $controllers; do
+	echo "+$c" >"$cg/cgroup.subtree_control"
+done
+
+
+step starting the node runtime
+dockerd --data-root=/var/lib/node --host=unix:///run/node.sock \
+	--exec-root=/run/node --pidfile=/run/node.pid --bip=172.20.0.1/24 --iptables=false \
+	>/tmp/node.log 2>&1 &
+wait_for 240 node version
+node import /images/workspace.tar "$image" >/dev/null
+rec node_import_rc "$?"
+
+# The pod's dockerd sees AppArmor (envbox dind mounts securityfs, as
+# docker:dind does) but the VM has no apparmor_parser: inner containers
+# run unconfined.
+prun() {
+	pd run --security-opt apparmor=unconfined "$@"
+}
+
+now() {
+	cut -d ' ' -f 1 /proc/uptime
+}
+
+# daemons P: "comm:pid" of every process in the pod's /init, sorted.
+daemons() {
+	while read -r pid; do
+		printf '%s:%s\n' "$(cat "/proc/$pid/comm")" "$pid"
+	done <"$1/init/cgroup.procs" | sort | tr '\n' ' '
+}
+
+# oom_scores P: "comm:oom_score_adj" of every process in /init, sorted.
+oom_scores() {
+	while read -r pid; do
+		printf '%s:%s\n' "$(cat "/proc/$pid/comm")" "$(cat "/proc/$pid/oom_score_adj")"
+	done <"$1/init/cgroup.procs" | sort -u | tr '\n' ' '
+}
+
+# field FILE KEY: the value of KEY in a flat-keyed cgroup file.
+field() {
+	sed -n "s/^$2 //p" "$1" 2>/dev/null
+}
+
+# scenario K RESERVE_MEMORY RESERVE_PIDS: one pod, both workloads. Every
+# record is prefixed with K; every docker call in the pod has a timeout, as
+# the control pod's API may stop answering.
+scenario() {
+	k=$1
+	mkdir -p "/var/lib/$k" "/run/$k"
+	step "starting pod $k"
+	node run -d --name "$k" --privileged --memory 512m --memory-swap 512m --pids-limit 256 \
+		-v /usr:/usr:ro -v /lib:/lib:ro -v /lib64:/lib64:ro \
+		-v "/var/lib/$k:/var/lib/docker" -v "/run/$k:/var/run" \
+		-e ENVBOX_RESERVE_MEMORY="$2" -e ENVBOX_RESERVE_PIDS="$3" -e ENVBOX_LOG_FORMAT=json \
+		--entrypoint /usr/local/bin/envbox "$image" dind -- --iptables=false --bridge=none \
+		>/dev/null 2>/tmp/pod.err
+	rec "${k}_run_rc" "$?"
+	pd() {
+		timeout "$t" docker -H "unix:///run/$k/docker.sock" "$@"
+	}
+	t=10
+	wait_for 240 pd version
+	rec "${k}_up" "$?"
+	podid=$(node inspect -f '{{.Id}}' "$k")
+	p=$cg/docker/$podid
+	t=120
+	pd import /images/workspace.tar "$image" >/dev/null
+	rec "${k}_import_rc" "$?"
+	rec "${k}_pod_memory_max" "$(cat "$p/memory.max")"
+	rec "${k}_pod_pids_max" "$(cat "$p/pids.max")"
+	t=60
+	prun -d --name "idle-$k" "$image" sleep 100000 >/dev/null
+	rec "${k}_idle_rc" "$?"
+	# /docker: made by the hook (on) or by runc for the first container (off).
+	rec "${k}_docker_memory_max" "$(cat "$p/docker/memory.max" 2>&1)"
+	rec "${k}_docker_pids_max" "$(cat "$p/docker/pids.max" 2>&1)"
+	rec "${k}_oom_scores" "$(oom_scores "$p")"
+	idle=$(pd inspect -f '{{.Id}}' "idle-$k")
+	rec "${k}_idle_oom_score_adj" "$(cat "/proc/$(head -n 1 "$p/docker/$idle/cgroup.procs")/oom_score_adj")"
+	# What /init needs: envbox, dockerd, containerd and one shim, idle.
+	rec "${k}_init_memory_current" "$(cat "$p/init/memory.current")"
+	rec "${k}_init_memory_peak" "$(cat "$p/init/memory.peak" 2>/dev/null)"
+	rec "${k}_init_memory_stat" "$(grep -E '^(anon|file|kernel|kernel_stack|pagetables|sock|shmem|slab) ' "$p/init/memory.stat" | tr '\n' ' ')"
+	rec "${k}_init_pids_current" "$(cat "$p/init/pids.current")"
+	before=$(daemons "$p")
+	rec "${k}_daemons_before" "$before"
+
+	step "pod $k: a container allocates without bound"
+	dmesg -c >/dev/null
+	t0=$(now)
+	prun -d --name "hog-$k" "$image" /bin/busybox tail /dev/zero >/dev/null
+	rec "${k}_hog_rc" "$?"
+	n=0
+	while [ "$(field "$p/memory.events" oom_kill)" = 0 ] && [ "$n" -lt 240 ]; do
+		sleep 0.5
+		n=$((n + 1))
+	done
+	t1=$(now)
+	rec "${k}_oom_times" "$t0 $t1"
+	prun --rm "$image" true >/dev/null 2>/tmp/run.err
+	rec "${k}_run_after_oom_rc" "$?"
+	t2=$(now)
+	rec "${k}_run_after_oom_times" "$t1 $t2"
+	rec "${k}_run_after_oom_err" "$(head -c 300 /tmp/run.err)"
+	t=10
+	s0=$(now)
+	pd ps -q >/dev/null
+	rec "${k}_ps_after_oom_rc" "$?"
+	rec "${k}_ps_after_oom_times" "$s0 $(now)"
+	rec "${k}_hog_state" "$(pd inspect -f '{{.State.Status}} {{.State.ExitCode}} oomkilled={{.State.OOMKilled}}' "hog-$k" 2>&1)"
+	rec "${k}_pod_events_local" "$(cat "$p/memory.events.local")"
+	rec "${k}_pod_events" "$(cat "$p/memory.events")"
+	rec "${k}_docker_events" "$(cat "$p/docker/memory.events" 2>/dev/null)"
+	rec "${k}_docker_events_local" "$(cat "$p/docker/memory.events.local" 2>/dev/null)"
+	rec "${k}_init_events" "$(cat "$p/init/memory.events")"
+	rec "${k}_oom_kills" "$(dmesg | grep -E 'oom-kill:|Killed process' | sed 's/^\[[^]]*\] //' | cut -c 1-400)"
+	rec "${k}_daemons_after_oom" "$(daemons "$p")"
+	rec "${k}_pod_alive_after_oom" "$(node inspect -f '{{.State.Status}}' "$k")"
+	t=60
+	pd rm -f "hog-$k" >/dev/null 2>&1
+
+	step "pod $k: a container forks without bound"
+	# The inner shell forks until a fork fails, which ends it; the outer
+	# one then becomes a sleep without forking (exec), so the container and
+	# every sleep it left keep holding their PIDs.
+	prun -d --name "bomb-$k" "$image" sh -c 'sh -c "while :; do sleep 1000 & done"; exec sleep 100000' >/dev/null
+	rec "${k}_bomb_rc" "$?"
+	# pids.events counts in the cgroup of the task whose fork failed (6.1),
+	# not in the one whose limit was hit: look at every cgroup of the pod.
+	n=0
+	while ! grep -qs '^max [1-9]' "$p/pids.events" "$p/init/pids.events" "$p"/docker/*/pids.events &&
+		[ "$n" -lt 240 ]; do
+		sleep 0.5
+		n=$((n + 1))
+	done
+	# Let it press against the limit a moment.
+	sleep 2
+	rec "${k}_pids_pod_events" "$(cat "$p/pids.events")"
+	rec "${k}_pids_docker_events" "$(cat "$p/docker/pids.events" 2>/dev/null)"
+	rec "${k}_pids_bomb_events" "$(for f in "$p"/docker/*/pids.events; do grep -H '^max [1-9]' "$f"; done | sed "s|$p/||" | tr '\n' ' ')"
+	rec "${k}_pids_init_events" "$(cat "$p/init/pids.events")"
+	rec "${k}_pids_docker_current" "$(cat "$p/docker/pids.current" 2>/dev/null)"
+	rec "${k}_pids_pod_current" "$(cat "$p/pids.current")"
+	rec "${k}_pids_init_current" "$(cat "$p/init/pids.current")"
+	t=10
+	s0=$(now)
+	pd ps -q >/dev/null 2>/tmp/ps.err
+	rec "${k}_ps_under_bomb_rc" "$?"
+	rec "${k}_ps_under_bomb_times" "$s0 $(now)"
+	rec "${k}_ps_under_bomb_err" "$(head -c 300 /tmp/ps.err)"
+	t=30
+	s0=$(now)
+	pd exec "idle-$k" cat /proc/self/cgroup >/tmp/exec.out 2>&1
+	rec "${k}_exec_under_bomb_rc" "$?"
+	rec "${k}_exec_under_bomb_times" "$s0 $(now)"
+	rec "${k}_exec_under_bomb_out" "$(head -c 300 /tmp/exec.out)"
+	rec "${k}_daemons_after_bomb" "$(daemons "$p")"
+	t=120
+	pd rm -f "bomb-$k" >/dev/null 2>&1
+	rec "${k}_bomb_rm_rc" "$?"
+	t=30
+	pd exec "idle-$k" true >/tmp/exec.out 2>&1
+	rec "${k}_exec_after_bomb_rc" "$?"
+	rec "${k}_exec_after_bomb_out" "$(head -c 300 /tmp/exec.out)"
+	rec "${k}_daemons_end" "$(daemons "$p")"
+	node logs "$k" >"/tmp/$k.log" 2>&1
+	rec "${k}_reserve_line" "$(grep -F 'envbox-reserve' "/tmp/$k.log" | cut -c 1-400)"
+	rec "${k}_headroom_line" "$(grep -F 'headroom for the daemons' "/tmp/$k.log" | cut -c 1-400)"
+	step "stopping pod $k"
+	node stop -t 30 "$k" >/dev/null
+	rec "${k}_exit" "$(node inspect -f '{{.State.ExitCode}}' "$k")"
+	rec "${k}_log_tail" "$(tail -n 15 "/tmp/$k.log" | cut -c 1-300)"
+	node rm "$k" >/dev/null
+}
+
+scenario on auto auto
+scenario off 0 0
+finish
