@@ -62,7 +62,7 @@ func RunDaemon(ctx context.Context, cfg DaemonConfig, deps Deps) error {
 	}
 	defer stopReaper()
 	l := &Launcher{Wrapper: Wrapper{Attempts: cfg.Attempts, Isolated: cfg.Isolated}, Log: log,
-		Delegated: deps.Delegated, OpenNS: deps.OpenNS, Unshared: deps.Unshared}
+		Delegated: deps.Delegated, OpenNS: deps.OpenNS}
 	defer l.Close()
 	s := &Supervisor{Log: log, Launcher: l, Start: deps.Start, Signals: deps.Signals,
 		Dockerd: cfg.Argv, Name: cfg.name(), Restarts: cfg.Restarts, StopGrace: cfg.StopGrace,

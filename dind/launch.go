@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"time"
 
 	"cdr.dev/slog"
 
@@ -33,11 +32,6 @@ type Launcher struct {
 	Delegated func() (string, error)
 	// OpenNS opens pid's cgroup namespace (xunix.OpenNamespace).
 	OpenNS func(pid int) (*os.File, error)
-	// Unshared reports whether an opened cgroup namespace is not envbox's
-	// own: the wrapper has made it (xunix.OtherNamespace). Keep then keeps
-	// it although the run was not identified (yet). Nil: only an
-	// identified run's namespace is kept.
-	Unshared func(ns *os.File) bool
 
 	mu     sync.Mutex
 	kept   *os.File
@@ -95,19 +89,10 @@ func (l *Launcher) delegated(ctx context.Context) string {
 	return ns
 }
 
-// keepPoll is how often Keep looks whether a run not identified yet has
-// left envbox's cgroup namespace.
-const keepPoll = 5 * time.Millisecond
-
-// Keep keeps the namespace of p's current run for every later start, once
-// that run has become its binary (it then runs in the namespace the
-// wrapper chose), or earlier, once the run is seen in a namespace that is
-// not envbox's own (Unshared: the wrapper made it, rooted where envbox
-// was). A run that dies or never becomes its binary before either keeps
-// nothing: the next start asks the rule again. Without Unshared, such a
-// run in a pod sharing the node's cgroup namespace left envbox in /init,
-// and each restart nested one /init deeper. Call it after every start
-// until Kept.
+// Keep waits until p's current run has become its binary, so that it runs
+// in the namespace the wrapper chose, and keeps that namespace for every
+// later start. A run that never becomes its binary keeps nothing: the next
+// start asks the rule again. Call it after every start until Kept.
 //
 // Keep runs beside the supervisor: the run it waited for may have died
 // and been restarted before it looks. It keeps only a namespace opened
@@ -117,66 +102,31 @@ func (l *Launcher) Keep(ctx context.Context, p Proc) {
 		return
 	}
 	done := p.Done()
-	pid := p.Pid() // of done's run, or of a later one, which keep catches
-	identified := make(chan error, 1)
-	go func() { identified <- p.WaitIdentified(ctx) }()
-	var tick <-chan time.Time
-	if l.Unshared != nil {
-		t := time.NewTicker(keepPoll)
-		defer t.Stop()
-		tick = t.C
+	pid := p.Pid() // of done's run, or of a later one, which the check below catches
+	if err := p.WaitIdentified(ctx); err != nil {
+		return // background logged why
 	}
-	for {
-		select {
-		case err := <-identified:
-			if err == nil || l.Unshared != nil {
-				l.keep(ctx, p, pid, done, err == nil)
-			}
-			return // background logged why it was not identified
-		case <-tick:
-			if l.keep(ctx, p, pid, done, false) {
-				return
-			}
-		case <-done:
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// keep opens pid's namespace and keeps it when pid is still done's run and
-// that run was identified or has left envbox's namespace. It reports
-// whether looking again is pointless.
-func (l *Launcher) keep(ctx context.Context, p Proc, pid int, done <-chan struct{}, identified bool) bool {
 	if p.Done() != done {
-		return true // a later run: its own Keep decides
+		return // a later run: its own Keep decides
 	}
 	f, err := l.OpenNS(pid)
 	if err != nil {
-		if identified {
-			l.Log.Warn(ctx, "keep the daemon's cgroup namespace for restarts", slog.Error(err))
-		}
-		return false
-	}
-	if !identified && !l.Unshared(f) {
-		f.Close() // still envbox's own namespace: maybe the node's
-		return false
+		l.Log.Warn(ctx, "keep dockerd's cgroup namespace for restarts", slog.Error(err))
+		return
 	}
 	select {
 	case <-done:
 		f.Close() // the run ended: pid may have named another process
-		return true
+		return
 	default:
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.kept != nil || l.closed {
 		f.Close()
-		return true
+		return
 	}
 	l.kept = f
-	return true
 }
 
 // Kept reports whether a namespace is kept.

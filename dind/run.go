@@ -60,8 +60,6 @@ type Deps struct {
 	// Delegated and OpenNS feed the Launcher.
 	Delegated func() (string, error)
 	OpenNS    func(pid int) (*os.File, error)
-	// Unshared feeds Launcher.Unshared.
-	Unshared func(ns *os.File) bool
 	// ReserveHeadroom keeps headroom in the cgroup parent of `envbox run
 	// --cgroup-parent` before the daemon starts; nil: not built yet, the
 	// parent is only recorded.
@@ -78,7 +76,6 @@ func OSDeps(log slog.Logger, sigs <-chan os.Signal) Deps {
 		Start: StartBackground, StartReaper: background.StartReaper,
 		Delegated: func() (string, error) { return DelegatedNamespace(fs, os.Readlink, os.Getpid()) },
 		OpenNS:    func(pid int) (*os.File, error) { return xunix.OpenNamespace(pid, "cgroup") },
-		Unshared:  func(ns *os.File) bool { return xunix.OtherNamespace(ns, "cgroup") },
 	}
 }
 
@@ -110,7 +107,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	defer stopReaper()
 	w := cfg.Headroom.Wrapper(ctx, log, deps.Fs, Wrapper{Attempts: cfg.Attempts, Isolated: cfg.Isolated})
 	l := &Launcher{Wrapper: w, Log: log,
-		Delegated: deps.Delegated, OpenNS: deps.OpenNS, Unshared: deps.Unshared}
+		Delegated: deps.Delegated, OpenNS: deps.OpenNS}
 	defer l.Close()
 	s := &Supervisor{Log: log, Launcher: l, Start: deps.Start, Signals: deps.Signals,
 		Dockerd: dockerd, Env: env, Restarts: cfg.Restarts, StopGrace: cfg.StopGrace,

@@ -17,18 +17,3 @@ func OpenNamespace(pid int, kind string) (*os.File, error) {
 	}
 	return f, nil
 }
-
-// OtherNamespace reports whether ns, an open /proc/<pid>/ns/<kind> file,
-// is a namespace other than this process's own of that kind. An error
-// answers false: the same namespace is the safe guess.
-func OtherNamespace(ns *os.File, kind string) bool {
-	fi, err := ns.Stat()
-	if err != nil {
-		return false
-	}
-	own, err := os.Stat("/proc/self/ns/" + kind)
-	if err != nil {
-		return false
-	}
-	return !os.SameFile(fi, own)
-}

@@ -92,9 +92,7 @@ type SessionDeps struct {
 	// Delegated and OpenNS feed the dind.Launcher.
 	Delegated func() (string, error)
 	OpenNS    func(pid int) (*os.File, error)
-	// Unshared feeds dind.Launcher.Unshared.
-	Unshared func(ns *os.File) bool
-	Cgroup   CgroupLimits
+	Cgroup    CgroupLimits
 	// InterfaceMTU is the MTU of a network interface of this namespace.
 	InterfaceMTU func(name string) (int, error)
 	Now          func() time.Time
@@ -108,7 +106,7 @@ func OSDeps(log slog.Logger, sigs <-chan os.Signal) SessionDeps {
 	d := dind.OSDeps(log, sigs)
 	return SessionDeps{
 		Log: log, Fs: d.Fs, Environ: os.Environ(), LookPath: d.LookPath, Signals: sigs,
-		Start: d.Start, StartReaper: d.StartReaper, Delegated: d.Delegated, OpenNS: d.OpenNS, Unshared: d.Unshared, InterfaceMTU: d.InterfaceMTU,
+		Start: d.Start, StartReaper: d.StartReaper, Delegated: d.Delegated, OpenNS: d.OpenNS, InterfaceMTU: d.InterfaceMTU,
 		API:    func(socket string) (APIClient, error) { return NewClient(socket) },
 		Cgroup: CgroupFS{Fs: d.Fs}, Now: time.Now, Poll: 250 * time.Millisecond,
 	}
@@ -126,7 +124,7 @@ type APIClient interface {
 func Run(ctx context.Context, cfg SessionConfig, deps SessionDeps) error {
 	s := &session{cfg: cfg, deps: deps, log: deps.Log,
 		launch: &dind.Launcher{Wrapper: cfg.Headroom.Wrapper(ctx, deps.Log, deps.Fs, dind.Wrapper{Attempts: cfg.Attempts}), Log: deps.Log,
-			Delegated: deps.Delegated, OpenNS: deps.OpenNS, Unshared: deps.Unshared}}
+			Delegated: deps.Delegated, OpenNS: deps.OpenNS}}
 	if deps.StartReaper != nil {
 		stop, err := deps.StartReaper(ctx, deps.Log)
 		if err != nil {
