@@ -333,7 +333,10 @@ var runVarsBad = map[string][]badValue{
 	envCgroupParent: {
 		{"whitespace", " ", rCgroupParent}, {"relative", "kubepods", rCgroupParent}, {"root", "/", rCgroupParent},
 		{"dotdot", "/kubepods/../x", rCgroupParent}, {"trailing_slash", "/default/", rCgroupParent}, {"big", "/" + big("a"), "want at most 4096 bytes"},
+		{"init", "/init", rCgroupParentInit}, {"under_init", "/init/kubepods", rCgroupParentInit},
 	},
+	"ENVBOX_RESERVE_MEMORY":    reserveMemoryBad,
+	"ENVBOX_RESERVE_PIDS":      reservePidsBad,
 	envIsolatedMount:           boolBad,
 	envStopGrace:               durationBad,
 	envIdentifyTimeout:         durationBad,
@@ -341,7 +344,10 @@ var runVarsBad = map[string][]badValue{
 	envLogFormat:               dockerBad[envLogFormat],
 }
 
-const rCgroupParent = "want a clean absolute cgroup path below the root such as /kubepods"
+const (
+	rCgroupParent     = "want a clean absolute cgroup path below the root such as /kubepods"
+	rCgroupParentInit = "/init is envbox's own cgroup (the delegated processes', a leaf): want another such as /kubepods"
+)
 
 var doctorBad = map[string][]badValue{
 	"--json":      boolBad,
@@ -620,4 +626,4 @@ func covered[C any](t *testing.T, name string, rows varTable[C], bad map[string]
 }
 
 // badCaseCount is the number docs/evidence.md "Reliability" quotes.
-const badCaseCount = 745
+const badCaseCount = 781

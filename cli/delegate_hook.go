@@ -23,20 +23,22 @@ func withHook(h dind.Headroom, pid1 bool) dind.Headroom {
 }
 
 // delegateHookCmd is what the delegation script runs after delegating and
-// before it execs dockerd: `envbox delegate-hook -- DOCKERD ARGS...`, in
-// dockerd's cgroup namespace with /sys/fs/cgroup remounted. It applies
+// before it execs the daemon: `envbox delegate-hook -- BIN ARGS...`, in
+// the daemon's cgroup namespace with /sys/fs/cgroup remounted. It applies
 // the headroom reserve from ENVBOX_RESERVE_MEMORY / ENVBOX_RESERVE_PIDS
-// (set by envbox in the wrapper's environment) and says in one stderr line
-// what it did; dockerd's log carries that line. Hidden: not for users.
+// (set by envbox in the wrapper's environment) to ENVBOX_RESERVE_PARENT
+// (envbox run --cgroup-parent) or, unset, to dockerd's parent found in
+// ARGS and daemon.json, and says in one stderr line what it did; the
+// daemon's log carries that line. Hidden: not for users.
 func delegateHookCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:                "delegate-hook -- DOCKERD [ARGS...]",
-		Short:              "Apply the headroom reserve inside dockerd's cgroup namespace (run by the delegation script)",
+		Use:                "delegate-hook -- BIN [ARGS...]",
+		Short:              "Apply the headroom reserve inside the daemon's cgroup namespace (run by the delegation script)",
 		Hidden:             true,
 		DisableFlagParsing: true,
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) < 2 || args[0] != "--" {
-				return usageError(fmt.Errorf("delegate-hook: want -- DOCKERD [ARGS...], got %q", args))
+				return usageError(fmt.Errorf("delegate-hook: want -- BIN [ARGS...], got %q", args))
 			}
 			r, err := dind.ReserveFromEnv(os.LookupEnv)
 			if err != nil {

@@ -71,8 +71,14 @@
 //		restarts of CMD allowed per 10 minutes, through the delegation wrapper, back-off 250ms doubling to 8s; 0 = envbox exits with CMD's status
 //		default: 0; conflicts: -
 //	ENVBOX_CGROUP_PARENT (--cgroup-parent)
-//		the cgroup, as the pod sees it once delegated, under which CMD creates its workloads' cgroups (/kubepods for kubelet, /default for containerd's default namespace): recorded for the headroom reserve
+//		the cgroup, as the pod sees it once delegated, under which CMD creates its workloads' cgroups (/kubepods for kubelet, /default for containerd's default namespace): the delegation hook gives it the pod's limits minus the headroom reserve before CMD starts; none = no reserve
 //		default: none; conflicts: -
+//	ENVBOX_RESERVE_MEMORY (--reserve-memory)
+//		memory kept for envbox and CMD: the workloads' parent cgroup (--cgroup-parent) gets the pod's memory.max minus this. "auto" = max(192Mi, 10%) capped at 1Gi and at half the pod; N% of the pod; bytes, optionally with Ki, Mi, Gi or Ti; 0 = off
+//		default: auto; conflicts: nothing is reserved on a pod without a memory limit, on cgroup v1 or hybrid hosts, or without --cgroup-parent
+//	ENVBOX_RESERVE_PIDS (--reserve-pids)
+//		tasks kept for envbox and CMD: the workloads' parent cgroup (--cgroup-parent) gets the pod's pids.max minus this. "auto" = max(128, 5%) capped at 1024 and at half the pod; N% of the pod; a whole number; 0 = off
+//		default: auto; conflicts: nothing is reserved on a pod without a pids limit, on cgroup v1 or hybrid hosts, or without --cgroup-parent
 //	ENVBOX_ISOLATED_MOUNT (--isolated-mount)
 //		also unshare the mount namespace, so the cgroup2 remount stays private to CMD instead of showing in this container
 //		default: false; conflicts: breaks sysbox-fs mount propagation unless /var/lib/sysboxfs is rshared first

@@ -153,8 +153,8 @@ var dockerVars = varTable[dockerConfig]{
 		set:       func(c *dockerConfig, v string) error { return setDuration(&c.StopGrace, v) }},
 	delegateAttemptsVar(func(c *dockerConfig) *int { return &c.Attempts }),
 	mtuVar(func(c *dockerConfig) **int { return &c.MTU }),
-	reserveMemoryVar(func(c *dockerConfig) *dind.Amount { return &c.Headroom.Reserve.Memory }),
-	reservePidsVar(func(c *dockerConfig) *dind.Amount { return &c.Headroom.Reserve.Pids }),
+	reserveMemoryVar(func(c *dockerConfig) *dind.Amount { return &c.Headroom.Reserve.Memory }, dockerdReserve),
+	reservePidsVar(func(c *dockerConfig) *dind.Amount { return &c.Headroom.Reserve.Pids }, dockerdReserve),
 	logFormatVar(func(c *dockerConfig) *string { return &c.LogFormat }),
 }
 

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"cdr.dev/slog"
@@ -54,8 +55,11 @@ var runVars = varTable[runConfig]{
 			return nil
 		}},
 	{env: envCgroupParent, flag: "cgroup-parent", defText: "none",
-		meaning: "the cgroup, as the pod sees it once delegated, under which CMD creates its workloads' cgroups (/kubepods for kubelet, /default for containerd's default namespace): recorded for the headroom reserve",
-		set:     setCgroupParent},
+		meaning: "the cgroup, as the pod sees it once delegated, under which CMD creates its workloads' cgroups (/kubepods for kubelet, /default for containerd's default namespace): " +
+			"the delegation hook gives it the pod's limits minus the headroom reserve before CMD starts; none = no reserve",
+		set: setCgroupParent},
+	reserveMemoryVar(func(c *runConfig) *dind.Amount { return &c.Headroom.Reserve.Memory }, runReserve),
+	reservePidsVar(func(c *runConfig) *dind.Amount { return &c.Headroom.Reserve.Pids }, runReserve),
 	{env: envIsolatedMount, flag: "isolated-mount", isBool: true, def: "false",
 		meaning:   "also unshare the mount namespace, so the cgroup2 remount stays private to CMD instead of showing in this container",
 		conflicts: "breaks sysbox-fs mount propagation unless /var/lib/sysboxfs is rshared first",
@@ -81,6 +85,9 @@ func setCgroupParent(c *runConfig, v string) error {
 	if !path.IsAbs(v) || path.Clean(v) != v || v == "/" {
 		return errors.New("want a clean absolute cgroup path below the root such as /kubepods")
 	}
+	if v == "/init" || strings.HasPrefix(v, "/init/") {
+		return errors.New("/init is envbox's own cgroup (the delegated processes', a leaf): want another such as /kubepods")
+	}
 	c.CgroupParent = v
 	return nil
 }
@@ -92,7 +99,11 @@ is the root, every process moved into /init, every controller enabled. The
 cgroups CMD creates then nest under this container's cgroup, inside its
 limits. envbox stays in front: preflight first, then it forwards
 SIGTERM/SIGINT/SIGHUP/SIGQUIT, reaps zombies when it is PID 1, restarts CMD
-within ENVBOX_RESTARTS and exits with CMD's status.
+within ENVBOX_RESTARTS and exits with CMD's status. With --cgroup-parent,
+that cgroup gets the pod's memory.max and pids.max minus a reserve before
+CMD starts, so envbox and CMD keep room when the workloads reach the pod's
+limits; as PID 1, envbox also lowers its own oom_score_adj to -999 (CMD
+keeps the pod's).
 
   envbox run [envbox flags] -- CMD [ARGS...]
 
@@ -171,5 +182,6 @@ func runRun(ctx context.Context, log slog.Logger, cfg runConfig) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
+	cfg.Headroom = withHook(cfg.Headroom, os.Getpid() == 1)
 	return exitError(dind.RunDaemon(ctx, cfg.DaemonConfig, dind.OSDeps(log, sigs)))
 }

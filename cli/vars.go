@@ -243,21 +243,39 @@ func mtuVar[C any](field func(*C) **int) envVar[C] {
 		}}
 }
 
+// reserveText is what the reserve rows say of one command's daemons.
+type reserveText struct {
+	kept, keptTasks     string // who the reserve is kept for (memory, tasks)
+	parent, parentShort string // the cgroup that gets the pod's limit minus it
+	none                string // the last case where nothing is reserved
+}
+
+// dockerdReserve and runReserve are the texts of the commands that start
+// dockerd and of envbox run.
+var (
+	dockerdReserve = reserveText{kept: "envbox, dockerd and containerd", keptTasks: "envbox, dockerd, containerd and the shims",
+		parent: "the containers' parent cgroup (/docker, or dockerd's --cgroup-parent)", parentShort: "the containers' parent cgroup",
+		none: "with the systemd cgroup driver"}
+	runReserve = reserveText{kept: "envbox and CMD", keptTasks: "envbox and CMD",
+		parent: "the workloads' parent cgroup (--cgroup-parent)", parentShort: "the workloads' parent cgroup (--cgroup-parent)",
+		none: "without --cgroup-parent"}
+)
+
 // reserveMemoryVar and reservePidsVar are the headroom reserve of every
-// command that starts dockerd (dind.Reserve, applied by delegate-hook).
-func reserveMemoryVar[C any](field func(*C) *dind.Amount) envVar[C] {
+// command that starts a daemon (dind.Reserve, applied by delegate-hook).
+func reserveMemoryVar[C any](field func(*C) *dind.Amount, t reserveText) envVar[C] {
 	return envVar[C]{env: dind.EnvReserveMemory, flag: "reserve-memory", def: "auto",
-		meaning: "memory kept for envbox, dockerd and containerd: the containers' parent cgroup (/docker, or dockerd's --cgroup-parent) " +
+		meaning: "memory kept for " + t.kept + ": " + t.parent + " " +
 			"gets the pod's memory.max minus this. \"auto\" = max(192Mi, 10%) capped at 1Gi and at half the pod; N% of the pod; " +
 			"bytes, optionally with Ki, Mi, Gi or Ti; 0 = off",
-		conflicts: "nothing is reserved on a pod without a memory limit, on cgroup v1 or hybrid hosts, or with the systemd cgroup driver",
+		conflicts: "nothing is reserved on a pod without a memory limit, on cgroup v1 or hybrid hosts, or " + t.none,
 		set:       func(c *C, v string) (err error) { *field(c), err = dind.ParseAmount(v, true); return err }}
 }
 
-func reservePidsVar[C any](field func(*C) *dind.Amount) envVar[C] {
+func reservePidsVar[C any](field func(*C) *dind.Amount, t reserveText) envVar[C] {
 	return envVar[C]{env: dind.EnvReservePids, flag: "reserve-pids", def: "auto",
-		meaning: "tasks kept for envbox, dockerd, containerd and the shims: the containers' parent cgroup gets the pod's pids.max minus this. " +
+		meaning: "tasks kept for " + t.keptTasks + ": " + t.parentShort + " gets the pod's pids.max minus this. " +
 			"\"auto\" = max(128, 5%) capped at 1024 and at half the pod; N% of the pod; a whole number; 0 = off",
-		conflicts: "nothing is reserved on a pod without a pids limit, on cgroup v1 or hybrid hosts, or with the systemd cgroup driver",
+		conflicts: "nothing is reserved on a pod without a pids limit, on cgroup v1 or hybrid hosts, or " + t.none,
 		set:       func(c *C, v string) (err error) { *field(c), err = dind.ParseAmount(v, false); return err }}
 }

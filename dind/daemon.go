@@ -26,8 +26,10 @@ type DaemonConfig struct {
 	IdentifyTimeout time.Duration
 	// CgroupParent is the cgroup (in the pod's namespace, e.g. /kubepods or
 	// /default) under which the daemon creates its workloads' cgroups:
-	// where the headroom reserve applies (Deps.ReserveHeadroom). "" = none.
+	// where the delegation hook applies Headroom.Reserve. "" = no reserve.
 	CgroupParent string
+	// Headroom is the reserve and the oom_score_adj, as for dockerd.
+	Headroom Headroom
 }
 
 // name is what the daemon becomes.
@@ -40,7 +42,8 @@ func (c DaemonConfig) name() string {
 
 // RunDaemon is `envbox run`: preflight, then CMD through the same Launcher
 // and Supervisor as dockerd (delegation wrapper on every start, restart
-// budget and back-off, signal forwarding, PID-1 reaping, stop grace).
+// budget and back-off, signal forwarding, PID-1 reaping, stop grace, the
+// headroom reserve in cfg.CgroupParent applied by the delegation hook).
 // Nothing starts when CMD cannot be found or preflight fails.
 func RunDaemon(ctx context.Context, cfg DaemonConfig, deps Deps) error {
 	log := deps.Log
@@ -53,15 +56,13 @@ func RunDaemon(ctx context.Context, cfg DaemonConfig, deps Deps) error {
 	if err := preflight(ctx, log, deps.Fs); err != nil {
 		return err
 	}
-	if err := reserveHeadroom(ctx, cfg, deps); err != nil {
-		return err
-	}
 	stopReaper, err := deps.StartReaper(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer stopReaper()
-	l := &Launcher{Wrapper: Wrapper{Attempts: cfg.Attempts, Isolated: cfg.Isolated}, Log: log,
+	w := cfg.headroom(ctx, log).Wrapper(ctx, log, deps.Fs, Wrapper{Attempts: cfg.Attempts, Isolated: cfg.Isolated})
+	l := &Launcher{Wrapper: w, Log: log,
 		Delegated: deps.Delegated, OpenNS: deps.OpenNS}
 	defer l.Close()
 	s := &Supervisor{Log: log, Launcher: l, Start: deps.Start, Signals: deps.Signals,
@@ -70,20 +71,18 @@ func RunDaemon(ctx context.Context, cfg DaemonConfig, deps Deps) error {
 	return s.Run(ctx)
 }
 
-// reserveHeadroom is the seam of the headroom reserve: it applies to
-// cfg.CgroupParent, before the daemon starts, when the build has one
-// (Deps.ReserveHeadroom); otherwise the parent is only recorded.
-func reserveHeadroom(ctx context.Context, cfg DaemonConfig, deps Deps) error {
-	if cfg.CgroupParent == "" {
-		return nil
+// headroom is cfg.Headroom with the reserve told its parent: the daemon's
+// argv is not dockerd's, so the hook must not look for one there. Without
+// a parent the reserve has nowhere to go: no hook (logged once); envbox's
+// own oom_score_adj still applies.
+func (c DaemonConfig) headroom(ctx context.Context, log slog.Logger) Headroom {
+	h := c.Headroom
+	if c.CgroupParent == "" {
+		log.Info(ctx, "no headroom reserve: no cgroup parent (--cgroup-parent) names where the daemon creates its workloads' cgroups",
+			slog.F("daemon", c.name()))
+		h.Hook, h.Reserve = "", Reserve{}
+		return h
 	}
-	if deps.ReserveHeadroom == nil {
-		deps.Log.Info(ctx, "cgroup parent recorded; no headroom reserve is applied to it",
-			slog.F("cgroup_parent", cfg.CgroupParent), slog.F("daemon", cfg.name()))
-		return nil
-	}
-	if err := deps.ReserveHeadroom(ctx, cfg.CgroupParent); err != nil {
-		return fmt.Errorf("reserve headroom for cgroup parent %s: %w", cfg.CgroupParent, err)
-	}
-	return nil
+	h.Reserve.Parent = c.CgroupParent
+	return h
 }

@@ -2,7 +2,6 @@ package dind
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,18 +12,18 @@ import (
 	"time"
 
 	"cdr.dev/slog"
+	"github.com/spf13/afero"
 )
 
 // daemonRun is RunDaemon over fakes: a privileged cgroup v2 container's
 // /proc and /sys/fs/cgroup, a recording starter and reaper.
 type daemonRun struct {
-	starter  *fakeStarter
-	sigs     chan os.Signal
-	deps     Deps
-	reaped   int
-	reserved []string
-	looked   []string
-	done     chan error
+	starter *fakeStarter
+	sigs    chan os.Signal
+	deps    Deps
+	reaped  int
+	looked  []string
+	done    chan error
 }
 
 func newDaemonRun(t *testing.T, files map[string]string) *daemonRun {
@@ -148,8 +147,8 @@ func TestRunDaemonNameRestartsAndSignal(t *testing.T) {
 	}
 }
 
-// TestRunDaemonNothingStarts: a CMD not found, a failed preflight or a
-// failed headroom reserve start nothing (no reaper, no process).
+// TestRunDaemonNothingStarts: a CMD not found or a failed preflight start
+// nothing (no reaper, no process).
 func TestRunDaemonNothingStarts(t *testing.T) {
 	t.Parallel()
 	noCap := map[string]string{
@@ -163,7 +162,6 @@ func TestRunDaemonNothingStarts(t *testing.T) {
 		name     string
 		files    map[string]string
 		cfg      DaemonConfig
-		reserve  error
 		wantErr  string
 		wantCode int
 	}{
@@ -171,19 +169,11 @@ func TestRunDaemonNothingStarts(t *testing.T) {
 			wantErr: "look up missing: executable file not found in $PATH"},
 		{name: "preflight", files: noCap, cfg: containerdCfg(), wantCode: -1,
 			wantErr: "preflight: CAP_SYS_ADMIN is missing, so the cgroup namespace and the cgroup2 mount will be refused: run the container privileged (Kubernetes: securityContext.privileged: true; docker run --privileged)"},
-		{name: "reserve", cfg: DaemonConfig{Argv: []string{"containerd"}, CgroupParent: "/default"}, reserve: errors.New("write 1048576 to /sys/fs/cgroup/default/memory.min: permission denied"),
-			wantCode: -1, wantErr: "reserve headroom for cgroup parent /default: write 1048576 to /sys/fs/cgroup/default/memory.min: permission denied"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			x := newDaemonRun(t, tc.files)
-			if tc.reserve != nil {
-				x.deps.ReserveHeadroom = func(_ context.Context, parent string) error {
-					x.reserved = append(x.reserved, parent)
-					return tc.reserve
-				}
-			}
 			err := RunDaemon(context.Background(), tc.cfg, x.deps)
 			if errString(err) != tc.wantErr || exitCode(err) != tc.wantCode {
 				t.Errorf("RunDaemon = %q (code %d), want %q (code %d)", errString(err), exitCode(err), tc.wantErr, tc.wantCode)
@@ -191,25 +181,67 @@ func TestRunDaemonNothingStarts(t *testing.T) {
 			if x.reaped != 0 || x.starter.count() != 0 {
 				t.Errorf("reaper started %d, processes %d; want none", x.reaped, x.starter.count())
 			}
-			if tc.reserve != nil && !reflect.DeepEqual(x.reserved, []string{"/default"}) {
-				t.Errorf("headroom reserved for %q, want [/default]", x.reserved)
-			}
 		})
 	}
 }
 
-// TestRunDaemonRecordsCgroupParent: without a reserve built in, the
-// parent is recorded and the daemon starts.
-func TestRunDaemonRecordsCgroupParent(t *testing.T) {
+// TestRunDaemonHeadroom: with a cgroup parent, CMD starts through the
+// wrapper with the hook, the reserve, the parent named for the hook (CMD's
+// argv is not dockerd's) and the pod's oom_score_adj back, envbox's own
+// at -999 as PID 1; without one, no hook and no reserve, the
+// oom_score_adj as with one.
+func TestRunDaemonHeadroom(t *testing.T) {
 	t.Parallel()
-	x := newDaemonRun(t, nil)
-	cfg := containerdCfg()
-	cfg.CgroupParent = "/default"
-	x.run(cfg)
-	p := within(t, x.starter.started, time.Second, "containerd start")
-	p.exit(0, 0)
-	if err := within(t, x.done, 5*time.Second, "RunDaemon's end"); err != nil {
-		t.Errorf("RunDaemon = %v, want nil", err)
+	reserve := Reserve{Memory: Amount{N: 256 << 20}, Pids: Amount{Percent: 10}}
+	tests := []struct {
+		name     string
+		parent   string
+		headroom Headroom
+		wantEnv  []string
+		wantOOM  string
+	}{
+		{name: "parent_pid1", parent: "/kubepods", headroom: Headroom{Reserve: reserve, Hook: "/usr/local/bin/envbox", Protect: true},
+			wantEnv: []string{"ENVBOX_DELEGATE_ATTEMPTS=100", "ENVBOX_DELEGATE_HOOK=/usr/local/bin/envbox",
+				"ENVBOX_RESERVE_MEMORY=268435456", "ENVBOX_RESERVE_PIDS=10%", "ENVBOX_RESERVE_PARENT=/kubepods", "ENVBOX_OOM_SCORE_ADJ=-500"},
+			wantOOM: "-999"},
+		{name: "parent_not_pid1", parent: "/default", headroom: Headroom{Reserve: DefaultReserve, Hook: "/envbox"},
+			wantEnv: []string{"ENVBOX_DELEGATE_ATTEMPTS=100", "ENVBOX_DELEGATE_HOOK=/envbox",
+				"ENVBOX_RESERVE_MEMORY=auto", "ENVBOX_RESERVE_PIDS=auto", "ENVBOX_RESERVE_PARENT=/default"},
+			wantOOM: "-500\n"},
+		{name: "no_parent_pid1", headroom: Headroom{Reserve: reserve, Hook: "/usr/local/bin/envbox", Protect: true},
+			wantEnv: []string{"ENVBOX_DELEGATE_ATTEMPTS=100", "ENVBOX_OOM_SCORE_ADJ=-500"}, wantOOM: "-999"},
+		{name: "no_parent_not_pid1", headroom: Headroom{Reserve: DefaultReserve, Hook: "/envbox"},
+			wantEnv: []string{"ENVBOX_DELEGATE_ATTEMPTS=100"}, wantOOM: "-500\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			x := newDaemonRun(t, nil)
+			if err := afero.WriteFile(x.deps.Fs, "/proc/self/oom_score_adj", []byte("-500\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg := containerdCfg()
+			cfg.CgroupParent, cfg.Headroom = tc.parent, tc.headroom
+			x.run(cfg)
+			p := within(t, x.starter.started, time.Second, "containerd start")
+			want := "unshare --cgroup -- /bin/sh -c <delegate.sh> /usr/bin/containerd --config /etc/containerd/config.toml"
+			if got := argvOf(p.starts()[0]); got != want {
+				t.Errorf("argv = %q, want %q", got, want)
+			}
+			x.starter.mu.Lock()
+			env := x.starter.cmds[0].Env
+			x.starter.mu.Unlock()
+			if !reflect.DeepEqual(env, tc.wantEnv) {
+				t.Errorf("env = %q, want %q", env, tc.wantEnv)
+			}
+			if b, _ := afero.ReadFile(x.deps.Fs, "/proc/self/oom_score_adj"); string(b) != tc.wantOOM {
+				t.Errorf("envbox's oom_score_adj = %q, want %q", b, tc.wantOOM)
+			}
+			p.exit(0, 0)
+			if err := within(t, x.done, 5*time.Second, "RunDaemon's end"); err != nil {
+				t.Errorf("RunDaemon = %v, want nil", err)
+			}
+		})
 	}
 }
 

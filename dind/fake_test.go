@@ -129,6 +129,7 @@ func (p *fakeProc) starts() [][]string {
 type fakeStarter struct {
 	mu      sync.Mutex
 	procs   []*fakeProc
+	cmds    []Command // every command started, in order
 	started chan *fakeProc
 	// setup adjusts a process before it is returned.
 	setup func(p *fakeProc)
@@ -147,6 +148,7 @@ func (f *fakeStarter) start(_ context.Context, _ slog.Logger, cmd Command, opts 
 	}
 	f.mu.Lock()
 	f.procs = append(f.procs, p)
+	f.cmds = append(f.cmds, cmd)
 	f.mu.Unlock()
 	f.started <- p
 	return p, nil

@@ -9,8 +9,8 @@ import (
 
 // Headroom is what keeps envbox, dockerd and containerd serving when the
 // inner containers reach the pod's limits: the reserve (applied by the
-// delegation hook) and envbox's own oom_score_adj. Shared by `envbox dind`
-// and `envbox docker`.
+// delegation hook) and envbox's own oom_score_adj. Shared by `envbox dind`,
+// `envbox docker` and `envbox run`.
 type Headroom struct {
 	Reserve Reserve
 	// Hook is the envbox binary the delegation script runs as the hook;
@@ -30,7 +30,14 @@ func (h Headroom) Wrapper(ctx context.Context, log slog.Logger, fsys afero.Fs, b
 	}
 	w := base
 	w.Hook, w.Reserve = h.Hook, h.Reserve
-	fields := []any{slog.F("reserve_memory", h.Reserve.Memory.String()), slog.F("reserve_pids", h.Reserve.Pids.String())}
+	msg, fields := "headroom for the daemons: no reserve", []any{}
+	if h.Hook != "" {
+		msg = "headroom for the daemons: the containers' parent cgroup gets the pod's limits minus the reserve"
+		fields = append(fields, slog.F("reserve_memory", h.Reserve.Memory.String()), slog.F("reserve_pids", h.Reserve.Pids.String()))
+		if h.Reserve.Parent != "" {
+			fields = append(fields, slog.F("reserve_parent", h.Reserve.Parent))
+		}
+	}
 	if h.Hook == "" && h.Reserve != (Reserve{}) {
 		log.Warn(ctx, "no headroom reserve: envbox cannot find its own binary for the delegation hook")
 	}
@@ -44,6 +51,6 @@ func (h Headroom) Wrapper(ctx context.Context, log slog.Logger, fsys afero.Fs, b
 		w.OOMScoreAdj = &orig
 		fields = append(fields, slog.F("dockerd_oom_score_adj", orig))
 	}
-	log.Info(ctx, "headroom for the daemons: the containers' parent cgroup gets the pod's limits minus the reserve", fields...)
+	log.Info(ctx, msg, fields...)
 	return w
 }

@@ -3,6 +3,7 @@ package dind
 import (
 	"errors"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 )
@@ -16,6 +17,10 @@ import (
 const (
 	EnvReserveMemory = "ENVBOX_RESERVE_MEMORY"
 	EnvReservePids   = "ENVBOX_RESERVE_PIDS"
+	// EnvReserveParent names the parent explicitly (envbox run
+	// --cgroup-parent): the hook then reads no daemon's argv or
+	// daemon.json.
+	EnvReserveParent = "ENVBOX_RESERVE_PARENT"
 )
 
 // Default reserve rules (see docs/limits.md for the measurements behind
@@ -96,10 +101,15 @@ func ParseAmount(v string, bytes bool) (Amount, error) {
 	return Amount{N: n << shift}, nil
 }
 
-// Reserve is what `envbox dind` and `envbox docker` pass to the hook.
+// Reserve is what `envbox dind`, `envbox docker` and `envbox run` pass to
+// the hook.
 type Reserve struct {
 	Memory Amount
 	Pids   Amount
+	// Parent is the cgroup the reserve applies to, below the namespace
+	// root, when envbox is told it (envbox run --cgroup-parent); "" is
+	// dockerd's, found from its argv and daemon.json (CgroupParent).
+	Parent string
 }
 
 // DefaultReserve is the default rule for both.
@@ -107,7 +117,24 @@ var DefaultReserve = Reserve{Memory: Amount{Auto: true}, Pids: Amount{Auto: true
 
 // Env is how the reserve travels to the hook in dockerd's launch.
 func (r Reserve) Env() []string {
-	return []string{EnvReserveMemory + "=" + r.Memory.String(), EnvReservePids + "=" + r.Pids.String()}
+	env := []string{EnvReserveMemory + "=" + r.Memory.String(), EnvReservePids + "=" + r.Pids.String()}
+	if r.Parent != "" {
+		env = append(env, EnvReserveParent+"="+r.Parent)
+	}
+	return env
+}
+
+// CheckReserveParent refuses a parent the reserve cannot apply to: not a
+// clean absolute path, the root (the pod itself) or envbox's own /init
+// (the daemons' cgroup, a leaf holding processes).
+func CheckReserveParent(p string) error {
+	switch {
+	case !path.IsAbs(p) || path.Clean(p) != p:
+		return fmt.Errorf("cgroup parent %q: want a clean absolute path", p)
+	case p == "/" || p == "/init" || strings.HasPrefix(p, "/init/"):
+		return fmt.Errorf("cgroup parent %q is the root or envbox's own /init", p)
+	}
+	return nil
 }
 
 // ReserveFromEnv reads the reserve from the hook's environment; unset is
@@ -128,6 +155,12 @@ func ReserveFromEnv(lookup func(string) (string, bool)) (Reserve, error) {
 			return Reserve{}, fmt.Errorf("parse %s=%q: %w", f.env, v, err)
 		}
 		*f.dst = a
+	}
+	if v, ok := lookup(EnvReserveParent); ok && v != "" {
+		if err := CheckReserveParent(v); err != nil {
+			return Reserve{}, fmt.Errorf("parse %s: %w", EnvReserveParent, err)
+		}
+		r.Parent = v
 	}
 	return r, nil
 }

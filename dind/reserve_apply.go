@@ -81,10 +81,11 @@ func CgroupParent(fsys afero.Fs, argv []string) (string, error) {
 	if !path.IsAbs(parent) {
 		return "", fmt.Errorf("%w: relative cgroup parent %q: runc places it under its own cgroup", ErrNoReserve, parent)
 	}
-	if c := path.Clean(parent); c != "/" && c != "/init" && !strings.HasPrefix(c, "/init/") {
-		return c, nil
+	c := path.Clean(parent)
+	if err := CheckReserveParent(c); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrNoReserve, err)
 	}
-	return "", fmt.Errorf("%w: cgroup parent %q is the root or envbox's own /init", ErrNoReserve, parent)
+	return c, nil
 }
 
 // ReadPodLimits reads memory.max and pids.max of the namespace root (the
@@ -199,17 +200,21 @@ func writeCgroupFile(fsys afero.Fs, file, data string) error {
 	return nil
 }
 
-// ApplyReserve is the delegation hook's whole job, run in dockerd's cgroup
-// namespace after the delegation and before dockerd: find the parent from
-// argv (dockerd's), read the pod's limits at root, plan, apply. The text
-// says what was decided, for the log, also when err is not nil.
+// ApplyReserve is the delegation hook's whole job, run in the daemon's
+// cgroup namespace after the delegation and before the daemon: take the
+// parent from r.Parent, or else from argv (dockerd's) and its daemon.json,
+// read the pod's limits at root, plan, apply. The text says what was
+// decided, for the log, also when err is not nil.
 func ApplyReserve(fsys afero.Fs, root string, argv []string, r Reserve) (string, error) {
 	if _, err := fsys.Stat(path.Join(root, "cgroup.controllers")); err != nil {
 		return "no headroom reserve", fmt.Errorf("%w: no cgroup v2 at %s (v1 or hybrid host)", ErrNoReserve, root)
 	}
-	parent, err := CgroupParent(fsys, argv)
-	if err != nil {
-		return "no headroom reserve", err
+	parent := r.Parent
+	if parent == "" {
+		var err error
+		if parent, err = CgroupParent(fsys, argv); err != nil {
+			return "no headroom reserve", err
+		}
 	}
 	mem, pids, err := ReadPodLimits(fsys, root)
 	if err != nil {

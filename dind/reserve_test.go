@@ -78,6 +78,28 @@ func TestReserveFromEnv(t *testing.T) {
 	if got := (Reserve{Memory: Amount{N: 5}, Pids: Amount{Percent: 7}}).Env(); strings.Join(got, " ") != "ENVBOX_RESERVE_MEMORY=5 ENVBOX_RESERVE_PIDS=7%" {
 		t.Errorf("Env() = %q", got)
 	}
+	if got := (Reserve{Memory: Amount{Auto: true}, Pids: Amount{}, Parent: "/kubepods"}).Env(); strings.Join(got, " ") !=
+		"ENVBOX_RESERVE_MEMORY=auto ENVBOX_RESERVE_PIDS=0 ENVBOX_RESERVE_PARENT=/kubepods" {
+		t.Errorf("Env() with a parent = %q", got)
+	}
+	env = map[string]string{EnvReserveParent: "/default"}
+	got, err = ReserveFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if want := (Reserve{Memory: Amount{Auto: true}, Pids: Amount{Auto: true}, Parent: "/default"}); err != nil || got != want {
+		t.Errorf("ReserveFromEnv(%v) = %+v, %v; want %+v", env, got, err, want)
+	}
+	for v, wantErr := range map[string]string{
+		"kubepods":       `parse ENVBOX_RESERVE_PARENT: cgroup parent "kubepods": want a clean absolute path`,
+		"/kubepods/":     `parse ENVBOX_RESERVE_PARENT: cgroup parent "/kubepods/": want a clean absolute path`,
+		"/a/../kubepods": `parse ENVBOX_RESERVE_PARENT: cgroup parent "/a/../kubepods": want a clean absolute path`,
+		"/":              `parse ENVBOX_RESERVE_PARENT: cgroup parent "/" is the root or envbox's own /init`,
+		"/init":          `parse ENVBOX_RESERVE_PARENT: cgroup parent "/init" is the root or envbox's own /init`,
+		"/init/kubepods": `parse ENVBOX_RESERVE_PARENT: cgroup parent "/init/kubepods" is the root or envbox's own /init`,
+	} {
+		_, err := ReserveFromEnv(func(k string) (string, bool) { return v, k == EnvReserveParent })
+		if err == nil || err.Error() != wantErr {
+			t.Errorf("ReserveFromEnv(parent=%q) error = %v, want %q", v, err, wantErr)
+		}
+	}
 }
 
 func TestPlanCgroupReserve(t *testing.T) {
@@ -264,6 +286,42 @@ func TestApplyReserve(t *testing.T) {
 		if got := readFile(t, fsys, p); got != want {
 			t.Errorf("%s = %q, want %q", p, got, want)
 		}
+	}
+}
+
+// TestApplyReserveExplicitParent: a parent given (envbox run
+// --cgroup-parent) is used as it is, created with every controller
+// enabled down to it: neither CMD's argv nor a daemon.json is read, even
+// when they look like dockerd's.
+func TestApplyReserveExplicitParent(t *testing.T) {
+	t.Parallel()
+	fsys := podFs(t, "1073741824\n", "4096\n")
+	kernelDir(t, fsys, "/sys/fs/cgroup/kubepods")
+	kernelDir(t, fsys, "/sys/fs/cgroup/kubepods/burstable")
+	_ = afero.WriteFile(fsys, "/etc/docker/daemon.json", []byte("not json"), 0o644)
+	r := Reserve{Memory: Amount{N: 256 << 20}, Pids: Amount{Percent: 10}, Parent: "/kubepods/burstable"}
+	argv := []string{"kubelet", "--cgroup-parent=/elsewhere", "--exec-opt", "native.cgroupdriver=systemd"}
+	what, err := ApplyReserve(fsys, "/sys/fs/cgroup", argv, r)
+	if err != nil {
+		t.Fatalf("ApplyReserve: %v", err)
+	}
+	wantWhat := "headroom reserve in /kubepods/burstable: memory.max 805306368 (pod 1073741824 - reserve 268435456); pids.max 3696 (pod 4096 - reserve 400)"
+	if what != wantWhat {
+		t.Errorf("ApplyReserve text = %q, want %q", what, wantWhat)
+	}
+	for p, want := range map[string]string{
+		"/sys/fs/cgroup/kubepods/burstable/memory.max":             "805306368",
+		"/sys/fs/cgroup/kubepods/burstable/pids.max":               "3696",
+		"/sys/fs/cgroup/kubepods/memory.max":                       "max\n",
+		"/sys/fs/cgroup/kubepods/cgroup.subtree_control":           "+cpuset +cpu +io +memory +hugetlb +pids +rdma +misc",
+		"/sys/fs/cgroup/kubepods/burstable/cgroup.subtree_control": "+cpuset +cpu +io +memory +hugetlb +pids +rdma +misc",
+	} {
+		if got := readFile(t, fsys, p); got != want {
+			t.Errorf("%s = %q, want %q", p, got, want)
+		}
+	}
+	if ok, _ := afero.DirExists(fsys, "/sys/fs/cgroup/elsewhere"); ok {
+		t.Error("ApplyReserve made /elsewhere from CMD's argv")
 	}
 }
 

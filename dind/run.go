@@ -60,10 +60,6 @@ type Deps struct {
 	// Delegated and OpenNS feed the Launcher.
 	Delegated func() (string, error)
 	OpenNS    func(pid int) (*os.File, error)
-	// ReserveHeadroom keeps headroom in the cgroup parent of `envbox run
-	// --cgroup-parent` before the daemon starts; nil: not built yet, the
-	// parent is only recorded.
-	ReserveHeadroom func(ctx context.Context, parent string) error
 }
 
 // OSDeps are the real seams, logging to log and receiving sigs.
