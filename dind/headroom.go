@@ -49,7 +49,7 @@ func (h Headroom) Wrapper(ctx context.Context, log slog.Logger, fsys afero.Fs, b
 			fields = append(fields, slog.F("envbox_oom_score_adj", SelfOOMScoreAdj))
 		}
 		w.OOMScoreAdj = &orig
-		fields = append(fields, slog.F("dockerd_oom_score_adj", orig))
+		fields = append(fields, slog.F("daemon_oom_score_adj", orig))
 	}
 	log.Info(ctx, msg, fields...)
 	return w

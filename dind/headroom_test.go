@@ -25,6 +25,17 @@ func TestHeadroomWrapper(t *testing.T) {
 	if b, _ := afero.ReadFile(fsys, "/proc/self/oom_score_adj"); string(b) != "-999" {
 		t.Errorf("envbox's own oom_score_adj = %q, want -999", b)
 	}
+	// envbox run without --cgroup-parent: no hook, no reserve, the
+	// oom_score_adj as with one.
+	fsys2 := afero.NewMemMapFs()
+	_ = afero.WriteFile(fsys2, "/proc/self/oom_score_adj", []byte("0\n"), 0o644)
+	w = Headroom{Protect: true}.Wrapper(ctx, log, fsys2, base)
+	if w.Hook != "" || w.Reserve != (Reserve{}) || w.OOMScoreAdj == nil || *w.OOMScoreAdj != 0 {
+		t.Errorf("Wrapper without a reserve = %+v, want no hook, no reserve and the daemon's score 0", w)
+	}
+	if b, _ := afero.ReadFile(fsys2, "/proc/self/oom_score_adj"); string(b) != "-999" {
+		t.Errorf("envbox's own oom_score_adj without a reserve = %q, want -999", b)
+	}
 	// Not PID 1: envbox's score and dockerd's are left alone.
 	w = Headroom{Reserve: DefaultReserve, Hook: "/envbox"}.Wrapper(ctx, log, afero.NewReadOnlyFs(afero.NewMemMapFs()), base)
 	if w.OOMScoreAdj != nil || w.Hook != "/envbox" {
