@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"reflect"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -115,12 +116,23 @@ func TestRunDaemonArgvAndStatus(t *testing.T) {
 func TestRunDaemonNameRestartsAndSignal(t *testing.T) {
 	t.Parallel()
 	x := newDaemonRun(t, nil)
+	// The launcher keeps the namespace beside the supervisor, once the run
+	// is identified: kill the run only after it opened it, or the kill can
+	// win and rightly leave nothing kept.
+	opened := make(chan struct{})
+	var once sync.Once
+	x.deps.OpenNS = func(int) (*os.File, error) {
+		defer once.Do(func() { close(opened) })
+		return os.Open(os.DevNull)
+	}
 	cfg := DaemonConfig{Argv: []string{"/bin/k3s-wrapper", "server"}, Name: "k3s", Restarts: 2, StopGrace: time.Second}
 	x.run(cfg)
 	p := within(t, x.starter.started, time.Second, "k3s start")
 	if p.name != "k3s" {
 		t.Errorf("identified as %q, want k3s (--name)", p.name)
 	}
+	within(t, opened, time.Second, "the launcher opening the run's namespace")
+	time.Sleep(20 * time.Millisecond) // from the open to the keep: a mutex and a field
 	p.exit(-1, syscall.SIGKILL)
 	// The restart's back-off is 250 ms; the launcher kept fd of the
 	// first run's namespace, so the restart joins it with nsenter.
