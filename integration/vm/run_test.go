@@ -72,6 +72,10 @@ func TestRunContainerdInPod(t *testing.T) {
 	r.want("task_cpu_max", "50000 100000")
 	r.want("task_memory_max", "268435456")
 	r.want("task_own_memory_max", "max")
+	r.want("default_memory_max", "134217728")
+	r.want("default_pids_max", "max")
+	r.want("envbox_oom_score_adj", "-999")
+	r.want("containerd_oom_score_adj", "0")
 	if r.get("hog_rc") == "0" || r.get("pod_oom_kill") == "0" {
 		t.Errorf("400 MiB allocator in the 256 MiB pod: rc %q, pod oom_kill %q; want killed", r.get("hog_rc"), r.get("pod_oom_kill"))
 	}

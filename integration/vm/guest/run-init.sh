@@ -133,6 +133,12 @@ rec task_cgroup_id "$(stat -c %i "$p/default/t1")"
 rec task_cpu_max "$(cat "$p/cpu.max")"
 rec task_memory_max "$(cat "$p/memory.max")"
 rec task_own_memory_max "$(cat "$p/default/t1/memory.max")"
+# The headroom reserve of --cgroup-parent=/default: the pod's 256 MiB less
+# auto's reserve (192 MiB, capped at half the pod); the pod sets no pids.max.
+rec default_memory_max "$(cat "$p/default/memory.max")"
+rec default_pids_max "$(cat "$p/default/pids.max")"
+rec containerd_oom_score_adj "$(cat "/proc/$ctrd/oom_score_adj")"
+rec envbox_oom_score_adj "$(cat "/proc/$envbox/oom_score_adj")"
 
 # The pod's memory.max binds the task: 400 MiB in a 256 MiB pod is killed.
 step ctr run hog
