@@ -72,6 +72,10 @@ type respHead struct {
 	chunk  bool
 }
 
+func isHex(b byte) bool {
+	return '0' <= b && b <= '9' || 'a' <= b && b <= 'f' || 'A' <= b && b <= 'F'
+}
+
 // badHead says why a head is refused; parsing allocates only then.
 func badHead(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
@@ -92,8 +96,10 @@ func parseRequest(head []byte, h *reqHead) error {
 	if !ok || !ok2 || !isToken(method) || len(target) == 0 || target[0] != '/' {
 		return badHead("malformed request line %q", line)
 	}
-	for _, b := range target {
-		if b <= ' ' || b >= 0x7f {
+	for i, b := range target {
+		// A '%' not followed by two hex digits: net/http's server refuses
+		// it in the path (url.ParseRequestURI); refused in the query too.
+		if b <= ' ' || b >= 0x7f || b == '%' && (i+2 >= len(target) || !isHex(target[i+1]) || !isHex(target[i+2])) {
 			return badHead("malformed request target %q", target)
 		}
 	}
