@@ -31,23 +31,34 @@ func dindCmd() *cobra.Command {
 		// Arguments belong to dockerd (docker:dind semantics); envbox's own
 		// flags are parsed by parseDindArgs, before "--" only.
 		DisableFlagParsing: true,
-		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
-				return c.Help()
-			}
-			cfg, err := parseDindArgs(args, os.LookupEnv, os.Getpid() == 1)
-			if errors.Is(err, pflag.ErrHelp) {
-				return c.Help()
-			}
-			if err != nil {
-				return usageError(err)
-			}
-			log, err := newLogger(c.ErrOrStderr(), cfg.LogFormat, false)
-			if err != nil {
-				return usageError(err)
-			}
-			return runDind(c.Context(), log, cfg)
-		},
+		RunE: rawArgsRunE(func(args []string) (dindConfig, error) {
+			return parseDindArgs(args, os.LookupEnv, os.Getpid() == 1)
+		}, func(cfg dindConfig) string { return cfg.LogFormat }, runDind),
+	}
+}
+
+// rawArgsRunE is the RunE of a command that parses its own arguments
+// (DisableFlagParsing: what follows "--" belongs to the daemon): -h or
+// --help alone, or in envbox's flags, prints the help; a parse error or a
+// bad log format is a usage error (exit 2); otherwise run gets the logger.
+func rawArgsRunE[C any](parse func([]string) (C, error), logFormat func(C) string,
+	run func(context.Context, slog.Logger, C) error) func(*cobra.Command, []string) error {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
+			return c.Help()
+		}
+		cfg, err := parse(args)
+		if errors.Is(err, pflag.ErrHelp) {
+			return c.Help()
+		}
+		if err != nil {
+			return usageError(err)
+		}
+		log, err := newLogger(c.ErrOrStderr(), logFormat(cfg), false)
+		if err != nil {
+			return usageError(err)
+		}
+		return run(c.Context(), log, cfg)
 	}
 }
 

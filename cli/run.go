@@ -123,23 +123,9 @@ func runCmd() *cobra.Command {
 		// Everything after "--" belongs to CMD; envbox's flags are parsed
 		// by parseRunArgs, before "--" only.
 		DisableFlagParsing: true,
-		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
-				return c.Help()
-			}
-			cfg, err := parseRunArgs(args, os.LookupEnv)
-			if errors.Is(err, pflag.ErrHelp) {
-				return c.Help()
-			}
-			if err != nil {
-				return usageError(err)
-			}
-			log, err := newLogger(c.ErrOrStderr(), cfg.LogFormat, false)
-			if err != nil {
-				return usageError(err)
-			}
-			return runRun(c.Context(), log, cfg)
-		},
+		RunE: rawArgsRunE(func(args []string) (runConfig, error) {
+			return parseRunArgs(args, os.LookupEnv)
+		}, func(cfg runConfig) string { return cfg.LogFormat }, runRun),
 	}
 }
 
