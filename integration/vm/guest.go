@@ -20,6 +20,13 @@ var TargetScript string
 //go:embed guest/envbox-sim.sh
 var EnvboxSimScript string
 
+// GuestLib is /lib/guest.sh, sourced by the pod VMs' /init scripts
+// (workspace, headroom, run): the machine's start-up and the result,
+// step and wait helpers they share.
+//
+//go:embed guest/lib.sh
+var GuestLib string
+
 // WorkspaceInitScript is /init of the workspace VM: a node whose dockerd
 // runs `envbox docker` as a privileged pod with CPU and memory limits.
 //

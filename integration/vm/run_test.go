@@ -38,6 +38,7 @@ func TestRunContainerdInPod(t *testing.T) {
 		{Path: "usr/local/bin/envbox", From: envbox, Mode: 0o755, Static: true},
 		{Path: "rootfs/bin/busybox", From: g.busybox, Mode: 0o755, Static: true},
 		{Path: "rootfs/bin/vmhelper", From: g.helper, Mode: 0o755, Static: true},
+		{Path: "lib/guest.sh", Text: GuestLib, Mode: 0o644},
 	}
 	initrd, err := BuildInitramfs(g.dir, Guest{Busybox: g.busybox, Helper: g.helper, Init: RunInitScript, Files: files, Programs: runPrograms})
 	if err != nil {

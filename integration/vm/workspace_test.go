@@ -168,6 +168,7 @@ func podBoot(t *testing.T, init string) Boot {
 	files := []File{
 		{Path: "usr/local/bin/envbox", From: envbox, Mode: 0o755, Static: true},
 		{Path: "images/workspace.tar", From: image, Mode: 0o644},
+		{Path: "lib/guest.sh", Text: GuestLib, Mode: 0o644},
 	}
 	for _, m := range GuestModules {
 		base := filepath.Base(m)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # shellcheck shell=sh
 # /init of the headroom VM: a pure cgroup v2 machine that plays a Kubernetes
-# node (as guest/workspace-init.sh, whose start-up this copies). Its
+# node (as guest/workspace-init.sh; both start up through guest/lib.sh). Its
 # container runtime runs `envbox dind` as a privileged pod with memory.max
 # 512 MiB and pids.max 256, first with the default headroom reserve, then
 # with the reserve off (ENVBOX_RESERVE_*=0) as the control. In each pod an
@@ -9,33 +9,12 @@
 # bound; what the kernel did and whether the pod's Docker API still serves
 # is recorded. Prints `RESULT hr {...}` and DONE, powers off.
 
-# runc's pivot_root refuses the initramfs root (rootfs): copy it to a tmpfs
-# and switch to that first, as a real machine's root would be.
-if [ ! -e /.switched ]; then
-	/bin/busybox mkdir /newroot
-	/bin/busybox mount -t tmpfs tmpfs /newroot
-	for e in /*; do
-		[ "$e" = /newroot ] || /bin/busybox cp -a "$e" /newroot/
-	done
-	/bin/busybox touch /newroot/.switched
-	exec /bin/busybox switch_root /newroot /init
-fi
-/bin/busybox --install -s /bin
-# util-linux's unshare and nsenter (/usr/bin) come before busybox's applets.
-export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/pts /dev/shm /run /share /var/lib/node /var/lib/pod
-mount -t devpts devpts /dev/pts
-mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs tmpfs /run
-ln -s /run /var/run
+# shellcheck source=SCRIPTDIR/lib.sh
+. /lib/guest.sh
+boot /share /var/lib/node /var/lib/pod
 mkdir -p /run/pod
 # The bootstrap script writes here as the workspace user.
 chmod 1777 /share
-mount -t cgroup2 cgroup2 /sys/fs/cgroup
-dmesg -n 1
 
 cg=/sys/fs/cgroup
 h=/bin/vmhelper
@@ -44,74 +23,16 @@ d=/tmp/$s
 image='envbox-vm/workspace:1'
 mkdir -p "$d"
 
-# rec KEY VALUE: record one result.
-rec() {
-	printf '%s\n' "$2" >"$d/$1"
-}
-
-# step: progress on the console (for a run that times out) and in the
-# results (uptime and step, one per line).
-step() {
-	line="$(cut -d ' ' -f 1 /proc/uptime) $*"
-	echo "STEP $line"
-	printf '%s\n' "$line" >>"$d/steps"
-	touch /tmp/progress
-}
-
-# watchdog: when no step was taken for 240 s, dump what every process is
-# doing and the node runtime's last lines on the console, record it and
-# end the run, so a hang fails with its cause instead of the VM timeout.
-watchdog() {
-	while sleep 10; do
-		[ -n "$(find /tmp/progress -mmin -4)" ] && continue
-		echo "STUCK after: $(tail -n 1 "$d/steps")"
-		ps -o pid,ppid,stat,comm,args | cut -c 1-200
-		for q in /proc/[0-9]*; do
-			printf 'STACK %s %s: %s\n' "${q#/proc/}" "$(cat "$q/comm")" "$(head -n 3 "$q/stack" 2>/dev/null | tr '\n' ' ')"
-		done
-		tail -n 30 /tmp/node.log
-		rec stuck "$(tail -n 1 "$d/steps")"
-		finish
-	done
-}
-
-finish() {
-	"$h" report "$s" "$d"
-	echo DONE
-	poweroff -f
-}
-
-# wait_for TRIES CMD...: run CMD every 0.5 s until it succeeds.
-wait_for() {
-	n=$1
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		n=$((n - 1))
-		[ "$n" -gt 0 ] || return 1
-		sleep 0.5
-	done
-}
-
 # node: the node's container runtime.
 node() {
 	docker -H unix:///run/node.sock "$@"
 }
 
 step booted
-watchdog &
-for m in llc stp bridge veth overlay; do
-	insmod "/modules/$m.ko" || {
-		rec modules "insmod $m failed"
-		finish
-	}
-done
-rec modules ok
+watchdog /tmp/node.log &
+load_modules
 
-# The node enables every controller for its children, as the kubelet does.
-read -r controllers <"$cg/cgroup.controllers"
-for c in $controllers; do
-	echo "+$c" >"$cg/cgroup.subtree_control"
-done
+enable_controllers
 
 
 step starting the node runtime

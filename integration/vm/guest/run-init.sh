@@ -8,31 +8,9 @@
 # the limits that bind it, what envbox doctor says without a Docker API,
 # and how SIGTERM stops the pod; prints `RESULT run {...}` and DONE.
 
-# runc's pivot_root refuses the initramfs root (rootfs): copy it to a tmpfs
-# and switch to that first, as a real machine's root would be.
-if [ ! -e /.switched ]; then
-	/bin/busybox mkdir /newroot
-	/bin/busybox mount -t tmpfs tmpfs /newroot
-	for e in /*; do
-		[ "$e" = /newroot ] || /bin/busybox cp -a "$e" /newroot/
-	done
-	/bin/busybox touch /newroot/.switched
-	exec /bin/busybox switch_root /newroot /init
-fi
-/bin/busybox --install -s /bin
-# util-linux's unshare and nsenter (/usr/bin) come before busybox's applets
-# (named by path below: busybox ash runs its own applet for a bare name).
-export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/pts /dev/shm /run /var/lib/containerd
-mount -t devpts devpts /dev/pts
-mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs tmpfs /run
-ln -s /run /var/run
-mount -t cgroup2 cgroup2 /sys/fs/cgroup
-dmesg -n 1
+# shellcheck source=SCRIPTDIR/lib.sh
+. /lib/guest.sh
+boot /var/lib/containerd
 
 cg=/sys/fs/cgroup
 p=$cg/pod
@@ -41,36 +19,6 @@ s=run
 d=/tmp/$s
 sock=/run/containerd/containerd.sock
 mkdir -p "$d"
-
-rec() {
-	printf '%s\n' "$2" >"$d/$1"
-}
-
-step() {
-	echo "STEP $(cut -d ' ' -f 1 /proc/uptime) $*"
-}
-
-finish() {
-	"$h" report "$s" "$d"
-	echo DONE
-	poweroff -f
-}
-
-wait_for() {
-	n=$1
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		n=$((n - 1))
-		[ "$n" -gt 0 ] || return 1
-		sleep 0.5
-	done
-}
-
-# uptime_ms: the machine's uptime in milliseconds.
-uptime_ms() {
-	read -r up _ </proc/uptime
-	echo $(((${up%.*} * 100 + ${up#*.}) * 10))
-}
 
 step booted
 # A hang fails with what every process was doing, not the VM timeout.
@@ -84,10 +32,7 @@ step booted
 ) &
 
 # The node enables every controller for its children and limits the pod.
-read -r controllers <"$cg/cgroup.controllers"
-for c in $controllers; do
-	echo "+$c" >"$cg/cgroup.subtree_control"
-done
+enable_controllers
 mkdir "$p"
 echo "50000 100000" >"$p/cpu.max"
 echo 268435456 >"$p/memory.max"
