@@ -80,16 +80,26 @@ func flagGiven(argv []string, name string) bool {
 // flagValue is the value of the last --name=value or --name value (pflag
 // keeps the last), "" when absent.
 func flagValue(argv []string, name string) string {
-	v := ""
-	for i, a := range argv {
-		if s, ok := strings.CutPrefix(a, name+"="); ok {
-			v = s
-		}
-		if a == name && i+1 < len(argv) {
-			v = argv[i+1]
+	vs := flagValues(argv, name)
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[len(vs)-1]
+}
+
+// flagValues is every value of --name=value or --name value in argv, in
+// order (a repeatable flag such as --exec-opt).
+func flagValues(argv []string, name string) []string {
+	var vs []string
+	for i := 0; i < len(argv); i++ {
+		if s, ok := strings.CutPrefix(argv[i], name+"="); ok {
+			vs = append(vs, s)
+		} else if argv[i] == name && i+1 < len(argv) {
+			i++
+			vs = append(vs, argv[i])
 		}
 	}
-	return v
+	return vs
 }
 
 // configHasKey reports whether the JSON object in path has key; a missing

@@ -20,9 +20,6 @@ import (
 // cgroupfs driver, relative to its cgroup namespace root.
 const DefaultCgroupParent = "/docker"
 
-// DefaultDaemonJSON is where dockerd reads its configuration file.
-const DefaultDaemonJSON = "/etc/docker/daemon.json"
-
 // ErrNoReserve is a setup where no reserve can be made (no cgroup v2 at the
 // root, controllers not delegated, a parent envbox cannot know): the
 // caller warns and starts dockerd as it is.
@@ -32,22 +29,15 @@ var ErrNoReserve = errors.New("no headroom reserve")
 // its argv (the binary first) and its daemon.json, as an absolute path
 // below the namespace root.
 func CgroupParent(fsys afero.Fs, argv []string) (string, error) {
-	parent, driver, config := "", "", DefaultDaemonJSON
-	for i := 1; i < len(argv); i++ {
-		name, val, ok := strings.Cut(argv[i], "=")
-		if !ok && i+1 < len(argv) && slices.Contains([]string{"--cgroup-parent", "--config-file", "--exec-opt"}, name) {
-			i++
-			val = argv[i]
-		}
-		switch name {
-		case "--cgroup-parent":
-			parent = val
-		case "--config-file":
-			config = val
-		case "--exec-opt":
-			if d, ok := strings.CutPrefix(val, "native.cgroupdriver="); ok {
-				driver = d
-			}
+	flags := argv[1:]
+	parent, driver := flagValue(flags, "--cgroup-parent"), ""
+	config := flagValue(flags, "--config-file")
+	if config == "" {
+		config = DaemonJSON
+	}
+	for _, o := range flagValues(flags, "--exec-opt") {
+		if d, ok := strings.CutPrefix(o, "native.cgroupdriver="); ok {
+			driver = d
 		}
 	}
 	var dj struct {
