@@ -39,7 +39,7 @@ func TestAdoptProxyPlacesContainersInCallersCgroup(t *testing.T) {
 	importImage(t, d.pool, imageTarball(t, "base"), baseImage)
 	// The proxy runs in the host's cgroup namespace, dockerd in its own
 	// rooted at T/pod: the proxy reads callers' cgroups in dockerd's.
-	sock := startAdoptProxy(t, d.sock())
+	sock := startAdoptProxy(t, d.sock(), true)
 	peer := filepath.Join(cg.Path, "pod", "peer")
 	if err := os.Mkdir(peer, 0o755); err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestAdoptProxyOldAPIAndFormBuildStayAdopted(t *testing.T) {
 	}
 	d, cg := startEnvboxDockerd(t)
 	importImage(t, d.pool, imageTarball(t, "base"), baseImage)
-	sock := startAdoptProxy(t, d.sock())
+	sock := startAdoptProxy(t, d.sock(), true)
 	peer := filepath.Join(cg.Path, "pod", "peer")
 	if err := os.Mkdir(peer, 0o755); err != nil {
 		t.Fatal(err)
@@ -212,12 +212,18 @@ func TestAdoptProxyOldAPIAndFormBuildStayAdopted(t *testing.T) {
 	}
 }
 
-// startAdoptProxy runs `envbox adopt-proxy` and waits for its socket.
-func startAdoptProxy(t *testing.T, upstream string) string {
+// startAdoptProxy runs `envbox adopt-proxy` and waits for its socket; debug
+// logs every connection (tests read it on failure; benchmarks measure
+// without it, as the proxy runs by default).
+func startAdoptProxy(t testing.TB, upstream string, debug bool) string {
 	t.Helper()
 	sock := filepath.Join(shortTempDir(t), "adopt.sock")
 	out := &syncbuf.Buffer{}
-	cmd := exec.Command(envboxBinary(t), "adopt-proxy", "--debug", "--listen", sock, "--upstream", upstream)
+	args := []string{"adopt-proxy", "--listen", sock, "--upstream", upstream}
+	if debug {
+		args = append(args, "--debug")
+	}
+	cmd := exec.Command(envboxBinary(t), args...)
 	cmd.Env = append(os.Environ(), "ENVBOX_LOG_FORMAT=human")
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

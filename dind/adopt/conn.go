@@ -23,8 +23,10 @@ type conn struct {
 	peer   peer
 	client *net.UnixConn
 	up     *net.UnixConn
-	cr     *bufio.Reader // from the client
-	ur     *bufio.Reader // from dockerd
+	// cio and uio read and write client and up on the hot path.
+	cio, uio sockIO
+	cr       *bufio.Reader // from the client
+	ur       *bufio.Reader // from dockerd
 	// head and rhead are the request and response head buffers, reused.
 	head, rhead []byte
 	// clean: the last exchange left dockerd's connection at a request
@@ -56,7 +58,8 @@ func (p *Proxy) serveConn(ctx context.Context, client *net.UnixConn) {
 		// reuse as short as it can be.
 		p.readCgroup(&pr, func(read func() error) error { return inDockerdNS(up, read) })
 	}
-	c := &conn{p: p, peer: pr, client: client, up: up, cr: getReader(&clientReaders, client), ur: getReader(&upReaders, up)}
+	cio, uio := newSockIO(client), newSockIO(up)
+	c := &conn{p: p, peer: pr, client: client, up: up, cio: cio, uio: uio, cr: getReader(&clientReaders, cio), ur: getReader(&upReaders, uio)}
 	defer c.release()
 	if !p.track(ctx, c) {
 		return
@@ -128,7 +131,7 @@ var (
 	upReaders     = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, upBuf) }}
 )
 
-func getReader(pool *sync.Pool, c *net.UnixConn) *bufio.Reader {
+func getReader(pool *sync.Pool, c io.Reader) *bufio.Reader {
 	br := pool.Get().(*bufio.Reader)
 	br.Reset(c)
 	return br
@@ -229,10 +232,10 @@ const spliceMin = 256 << 10
 func (c *conn) sendBody(f framing, head []byte) error {
 	k := c.cr.Buffered()
 	if f.kind != fixedBody || f.n-int64(k) < spliceMin {
-		return copyBody(c.up, c.cr, f, nil, head, c.bodyDeadline)
+		return copyBody(c.uio, c.cr, f, nil, head, c.bodyDeadline)
 	}
 	b, _ := c.cr.Peek(k) // all body: k < f.n
-	if err := writeAll(c.up, head, b); err != nil {
+	if err := writeAll(c.uio, head, b); err != nil {
 		return err
 	}
 	_, _ = c.cr.Discard(k)
@@ -242,7 +245,7 @@ func (c *conn) sendBody(f framing, head []byte) error {
 
 // sendWhole writes a request without a body, or with one already in msg.
 func (c *conn) sendWhole(h *reqHead, msg []byte) (bool, error) {
-	if _, err := c.up.Write(msg); err != nil {
+	if _, err := c.uio.Write(msg); err != nil {
 		return false, fmt.Errorf("send request to dockerd: %w", err)
 	}
 	return c.relay(h, nil)
@@ -261,18 +264,48 @@ func (c *conn) watch() error {
 	return err
 }
 
+// watchGrace is how long dockerd may take to begin its answer before the
+// client is watched for a hang-up. Most answers (ping, inspect, list)
+// come sooner, and then no second goroutine takes part in the exchange:
+// handing the client's next request from one goroutine to another costs
+// thread wake-ups, which are most of a relay's cost.
+const watchGrace = 20 * time.Millisecond
+
+// answerWithin waits at most d for dockerd's answer to begin; false means
+// it has not (or the wait failed: readHead then meets the error again).
+func (c *conn) answerWithin(d time.Duration) bool {
+	if c.ur.Buffered() > 0 {
+		return true
+	}
+	_ = c.up.SetReadDeadline(time.Now().Add(d))
+	_, err := c.ur.Peek(1)
+	_ = c.up.SetReadDeadline(time.Time{})
+	return err == nil
+}
+
+// watchClient watches the client for a hang-up (watch) from now until its
+// next request begins, unless something already does. It runs before every
+// wait for more of a response, so a slow answer or stream (stop?t=-1,
+// GET /events) passes a hang-up on at once.
+func (c *conn) watchClient() {
+	if c.next != nil {
+		return
+	}
+	next := make(chan error, 1)
+	c.next = next
+	go func() { next <- c.watch() }()
+}
+
 // relay copies dockerd's response to the request h, interim 1xx responses
 // included, and switches to raw copying both ways for an upgrade (101) or
 // a response that lasts until the connection closes (attach and exec
 // without Upgrade). sent, when not nil, ends with the request body.
 func (c *conn) relay(h *reqHead, sent <-chan error) (bool, error) {
 	if c.next == nil {
-		// No body to send: watch the client from now on, however long
-		// dockerd takes to answer.
-		next := make(chan error, 1)
-		c.next = next
 		_ = c.client.SetReadDeadline(time.Time{})
-		go func() { next <- c.watch() }()
+		if !c.answerWithin(watchGrace) {
+			c.watchClient()
+		}
 	}
 	for {
 		head, err := readHead(c.ur, c.rhead)
@@ -296,9 +329,10 @@ func (c *conn) relay(h *reqHead, sent <-chan error) (bool, error) {
 			if _, err := c.client.Write(head); err != nil {
 				return false, err
 			}
+			c.watchClient() // the final answer may be long in coming
 			continue
 		}
-		if err := copyBody(c.client, c.ur, f, nil, head, nil); err != nil {
+		if err := copyBody(c.cio, c.ur, f, nil, head, c.watchClient); err != nil {
 			return false, fmt.Errorf("copy response body: %w", err)
 		}
 		if sent != nil {

@@ -106,6 +106,10 @@ func writeAll(w io.Writer, a, b []byte) error {
 		_, err := w.Write(a)
 		return err
 	}
+	if s, ok := w.(sockIO); ok {
+		_, err := s.writev(a, b)
+		return err
+	}
 	bufs := net.Buffers{a, b}
 	_, err := bufs.WriteTo(w)
 	return err

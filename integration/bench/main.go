@@ -28,6 +28,7 @@ var suites = []suite{
 	{"./integration", "^BenchmarkStartup$", "5x"},
 	{"./integration", "^BenchmarkRunContainerd$", "5x"},
 	{"./integration", "^BenchmarkAttribution$", "1x"},
+	{"./integration", "^BenchmarkAdoptProxyDockerd$", "5x"},
 }
 
 func main() {

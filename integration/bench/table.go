@@ -62,6 +62,11 @@ var rows = []row{
 	{"adopt-proxy: 1,000 GET /_ping, one keep-alive connection", duration, metric{"ProxyOverhead/ping_x1000", "proxied-µs/op", us}, "straight to dockerd", metric{"ProxyOverhead/ping_x1000", "direct-µs/op", us}},
 	{"adopt-proxy: 1,000 GET /_ping, a new connection each", duration, metric{"ProxyOverhead/ping_new_conn_x1000", "proxied-µs/op", us}, "straight to dockerd", metric{"ProxyOverhead/ping_new_conn_x1000", "direct-µs/op", us}},
 	{"adopt-proxy: 100 MiB chunked upload", duration, metric{"ProxyOverhead/upload_100MiB", "proxied-µs/op", us}, "straight to dockerd", metric{"ProxyOverhead/upload_100MiB", "direct-µs/op", us}},
+	{"adopt-proxy before a real dockerd: 1,000 GET /_ping, one keep-alive connection", duration, metric{"AdoptProxyDockerd/ping_x1000", "proxied-µs/op", us}, "straight to dockerd", metric{"AdoptProxyDockerd/ping_x1000", "direct-µs/op", us}},
+	{"adopt-proxy before a real dockerd: 1,000 GET /_ping, a new connection each", duration, metric{"AdoptProxyDockerd/ping_new_conn_x1000", "proxied-µs/op", us}, "straight to dockerd", metric{"AdoptProxyDockerd/ping_new_conn_x1000", "direct-µs/op", us}},
+	{"adopt-proxy before a real dockerd: docker load of a 122 MB image, chunked", duration, metric{"AdoptProxyDockerd/load_image", "proxied-µs/op", us}, "straight to dockerd", metric{"AdoptProxyDockerd/load_image", "direct-µs/op", us}},
+	{"adopt-proxy's CPU per keep-alive GET /_ping", duration, metric{"AdoptProxyDockerd/ping_x1000", "proxy-cpu-µs/req", us}, "", metric{}},
+	{"adopt-proxy's CPU per GET /_ping on a new connection", duration, metric{"AdoptProxyDockerd/ping_new_conn_x1000", "proxy-cpu-µs/req", us}, "", metric{}},
 }
 
 // binSizeBench is the pseudo-benchmark under which main records the size
