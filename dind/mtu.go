@@ -102,27 +102,35 @@ func flagValues(argv []string, name string) []string {
 	return vs
 }
 
-// configHasKey reports whether the JSON object in path has key; a missing
-// file has none, nor has an empty one. As dockerd, a UTF-8 byte order mark
-// is skipped.
+// configHasKey reports whether the JSON object in path has key.
 func configHasKey(fsys afero.Fs, path, key string) (bool, error) {
-	data, err := afero.ReadFile(fsys, path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", path, err)
-	}
-	data = bytes.TrimSpace(bytes.TrimPrefix(data, []byte("\ufeff")))
-	if len(data) == 0 {
-		return false, nil
-	}
 	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(data, &obj); err != nil {
-		return false, fmt.Errorf("parse %s: %w", path, err)
+	if err := readDaemonConfig(fsys, path, &obj); err != nil {
+		return false, err
 	}
 	_, ok := obj[key]
 	return ok, nil
+}
+
+// readDaemonConfig decodes the daemon.json at path into v as dockerd reads
+// it: a missing or empty file leaves v as it is, and a UTF-8 byte order
+// mark is skipped.
+func readDaemonConfig(fsys afero.Fs, path string, v any) error {
+	data, err := afero.ReadFile(fsys, path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	data = bytes.TrimSpace(bytes.TrimPrefix(data, []byte("\ufeff")))
+	if len(data) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("parse %s: %w", path, err)
+	}
+	return nil
 }
 
 // routeFile lists the IPv4 routes of this network namespace.

@@ -1,7 +1,6 @@
 package dind
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -44,15 +43,8 @@ func CgroupParent(fsys afero.Fs, argv []string) (string, error) {
 		Parent   string   `json:"cgroup-parent"`
 		ExecOpts []string `json:"exec-opts"`
 	}
-	b, err := afero.ReadFile(fsys, config)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return "", fmt.Errorf("%w: read %s: %v", ErrNoReserve, config, err)
-	default:
-		if err := json.Unmarshal(b, &dj); err != nil {
-			return "", fmt.Errorf("%w: parse %s: %v", ErrNoReserve, config, err)
-		}
+	if err := readDaemonConfig(fsys, config, &dj); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrNoReserve, err)
 	}
 	if parent == "" {
 		parent = dj.Parent

@@ -193,6 +193,10 @@ func TestCgroupParent(t *testing.T) {
 			wantErr: `no headroom reserve: cgroup parent "/" is the root or envbox's own /init`},
 		{name: "init_parent", argv: []string{"dockerd", "--cgroup-parent=/init/x"},
 			wantErr: `no headroom reserve: cgroup parent "/init/x" is the root or envbox's own /init`},
+		// dockerd starts with an empty daemon.json, and with one that
+		// begins with a UTF-8 byte order mark (an editor's on Windows).
+		{name: "empty_json", argv: []string{"dockerd"}, files: map[string]string{"/etc/docker/daemon.json": " \n"}, want: "/docker"},
+		{name: "bom_json", argv: []string{"dockerd"}, files: map[string]string{"/etc/docker/daemon.json": "\ufeff{\"cgroup-parent\": \"/bom\"}\n"}, want: "/bom"},
 		{name: "bad_json", argv: []string{"dockerd"}, files: map[string]string{"/etc/docker/daemon.json": `{`},
 			wantErr: "no headroom reserve: parse /etc/docker/daemon.json: unexpected end of JSON input"},
 	}
