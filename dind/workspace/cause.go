@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"cdr.dev/slog"
 	"github.com/spf13/afero"
 
 	"github.com/envbox/envbox/dind"
@@ -93,6 +94,23 @@ func (s *session) workspaceCgroup() string {
 	return path.Join(xunix.CgroupRoot, parent, s.id)
 }
 
+// watchCause watches the workspace's cgroup: read at each change the
+// kernel announces, and on a timer (a cgroup without the notice, or an
+// announcement lost).
+func (s *session) watchCause(ctx context.Context) *causeWatch {
+	dir := s.workspaceCgroup()
+	var changed <-chan struct{}
+	if s.deps.WatchModified != nil {
+		c, err := s.deps.WatchModified(ctx, path.Join(dir, "memory.events"), path.Join(dir, "pids.events"))
+		if err != nil {
+			s.log.Warn(ctx, "the workspace's cgroup counters are read on a timer only", slog.Error(err),
+				slog.F("every", causeEvery.String()))
+		}
+		changed = c
+	}
+	return watchCause(ctx, s.deps.Fs, dir, causeEvery, changed)
+}
+
 // causeWatch keeps the last Cause read while the workspace runs: runc
 // removes the cgroup as soon as the container is gone, often before
 // dockerd reports the exit, so a read after the fact may find nothing.
@@ -103,8 +121,10 @@ type causeWatch struct {
 	last Cause
 }
 
-// watchCause polls dir every interval until ctx ends.
-func watchCause(ctx context.Context, fsys afero.Fs, dir string, every time.Duration) *causeWatch {
+// watchCause reads dir's counters now, every interval and each time
+// changed signals (the kernel's file-modified notice on memory.events and
+// pids.events; nil: the interval alone), until ctx ends.
+func watchCause(ctx context.Context, fsys afero.Fs, dir string, every time.Duration, changed <-chan struct{}) *causeWatch {
 	w := &causeWatch{fsys: fsys, dir: dir}
 	w.read()
 	go func() {
@@ -115,6 +135,8 @@ func watchCause(ctx context.Context, fsys afero.Fs, dir string, every time.Durat
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				w.read()
+			case <-changed:
 				w.read()
 			}
 		}
@@ -128,6 +150,13 @@ func (w *causeWatch) read() {
 		w.last = Cause{OOMKills: max(w.last.OOMKills, c.OOMKills), PidsMax: max(w.last.PidsMax, c.PidsMax)}
 		w.mu.Unlock()
 	}
+}
+
+// seen is the most the counters showed so far, without reading.
+func (w *causeWatch) seen() Cause {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last
 }
 
 // final reads once more (the cgroup may still be there) and returns the

@@ -72,7 +72,7 @@ func TestCauseWatchOutlivesTheCgroup(t *testing.T) {
 	_ = afero.WriteFile(fsys, "/cg/pids.events", []byte(pidsEventsMax), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := watchCause(ctx, fsys, "/cg", time.Millisecond)
+	w := watchCause(ctx, fsys, "/cg", time.Millisecond, nil)
 	_ = afero.WriteFile(fsys, "/cg/memory.events", []byte(memoryEventsOOM), 0o644)
 	deadline := time.Now().Add(5 * time.Second)
 	for w.final().OOMKills == 0 && time.Now().Before(deadline) {
@@ -103,5 +103,82 @@ func TestRunDockerWorkspaceOOMNamedFromItsCgroup(t *testing.T) {
 	if got, want := w.rec.list(), []string{"start dockerd", "remove workspace_cvm", "create workspace_cvm", "start id1",
 		"exec in id1 as coder", "stop dockerd", "close client"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("events =\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestCauseWatchReadsOnChange: the kernel's notice that memory.events
+// changed makes the watch read at once. In the VM the workspace's cgroup
+// was gone before the next 250 ms tick (dockerd reports the exit only
+// after runc removed it), so a poll alone could miss the OOM kill.
+func TestCauseWatchReadsOnChange(t *testing.T) {
+	t.Parallel()
+	fsys := afero.NewMemMapFs()
+	_ = afero.WriteFile(fsys, "/cg/memory.events", []byte(memoryEventsNil), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	changed := make(chan struct{})
+	w := watchCause(ctx, fsys, "/cg", time.Hour, changed)
+	_ = afero.WriteFile(fsys, "/cg/memory.events", []byte(memoryEventsOOM), 0o644)
+	select {
+	case changed <- struct{}{}:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watch took no change notice within 5 s")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for w.seen().OOMKills == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := fsys.RemoveAll("/cg"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := w.final(), (Cause{OOMKills: 1}); got != want {
+		t.Errorf("final() after a change notice and the cgroup's removal = %+v, want %+v", got, want)
+	}
+}
+
+// TestRunDockerWorkspaceCauseReadOnChange: the session watches the
+// workspace's own event files, reads them at the kernel's notice, and
+// names the OOM kill though the cgroup was gone before dockerd reported
+// the exit (as runc removes it first).
+func TestRunDockerWorkspaceCauseReadOnChange(t *testing.T) {
+	t.Parallel()
+	changed := make(chan struct{})
+	watched := make(chan []string, 1)
+	var fsys afero.Fs
+	w, done := startFlow(t, flowConfig(), func(_ *fakeWorld, d *SessionDeps) {
+		fsys = d.Fs
+		_ = afero.WriteFile(d.Fs, "/sys/fs/cgroup/docker/id1/memory.events", []byte(memoryEventsNil), 0o644)
+		_ = afero.WriteFile(d.Fs, "/sys/fs/cgroup/docker/id1/pids.events", []byte("max 0\n"), 0o644)
+		d.WatchModified = func(_ context.Context, paths ...string) (<-chan struct{}, error) {
+			watched <- paths
+			return changed, nil
+		}
+	})
+	waitScript(t, w)
+	select {
+	case got := <-watched:
+		if want := []string{"/sys/fs/cgroup/docker/id1/memory.events", "/sys/fs/cgroup/docker/id1/pids.events"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("watched %q, want %q", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the session watched no files")
+	}
+	_ = afero.WriteFile(fsys, "/sys/fs/cgroup/docker/id1/memory.events", []byte(memoryEventsOOM), 0o644)
+	// The second notice is taken only once the first one's read is done.
+	for range 2 {
+		select {
+		case changed <- struct{}{}:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the session took no change notice within 10 s")
+		}
+	}
+	if err := fsys.RemoveAll("/sys/fs/cgroup/docker/id1"); err != nil {
+		t.Fatal(err)
+	}
+	w.api.exits <- container.WaitResponse{StatusCode: 137}
+	err := waitFor(t, done)
+	want := "the workspace stopped: workspace container workspace_cvm (id1) stopped: exit status 137; its cgroup counted: OOM kill (memory.events oom_kill 1)"
+	if !errors.Is(err, ErrStopped) || err.Error() != want {
+		t.Fatalf("Run = %v, want %q", err, want)
 	}
 }
