@@ -108,7 +108,12 @@ func (s *session) watchCause(ctx context.Context) *causeWatch {
 		}
 		changed = c
 	}
-	return watchCause(ctx, s.deps.Fs, dir, causeEvery, changed)
+	// A kill the workspace survives (a build's compiler, not its PID 1)
+	// is said here too, the moment the kernel counted it.
+	tell := func(c Cause) {
+		s.log.Warn(ctx, "the workspace's cgroup counted a kill or a refused fork", slog.F("cause", c.String()), slog.F("cgroup", dir))
+	}
+	return watchCause(ctx, s.deps.Fs, dir, causeEvery, changed, tell)
 }
 
 // causeWatch keeps the last Cause read while the workspace runs: runc
@@ -117,15 +122,17 @@ func (s *session) watchCause(ctx context.Context) *causeWatch {
 type causeWatch struct {
 	fsys afero.Fs
 	dir  string
+	// tell hears of each new OOM kill, and of the first refused fork.
+	tell func(Cause)
 	mu   sync.Mutex
 	last Cause
 }
 
 // watchCause reads dir's counters now, every interval and each time
 // changed signals (the kernel's file-modified notice on memory.events and
-// pids.events; nil: the interval alone), until ctx ends.
-func watchCause(ctx context.Context, fsys afero.Fs, dir string, every time.Duration, changed <-chan struct{}) *causeWatch {
-	w := &causeWatch{fsys: fsys, dir: dir}
+// pids.events; nil: the interval alone), until ctx ends. tell may be nil.
+func watchCause(ctx context.Context, fsys afero.Fs, dir string, every time.Duration, changed <-chan struct{}, tell func(Cause)) *causeWatch {
+	w := &causeWatch{fsys: fsys, dir: dir, tell: tell}
 	w.read()
 	go func() {
 		t := time.NewTicker(every)
@@ -145,10 +152,17 @@ func watchCause(ctx context.Context, fsys afero.Fs, dir string, every time.Durat
 }
 
 func (w *causeWatch) read() {
-	if c, err := ReadCause(w.fsys, w.dir); err == nil {
-		w.mu.Lock()
-		w.last = Cause{OOMKills: max(w.last.OOMKills, c.OOMKills), PidsMax: max(w.last.PidsMax, c.PidsMax)}
-		w.mu.Unlock()
+	c, err := ReadCause(w.fsys, w.dir)
+	if err != nil {
+		return
+	}
+	w.mu.Lock()
+	prev := w.last
+	w.last = Cause{OOMKills: max(prev.OOMKills, c.OOMKills), PidsMax: max(prev.PidsMax, c.PidsMax)}
+	now := w.last
+	w.mu.Unlock()
+	if w.tell != nil && (now.OOMKills > prev.OOMKills || (prev.PidsMax == 0 && now.PidsMax > 0)) {
+		w.tell(now)
 	}
 }
 

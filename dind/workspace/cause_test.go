@@ -3,8 +3,10 @@ package workspace
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,7 +74,7 @@ func TestCauseWatchOutlivesTheCgroup(t *testing.T) {
 	_ = afero.WriteFile(fsys, "/cg/pids.events", []byte(pidsEventsMax), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := watchCause(ctx, fsys, "/cg", time.Millisecond, nil)
+	w := watchCause(ctx, fsys, "/cg", time.Millisecond, nil, nil)
 	_ = afero.WriteFile(fsys, "/cg/memory.events", []byte(memoryEventsOOM), 0o644)
 	deadline := time.Now().Add(5 * time.Second)
 	for w.final().OOMKills == 0 && time.Now().Before(deadline) {
@@ -117,7 +119,13 @@ func TestCauseWatchReadsOnChange(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	changed := make(chan struct{})
-	w := watchCause(ctx, fsys, "/cg", time.Hour, changed)
+	var mu sync.Mutex
+	var told []Cause
+	w := watchCause(ctx, fsys, "/cg", time.Hour, changed, func(c Cause) {
+		mu.Lock()
+		told = append(told, c)
+		mu.Unlock()
+	})
 	_ = afero.WriteFile(fsys, "/cg/memory.events", []byte(memoryEventsOOM), 0o644)
 	select {
 	case changed <- struct{}{}:
@@ -133,6 +141,28 @@ func TestCauseWatchReadsOnChange(t *testing.T) {
 	}
 	if got, want := w.final(), (Cause{OOMKills: 1}); got != want {
 		t.Errorf("final() after a change notice and the cgroup's removal = %+v, want %+v", got, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []Cause{{OOMKills: 1}}; !reflect.DeepEqual(told, want) {
+		t.Errorf("told %+v, want %+v (once, at the change)", told, want)
+	}
+}
+
+// TestCauseWatchTells: each new OOM kill is told; a PID limit only when
+// first hit (a fork bomb raises it thousands of times a second).
+func TestCauseWatchTells(t *testing.T) {
+	t.Parallel()
+	fsys := afero.NewMemMapFs()
+	var told []Cause
+	w := &causeWatch{fsys: fsys, dir: "/cg", tell: func(c Cause) { told = append(told, c) }}
+	for _, step := range []struct{ oom, pids int }{{0, 0}, {1, 0}, {1, 0}, {1, 5}, {1, 900}, {2, 901}, {2, 901}} {
+		_ = afero.WriteFile(fsys, "/cg/memory.events", []byte(fmt.Sprintf("oom 0\noom_kill %d\n", step.oom)), 0o644)
+		_ = afero.WriteFile(fsys, "/cg/pids.events", []byte(fmt.Sprintf("max %d\n", step.pids)), 0o644)
+		w.read()
+	}
+	if want := []Cause{{OOMKills: 1}, {OOMKills: 1, PidsMax: 5}, {OOMKills: 2, PidsMax: 901}}; !reflect.DeepEqual(told, want) {
+		t.Errorf("told %+v, want %+v", told, want)
 	}
 }
 
@@ -180,5 +210,10 @@ func TestRunDockerWorkspaceCauseReadOnChange(t *testing.T) {
 	want := "the workspace stopped: workspace container workspace_cvm (id1) stopped: exit status 137; its cgroup counted: OOM kill (memory.events oom_kill 1)"
 	if !errors.Is(err, ErrStopped) || err.Error() != want {
 		t.Fatalf("Run = %v, want %q", err, want)
+	}
+	// Said when the kernel counted it, before dockerd reported the exit.
+	if line := `"msg":"the workspace's cgroup counted a kill or a refused fork","caller"`; !strings.Contains(w.logs.String(), line) ||
+		!strings.Contains(w.logs.String(), `"fields":{"cause":"OOM kill (memory.events oom_kill 1)","cgroup":"/sys/fs/cgroup/docker/id1"}`) {
+		t.Errorf("no line %s with the cause and the cgroup in\n%s", line, w.logs.String())
 	}
 }
