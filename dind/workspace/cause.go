@@ -110,8 +110,9 @@ func (s *session) watchCause(ctx context.Context) *causeWatch {
 	}
 	// A kill the workspace survives (a build's compiler, not its PID 1)
 	// is said here too, the moment the kernel counted it.
-	tell := func(c Cause) {
-		s.log.Warn(ctx, "the workspace's cgroup counted a kill or a refused fork", slog.F("cause", c.String()), slog.F("cgroup", dir))
+	tell := func(c Cause, by string) {
+		s.log.Warn(ctx, "the workspace's cgroup counted a kill or a refused fork", slog.F("cause", c.String()), slog.F("cgroup", dir),
+			slog.F("read_at", by))
 	}
 	return watchCause(ctx, s.deps.Fs, dir, causeEvery, changed, tell)
 }
@@ -122,8 +123,9 @@ func (s *session) watchCause(ctx context.Context) *causeWatch {
 type causeWatch struct {
 	fsys afero.Fs
 	dir  string
-	// tell hears of each new OOM kill, and of the first refused fork.
-	tell func(Cause)
+	// tell hears of each new OOM kill, and of the first refused fork, and
+	// what made the watch read (readStart, readNotice, readTimer, readFinal).
+	tell func(Cause, string)
 	mu   sync.Mutex
 	last Cause
 }
@@ -131,9 +133,9 @@ type causeWatch struct {
 // watchCause reads dir's counters now, every interval and each time
 // changed signals (the kernel's file-modified notice on memory.events and
 // pids.events; nil: the interval alone), until ctx ends. tell may be nil.
-func watchCause(ctx context.Context, fsys afero.Fs, dir string, every time.Duration, changed <-chan struct{}, tell func(Cause)) *causeWatch {
+func watchCause(ctx context.Context, fsys afero.Fs, dir string, every time.Duration, changed <-chan struct{}, tell func(Cause, string)) *causeWatch {
 	w := &causeWatch{fsys: fsys, dir: dir, tell: tell}
-	w.read()
+	w.read(readStart)
 	go func() {
 		t := time.NewTicker(every)
 		defer t.Stop()
@@ -142,16 +144,24 @@ func watchCause(ctx context.Context, fsys afero.Fs, dir string, every time.Durat
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				w.read()
+				w.read(readTimer)
 			case <-changed:
-				w.read()
+				w.read(readNotice)
 			}
 		}
 	}()
 	return w
 }
 
-func (w *causeWatch) read() {
+// What made the watch read, as told.
+const (
+	readStart  = "start"
+	readNotice = "change notice"
+	readTimer  = "timer"
+	readFinal  = "exit"
+)
+
+func (w *causeWatch) read(by string) {
 	c, err := ReadCause(w.fsys, w.dir)
 	if err != nil {
 		return
@@ -162,7 +172,7 @@ func (w *causeWatch) read() {
 	now := w.last
 	w.mu.Unlock()
 	if w.tell != nil && (now.OOMKills > prev.OOMKills || (prev.PidsMax == 0 && now.PidsMax > 0)) {
-		w.tell(now)
+		w.tell(now, by)
 	}
 }
 
@@ -176,7 +186,7 @@ func (w *causeWatch) seen() Cause {
 // final reads once more (the cgroup may still be there) and returns the
 // most the counters ever showed.
 func (w *causeWatch) final() Cause {
-	w.read()
+	w.read(readFinal)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.last

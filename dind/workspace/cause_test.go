@@ -120,10 +120,10 @@ func TestCauseWatchReadsOnChange(t *testing.T) {
 	defer cancel()
 	changed := make(chan struct{})
 	var mu sync.Mutex
-	var told []Cause
-	w := watchCause(ctx, fsys, "/cg", time.Hour, changed, func(c Cause) {
+	var told []string
+	w := watchCause(ctx, fsys, "/cg", time.Hour, changed, func(c Cause, by string) {
 		mu.Lock()
-		told = append(told, c)
+		told = append(told, c.String()+" at "+by)
 		mu.Unlock()
 	})
 	_ = afero.WriteFile(fsys, "/cg/memory.events", []byte(memoryEventsOOM), 0o644)
@@ -144,8 +144,8 @@ func TestCauseWatchReadsOnChange(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if want := []Cause{{OOMKills: 1}}; !reflect.DeepEqual(told, want) {
-		t.Errorf("told %+v, want %+v (once, at the change)", told, want)
+	if want := []string{"OOM kill (memory.events oom_kill 1) at change notice"}; !reflect.DeepEqual(told, want) {
+		t.Errorf("told %q, want %q", told, want)
 	}
 }
 
@@ -155,11 +155,11 @@ func TestCauseWatchTells(t *testing.T) {
 	t.Parallel()
 	fsys := afero.NewMemMapFs()
 	var told []Cause
-	w := &causeWatch{fsys: fsys, dir: "/cg", tell: func(c Cause) { told = append(told, c) }}
+	w := &causeWatch{fsys: fsys, dir: "/cg", tell: func(c Cause, _ string) { told = append(told, c) }}
 	for _, step := range []struct{ oom, pids int }{{0, 0}, {1, 0}, {1, 0}, {1, 5}, {1, 900}, {2, 901}, {2, 901}} {
 		_ = afero.WriteFile(fsys, "/cg/memory.events", []byte(fmt.Sprintf("oom 0\noom_kill %d\n", step.oom)), 0o644)
 		_ = afero.WriteFile(fsys, "/cg/pids.events", []byte(fmt.Sprintf("max %d\n", step.pids)), 0o644)
-		w.read()
+		w.read(readTimer)
 	}
 	if want := []Cause{{OOMKills: 1}, {OOMKills: 1, PidsMax: 5}, {OOMKills: 2, PidsMax: 901}}; !reflect.DeepEqual(told, want) {
 		t.Errorf("told %+v, want %+v", told, want)
@@ -213,7 +213,7 @@ func TestRunDockerWorkspaceCauseReadOnChange(t *testing.T) {
 	}
 	// Said when the kernel counted it, before dockerd reported the exit.
 	if line := `"msg":"the workspace's cgroup counted a kill or a refused fork","caller"`; !strings.Contains(w.logs.String(), line) ||
-		!strings.Contains(w.logs.String(), `"fields":{"cause":"OOM kill (memory.events oom_kill 1)","cgroup":"/sys/fs/cgroup/docker/id1"}`) {
+		!strings.Contains(w.logs.String(), `"fields":{"cause":"OOM kill (memory.events oom_kill 1)","cgroup":"/sys/fs/cgroup/docker/id1","read_at":"change notice"}`) {
 		t.Errorf("no line %s with the cause and the cgroup in\n%s", line, w.logs.String())
 	}
 }

@@ -197,6 +197,7 @@ rec oom_pod_state "$(node inspect -f '{{.State.Status}} {{.State.ExitCode}} {{.S
 rec oom_ws_state "$(grep -o -E '"(ExitCode|OOMKilled|FinishedAt)":[^,]*' "/var/lib/pod/containers/$oid/config.v2.json" | tr '\n' ' ')"
 rec oom_procs_after "$(find "$p" -name cgroup.procs -exec cat {} + 2>/dev/null)"
 node logs pod >/tmp/envbox-oom.log 2>&1
+rec oom_counted_line "$(grep -F 'cgroup counted a kill' /tmp/envbox-oom.log)"
 rec oom_stopped_line "$(grep -F 'the workspace container stopped' /tmp/envbox-oom.log)"
 rec oom_last_line "$(tail -n 1 /tmp/envbox-oom.log)"
 rec oom_log_tail "$(tail -n 30 /tmp/envbox-oom.log)"
