@@ -39,6 +39,9 @@ type Config struct {
 	MTU *int
 	// Headroom is the reserve and the oom_score_adj for the daemons.
 	Headroom Headroom
+	// ExecPids is ENVBOX_RESERVE_EXEC_PIDS: what each new container's cap
+	// leaves of the parent's pids.max (ExecShare); 0 = no cap.
+	ExecPids int64
 }
 
 // Deps are the seams of Run to the system; OSDeps builds the real ones.
@@ -108,6 +111,10 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	s := &Supervisor{Log: log, Launcher: l, Start: deps.Start, Signals: deps.Signals,
 		Dockerd: dockerd, Env: env, Restarts: cfg.Restarts, StopGrace: cfg.StopGrace,
 		ReadyTimeout: cfg.ReadyTimeout, Socket: cfg.Plan.Socket, Command: cfg.Plan.Command}
+	if cfg.ExecPids > 0 {
+		share := &ExecShare{Log: log, Fs: deps.Fs, Headroom: cfg.ExecPids, Parent: cfg.Headroom.Reserve.Parent, Argv: dockerd}
+		s.Watch = share.Watch
+	}
 	return s.Run(ctx)
 }
 
