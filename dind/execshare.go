@@ -53,6 +53,12 @@ type ExecShare struct {
 	// ExecShareInterval when zero.
 	After    func(d time.Duration) <-chan time.Time
 	Interval time.Duration
+	// Notify, when set, wakes a scan as soon as a cgroup is made in the
+	// parent (xunix.WatchDir): a container is capped at runc's mkdir,
+	// before its process runs, where a scan could come after a fast fork
+	// bomb filled the parent. Armed while the cap is on; failing, the
+	// scans stay paced by Interval alone.
+	Notify func(dir string) (wake <-chan struct{}, stop func(), err error)
 }
 
 // Watch caps the containers of p's current run until that run ends or ctx
@@ -91,16 +97,56 @@ func (e *ExecShare) Watch(ctx context.Context, p Proc) {
 	if interval == 0 {
 		interval = ExecShareInterval
 	}
+	n := notifier{notify: e.Notify, dir: path.Join(root, s.dir), interval: interval}
+	defer n.disarm()
 	for {
 		s.scan(ctx, e.Log)
+		n.follow(ctx, e.Log, s.state == "on")
 		select {
 		case <-ctx.Done():
 			return
 		case <-done:
 			return
 		case <-after(interval):
+		case <-n.wake:
 		}
 	}
+}
+
+// notifier holds the parent's inotify watch while the cap is on.
+type notifier struct {
+	notify   func(dir string) (<-chan struct{}, func(), error)
+	dir      string
+	interval time.Duration
+	wake     <-chan struct{}
+	stop     func()
+	failed   bool // said once; the scans go on without
+}
+
+// follow arms the watch when on (the parent exists with a limit) and
+// disarms it otherwise: a parent made again is a new directory.
+func (n *notifier) follow(ctx context.Context, log slog.Logger, on bool) {
+	switch {
+	case !on:
+		n.disarm()
+	case n.notify == nil || n.wake != nil || n.failed:
+	default:
+		wake, stop, err := n.notify(n.dir)
+		if err != nil {
+			n.failed = true
+			log.Warn(ctx, "per-container PID cap: no notification of new containers, scanning every "+
+				n.interval.String()+" only", slog.Error(err))
+			return
+		}
+		n.wake, n.stop = wake, stop
+	}
+}
+
+func (n *notifier) disarm() {
+	if n.stop != nil {
+		n.stop()
+	}
+	n.wake, n.stop = nil, nil
 }
 
 // shareScan is the state of one run's watch.

@@ -270,6 +270,91 @@ func TestExecShareWriteError(t *testing.T) {
 	})
 }
 
+// fakeNotify is ExecShare.Notify under the test's control.
+type fakeNotify struct {
+	mu    sync.Mutex
+	dirs  []string
+	stops int
+	wake  chan struct{}
+	err   error
+}
+
+func (f *fakeNotify) notify(dir string) (<-chan struct{}, func(), error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dirs = append(f.dirs, dir)
+	if f.err != nil {
+		return nil, nil, f.err
+	}
+	return f.wake, func() { f.mu.Lock(); f.stops++; f.mu.Unlock() }, nil
+}
+
+func (f *fakeNotify) state() ([]string, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.dirs...), f.stops
+}
+
+func checkNotify(t *testing.T, f *fakeNotify, arms, stops int) {
+	t.Helper()
+	dirs, n := f.state()
+	var want []string
+	for range arms {
+		want = append(want, dockerdRoot+"/sys/fs/cgroup/docker")
+	}
+	if !reflect.DeepEqual(dirs, want) || n != stops {
+		t.Errorf("notify armed on %q, stopped %d times; want %q, %d", dirs, n, want, stops)
+	}
+}
+
+// TestExecShareNotify: the watch on the parent is armed while the cap is
+// on, through dockerd's root; a wake scans at once (no tick); the parent
+// losing its limit disarms it, getting one back arms it again; the end
+// stops it.
+func TestExecShareNotify(t *testing.T) {
+	w := newShareWorld(t, nil)
+	f := &fakeNotify{wake: make(chan struct{})}
+	w.e.Notify = f.notify
+	w.start(t)
+	checkNotify(t, f, 0, 0) // no parent yet
+	w.write(t, "/sys/fs/cgroup/docker/pids.max", "128\n")
+	w.next(t)
+	checkNotify(t, f, 1, 0)
+	w.write(t, "/sys/fs/cgroup/docker/c/pids.max", "max\n")
+	f.wake <- struct{}{}
+	within(t, w.scanned, 5*time.Second, "scan after the wake")
+	checkFiles(t, w, map[string]string{"/sys/fs/cgroup/docker/c/pids.max": "96"})
+	w.write(t, "/sys/fs/cgroup/docker/pids.max", "max\n")
+	f.wake <- struct{}{}
+	within(t, w.scanned, 5*time.Second, "scan after the wake")
+	checkNotify(t, f, 1, 1)
+	w.write(t, "/sys/fs/cgroup/docker/pids.max", "128\n")
+	w.next(t)
+	checkNotify(t, f, 2, 1)
+	w.cancel()
+	w.ended(t)
+	checkNotify(t, f, 2, 2)
+}
+
+// TestExecShareNotifyFails: a watch that cannot be armed is one warning,
+// asked once; the scans go on.
+func TestExecShareNotifyFails(t *testing.T) {
+	w := newShareWorld(t, map[string]string{"/sys/fs/cgroup/docker/pids.max": "128\n"})
+	f := &fakeNotify{err: fmt.Errorf("inotify_init1: too many open files")}
+	w.e.Notify = f.notify
+	w.start(t)
+	w.write(t, "/sys/fs/cgroup/docker/c/pids.max", "max\n")
+	w.next(t)
+	w.cancel()
+	w.ended(t)
+	checkNotify(t, f, 1, 0)
+	checkFiles(t, w, map[string]string{"/sys/fs/cgroup/docker/c/pids.max": "96"})
+	checkLog(t, w, []string{capOn,
+		"WARN per-container PID cap: no notification of new containers, scanning every 200ms only error=inotify_init1: too many open files",
+		"INFO per-container PID cap: capped a new container cgroup=/docker/c pids_max=96",
+	})
+}
+
 // TestExecShareOffOrNotDockerd: headroom 0 does nothing at all; a run
 // that never becomes dockerd, or one replaced before it did, is not
 // watched (its pid is not dockerd's root).

@@ -112,7 +112,8 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		Dockerd: dockerd, Env: env, Restarts: cfg.Restarts, StopGrace: cfg.StopGrace,
 		ReadyTimeout: cfg.ReadyTimeout, Socket: cfg.Plan.Socket, Command: cfg.Plan.Command}
 	if cfg.ExecPids > 0 {
-		share := &ExecShare{Log: log, Fs: deps.Fs, Headroom: cfg.ExecPids, Parent: cfg.Headroom.Reserve.Parent, Argv: dockerd}
+		share := &ExecShare{Log: log, Fs: deps.Fs, Headroom: cfg.ExecPids, Parent: cfg.Headroom.Reserve.Parent, Argv: dockerd,
+			Notify: xunix.WatchDir}
 		s.Watch = share.Watch
 	}
 	return s.Run(ctx)
