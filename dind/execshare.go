@@ -99,8 +99,9 @@ func (e *ExecShare) Watch(ctx context.Context, p Proc) {
 	}
 	n := notifier{notify: e.Notify, dir: path.Join(root, s.dir), interval: interval}
 	defer n.disarm()
+	by := "scan" // what started the scan, in the log: "inotify" or "scan"
 	for {
-		s.scan(ctx, e.Log)
+		s.scan(ctx, e.Log, by)
 		n.follow(ctx, e.Log, s.state == "on")
 		select {
 		case <-ctx.Done():
@@ -108,7 +109,9 @@ func (e *ExecShare) Watch(ctx context.Context, p Proc) {
 		case <-done:
 			return
 		case <-after(interval):
+			by = "scan"
 		case <-n.wake:
+			by = "inotify"
 		}
 	}
 }
@@ -165,7 +168,7 @@ type shareScan struct {
 // scan caps every child of the parent not seen before whose pids.max is
 // "max". It writes nothing when the parent is missing or has no numeric
 // pids.max (the reserve did not apply).
-func (s *shareScan) scan(ctx context.Context, log slog.Logger) {
+func (s *shareScan) scan(ctx context.Context, log slog.Logger, by string) {
 	limit, why := s.limit()
 	capv := limit - s.headroom
 	if why == "" && capv < 1 {
@@ -219,7 +222,8 @@ func (s *shareScan) scan(ctx context.Context, log slog.Logger) {
 			log.Warn(ctx, "per-container PID cap: "+err.Error(), slog.F("cgroup", cg))
 			continue
 		}
-		log.Info(ctx, "per-container PID cap: capped a new container", slog.F("cgroup", cg), slog.F("pids_max", capv))
+		log.Info(ctx, "per-container PID cap: capped a new container", slog.F("cgroup", cg), slog.F("pids_max", capv),
+			slog.F("seen_by", by))
 	}
 	for name := range s.seen {
 		if !present[name] {

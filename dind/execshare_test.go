@@ -150,8 +150,8 @@ func TestExecShareCapsNewContainers(t *testing.T) {
 	w.p.exit(0, 0)
 	w.ended(t)
 	checkLog(t, w, []string{capOn,
-		"INFO per-container PID cap: capped a new container cgroup=/docker/a pids_max=96",
-		"INFO per-container PID cap: capped a new container cgroup=/docker/c pids_max=96",
+		"INFO per-container PID cap: capped a new container cgroup=/docker/a pids_max=96 seen_by=scan",
+		"INFO per-container PID cap: capped a new container cgroup=/docker/c pids_max=96 seen_by=scan",
 	})
 }
 
@@ -172,8 +172,8 @@ func TestExecShareRemovedContainerForgotten(t *testing.T) {
 	w.next(t)
 	checkFiles(t, w, map[string]string{"/sys/fs/cgroup/docker/a/pids.max": "96"})
 	checkLog(t, w, []string{capOn,
-		"INFO per-container PID cap: capped a new container cgroup=/docker/a pids_max=96",
-		"INFO per-container PID cap: capped a new container cgroup=/docker/a pids_max=96",
+		"INFO per-container PID cap: capped a new container cgroup=/docker/a pids_max=96 seen_by=scan",
+		"INFO per-container PID cap: capped a new container cgroup=/docker/a pids_max=96 seen_by=scan",
 	})
 }
 
@@ -205,7 +205,7 @@ func TestExecShareParentStates(t *testing.T) {
 		`INFO no per-container PID cap: parse /sys/fs/cgroup/docker/pids.max "lots\n": want "max" or a whole number cgroup=/docker`,
 		"INFO per-container PID cap: new containers get the parent's pids.max minus the exec headroom " +
 			"cgroup=/docker parent_pids_max=40 exec_headroom=32 pids_max=8",
-		"INFO per-container PID cap: capped a new container cgroup=/docker/a pids_max=8",
+		"INFO per-container PID cap: capped a new container cgroup=/docker/a pids_max=8 seen_by=scan",
 	})
 }
 
@@ -334,6 +334,13 @@ func TestExecShareNotify(t *testing.T) {
 	w.cancel()
 	w.ended(t)
 	checkNotify(t, f, 2, 2)
+	checkLog(t, w, []string{
+		"INFO no per-container PID cap: the parent cgroup has no pids.max (missing, or the pids controller is off) cgroup=/docker",
+		capOn,
+		"INFO per-container PID cap: capped a new container cgroup=/docker/c pids_max=96 seen_by=inotify",
+		"INFO no per-container PID cap: the parent's pids.max is max (no reserve applied) cgroup=/docker",
+		capOn,
+	})
 }
 
 // TestExecShareNotifyFails: a watch that cannot be armed is one warning,
@@ -351,7 +358,7 @@ func TestExecShareNotifyFails(t *testing.T) {
 	checkFiles(t, w, map[string]string{"/sys/fs/cgroup/docker/c/pids.max": "96"})
 	checkLog(t, w, []string{capOn,
 		"WARN per-container PID cap: no notification of new containers, scanning every 200ms only error=inotify_init1: too many open files",
-		"INFO per-container PID cap: capped a new container cgroup=/docker/c pids_max=96",
+		"INFO per-container PID cap: capped a new container cgroup=/docker/c pids_max=96 seen_by=scan",
 	})
 }
 

@@ -238,6 +238,7 @@ scenario() {
 	rec "${k}_headroom_line" "$(grep -F 'headroom for the daemons' "/tmp/$k.log" | cut -c 1-400)"
 	rec "${k}_cap_lines" "$(grep -F 'per-container PID cap' "/tmp/$k.log" | head -n 3 | cut -c 1-400)"
 	rec "${k}_capped_count" "$(grep -cF 'capped a new container' "/tmp/$k.log")"
+	rec "${k}_capped_by_inotify" "$(grep -F 'capped a new container' "/tmp/$k.log" | grep -cF '"seen_by":"inotify"')"
 	step "stopping pod $k"
 	node stop -t 30 "$k" >/dev/null
 	rec "${k}_exit" "$(node inspect -f '{{.State.ExitCode}}' "$k")"
