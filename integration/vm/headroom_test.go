@@ -116,6 +116,8 @@ func TestHeadroomReserve(t *testing.T) {
 	// Three baseline runs, idle, hog, bomb, the run after the kill and the
 	// one under the bomb: one line each.
 	r.want("on_capped_count", "8")
+	r.want("on_doctor_reserve", "reserve:        /sys/fs/cgroup/docker memory.max 335544320 of the pod's 536870912; "+
+		"pids.max 128 of the pod's 256; containers' pids.max 96 (2)")
 	// Woken by inotify at runc's mkdir; a 200 ms scan may take the credit
 	// for a mkdir during its own read of the parent.
 	if n := r.number("on_capped_by_inotify", ""); n < 1 {

@@ -209,6 +209,7 @@ scenario() {
 	rec "${k}_bomb_pids_events" "$(cat "$p/docker/$bomb/pids.events" 2>&1)"
 	rec "${k}_idle_pids_max_under_bomb" "$(cat "$p/docker/$idle/pids.max" 2>&1)"
 	rec "${k}_idle_pids_events_under_bomb" "$(cat "$p/docker/$idle/pids.events" 2>&1)"
+	rec "${k}_doctor_reserve" "$(timeout 60 docker -H unix:///run/node.sock exec "$k" envbox doctor 2>&1 | grep -E '^reserve:')"
 	t=10
 	s0=$(now)
 	pd ps -q >/dev/null 2>/tmp/ps.err
