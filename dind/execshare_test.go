@@ -3,6 +3,7 @@ package dind
 import (
 	"context"
 	"fmt"
+	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -435,5 +436,52 @@ func TestParseExecPids(t *testing.T) {
 	sort.Strings(bad)
 	if len(bad) > 0 {
 		t.Errorf("accepted %q", bad)
+	}
+}
+
+// TestRunCapsContainers: envbox dind with ExecPids watches the dockerd it
+// started, through that dockerd's root and with the WatchDir seam: a
+// container under /docker gets 128 - 32; SIGTERM still stops everything.
+func TestRunCapsContainers(t *testing.T) {
+	fsys := writeFiles(t, map[string]string{
+		"/sys/fs/cgroup/cgroup.controllers":              "cpuset cpu io memory hugetlb pids rdma misc\n",
+		"/proc/self/status":                              statusPrivileged,
+		"/proc/self/uid_map":                             uidMapInitial,
+		"/proc/self/cgroup":                              "0::/\n",
+		"/proc/self/mountinfo":                           mountinfoV2RW,
+		"/proc/1/stat":                                   statOther,
+		dockerdRoot + "/sys/fs/cgroup/docker/pids.max":   "128\n",
+		dockerdRoot + "/sys/fs/cgroup/docker/c/pids.max": "max\n",
+	})
+	starter := newFakeStarter()
+	starter.setup = func(p *fakeProc) { p.diesOnSignal = true }
+	sigs := make(chan os.Signal, 1)
+	watched := make(chan string, 4)
+	deps := Deps{Log: testLogger(t), Fs: fsys, Signals: sigs, Start: starter.start,
+		LookPath:      func(bin string) (string, error) { return "/usr/bin/" + bin, nil },
+		IPTablesWorks: func(string) bool { return true },
+		InterfaceMTU:  func(string) (int, error) { return 1500, nil },
+		StartReaper:   func(context.Context, slog.Logger) (func(), error) { return func() {}, nil },
+		Delegated:     func() (string, error) { return "", nil },
+		OpenNS:        func(int) (*os.File, error) { return os.Open(os.DevNull) },
+		WatchDir: func(dir string) (<-chan struct{}, func(), error) {
+			watched <- dir
+			return nil, func() {}, nil
+		},
+	}
+	cfg := Config{Plan: Plan{Dockerd: []string{"dockerd", "--host=unix:///var/run/docker.sock"}, Socket: DefaultSocket},
+		StopGrace: time.Second, ReadyTimeout: time.Second, ExecPids: 32}
+	done := make(chan error, 1)
+	go func() { done <- Run(context.Background(), cfg, deps) }()
+	if got := within(t, watched, 5*time.Second, "WatchDir"); got != dockerdRoot+"/sys/fs/cgroup/docker" {
+		t.Errorf("WatchDir(%q), want %q", got, dockerdRoot+"/sys/fs/cgroup/docker")
+	}
+	b, _ := afero.ReadFile(fsys, dockerdRoot+"/sys/fs/cgroup/docker/c/pids.max")
+	if string(b) != "96" {
+		t.Errorf("the container's pids.max = %q, want %q", b, "96")
+	}
+	sigs <- syscall.SIGTERM
+	if err := within(t, done, 5*time.Second, "return from Run"); err != nil {
+		t.Errorf("Run = %v, want nil", err)
 	}
 }

@@ -63,6 +63,9 @@ type Deps struct {
 	// Delegated and OpenNS feed the Launcher.
 	Delegated func() (string, error)
 	OpenNS    func(pid int) (*os.File, error)
+	// WatchDir wakes the per-container PID cap at a new cgroup
+	// (xunix.WatchDir); nil: its scans alone.
+	WatchDir func(dir string) (<-chan struct{}, func(), error)
 }
 
 // OSDeps are the real seams, logging to log and receiving sigs.
@@ -75,6 +78,7 @@ func OSDeps(log slog.Logger, sigs <-chan os.Signal) Deps {
 		Start: StartBackground, StartReaper: background.StartReaper,
 		Delegated: func() (string, error) { return DelegatedNamespace(fs, os.Readlink, os.Getpid()) },
 		OpenNS:    func(pid int) (*os.File, error) { return xunix.OpenNamespace(pid, "cgroup") },
+		WatchDir:  xunix.WatchDir,
 	}
 }
 
@@ -113,7 +117,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		ReadyTimeout: cfg.ReadyTimeout, Socket: cfg.Plan.Socket, Command: cfg.Plan.Command}
 	if cfg.ExecPids > 0 {
 		share := &ExecShare{Log: log, Fs: deps.Fs, Headroom: cfg.ExecPids, Parent: cfg.Headroom.Reserve.Parent, Argv: dockerd,
-			Notify: xunix.WatchDir}
+			Notify: deps.WatchDir}
 		s.Watch = share.Watch
 	}
 	return s.Run(ctx)
