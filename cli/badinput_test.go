@@ -102,6 +102,13 @@ var reserveMemoryBad = []badValue{
 	{"too_big", "1025Ti", rReserveMem}, {"uppercase", "AUTO", rReserveMem}, {"non_utf8", nonUTF8, rReserveMem}, {"big", big("9"), rReserveMem},
 }
 
+const rExecPids = "want a whole number from 0 (off) to 4194304"
+
+var execPidsBad = []badValue{
+	{"whitespace", " ", rExecPids}, {"negative", "-1", rExecPids}, {"over_pid_max", "4194305", rExecPids},
+	{"percent", "5%", rExecPids}, {"auto", "auto", rExecPids}, {"non_utf8", nonUTF8, rExecPids},
+}
+
 var reservePidsBad = []badValue{
 	{"whitespace", " ", rReservePids}, {"negative", "-1", rReservePids}, {"unit", "64Mi", rReservePids},
 	{"percent_over", "100%", rReservePids}, {"fraction", "1.5", rReservePids}, {"non_utf8", nonUTF8, rReservePids},
@@ -314,12 +321,13 @@ var dindBad = map[string][]badValue{
 		{"overflow", "99999999999999999999", "want a whole number >= 0"}, {"word", "three", "want a whole number >= 0"},
 		{"non_utf8", nonUTF8, "want a whole number >= 0"},
 	},
-	envMTU:                  mtuBad,
-	"ENVBOX_RESERVE_MEMORY": reserveMemoryBad,
-	"ENVBOX_RESERVE_PIDS":   reservePidsBad,
-	envLogFormat:            dockerBad[envLogFormat],
-	"DOCKER_TLS_CERTDIR":    {{"whitespace", " ", "want an absolute directory"}, {"relative", "certs", "want an absolute directory"}},
-	"DOCKER_HOST":           hostBad,
+	envMTU:                     mtuBad,
+	"ENVBOX_RESERVE_MEMORY":    reserveMemoryBad,
+	"ENVBOX_RESERVE_PIDS":      reservePidsBad,
+	"ENVBOX_RESERVE_EXEC_PIDS": execPidsBad,
+	envLogFormat:               dockerBad[envLogFormat],
+	"DOCKER_TLS_CERTDIR":       {{"whitespace", " ", "want an absolute directory"}, {"relative", "certs", "want an absolute directory"}},
+	"DOCKER_HOST":              hostBad,
 }
 
 // runVarsBad lists the malformed values of every runVars row.
@@ -626,4 +634,4 @@ func covered[C any](t *testing.T, name string, rows varTable[C], bad map[string]
 }
 
 // badCaseCount is the number docs/evidence.md "Reliability" quotes.
-const badCaseCount = 781
+const badCaseCount = 793

@@ -45,6 +45,11 @@ var dindVars = varTable[dindConfig]{
 	mtuVar(func(c *dindConfig) **int { return &c.MTU }),
 	reserveMemoryVar(func(c *dindConfig) *dind.Amount { return &c.Headroom.Reserve.Memory }, dockerdReserve),
 	reservePidsVar(func(c *dindConfig) *dind.Amount { return &c.Headroom.Reserve.Pids }, dockerdReserve),
+	{env: dind.EnvReserveExecPids, flag: "reserve-exec-pids", def: strconv.Itoa(dind.DefaultExecPids),
+		meaning: "tasks kept for docker exec and new containers when one container forks without bound: while dockerd runs, " +
+			"each new container whose pids.max is max gets the containers' parent cgroup's pids.max minus this; 0 = off",
+		conflicts: "only when the parent has a numeric pids.max (the reserve applied); a container's own --pids-limit wins",
+		set:       func(c *dindConfig, v string) (err error) { c.ExecPids, err = dind.ParseExecPids(v); return err }},
 	logFormatVar(func(c *dindConfig) *string { return &c.LogFormat }),
 	{env: dind.EnvTLSCertDir, defText: "unix socket only", empty: "plain TCP on 2375 (--tls=false)",
 		meaning: "an absolute directory: certificates generated there (or verified, when there is no CA key) and TLS on 2376 with --tlsverify; docker:dind's image sets /certs",

@@ -14,7 +14,7 @@ func TestParseDindVars(t *testing.T) {
 	t.Parallel()
 	empty, certs, legacy := "", "/certs", "1"
 	defaults := func() dindConfig {
-		return dindConfig{Config: dind.Config{Attempts: 100, Restarts: 3, StopGrace: 10 * time.Second, ReadyTimeout: 60 * time.Second,
+		return dindConfig{Config: dind.Config{Attempts: 100, Restarts: 3, StopGrace: 10 * time.Second, ReadyTimeout: 60 * time.Second, ExecPids: 32,
 			Headroom: dind.Headroom{Reserve: dind.Reserve{Memory: dind.Amount{Auto: true}, Pids: dind.Amount{Auto: true}}}}}
 	}
 	tests := []struct {
@@ -47,6 +47,12 @@ func TestParseDindVars(t *testing.T) {
 			edit: func(c *dindConfig) {
 				c.Headroom.Reserve = dind.Reserve{Memory: dind.Amount{Percent: 10}, Pids: dind.Amount{N: 64}}
 			}},
+		{name: "exec_pids_variable_off", env: map[string]string{"ENVBOX_RESERVE_EXEC_PIDS": "0"},
+			edit: func(c *dindConfig) { c.ExecPids = 0 }},
+		{name: "exec_pids_flag_wins", args: []string{"--reserve-exec-pids=64", "--"}, env: map[string]string{"ENVBOX_RESERVE_EXEC_PIDS": "0"},
+			edit: func(c *dindConfig) { c.ExecPids = 64 }},
+		{name: "bad_exec_pids", env: map[string]string{"ENVBOX_RESERVE_EXEC_PIDS": "5%"},
+			wantErr: `parse ENVBOX_RESERVE_EXEC_PIDS="5%": want a whole number from 0 (off) to 4194304`},
 		{name: "bad_reserve_memory", env: map[string]string{"ENVBOX_RESERVE_MEMORY": "64M"},
 			wantErr: `parse ENVBOX_RESERVE_MEMORY="64M": want "auto", a percentage from 1% to 90%, 0 (off) or a whole number of bytes, optionally with Ki, Mi, Gi or Ti`},
 		{name: "bad_reserve_pids_flag", args: []string{"--reserve-pids=95%", "--"},

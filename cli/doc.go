@@ -42,6 +42,9 @@
 //	ENVBOX_RESERVE_PIDS (--reserve-pids)
 //		tasks kept for envbox, dockerd, containerd and the shims: the containers' parent cgroup gets the pod's pids.max minus this. "auto" = max(128, 5%) capped at 1024 and at half the pod; N% of the pod; a whole number; 0 = off
 //		default: auto; conflicts: nothing is reserved on a pod without a pids limit, on cgroup v1 or hybrid hosts, or with the systemd cgroup driver
+//	ENVBOX_RESERVE_EXEC_PIDS (--reserve-exec-pids)
+//		tasks kept for docker exec and new containers when one container forks without bound: while dockerd runs, each new container whose pids.max is max gets the containers' parent cgroup's pids.max minus this; 0 = off
+//		default: 32; conflicts: only when the parent has a numeric pids.max (the reserve applied); a container's own --pids-limit wins
 //	ENVBOX_LOG_FORMAT (--log-format)
 //		"json" or "human"
 //		default: human on a terminal, else json; conflicts: -

@@ -39,6 +39,9 @@ type Config struct {
 	MTU *int
 	// Headroom is the reserve and the oom_score_adj for the daemons.
 	Headroom Headroom
+	// ExecPids is ENVBOX_RESERVE_EXEC_PIDS: what each new container's cap
+	// leaves of the parent's pids.max (ExecShare); 0 = no cap.
+	ExecPids int64
 }
 
 // Deps are the seams of Run to the system; OSDeps builds the real ones.
@@ -60,6 +63,9 @@ type Deps struct {
 	// Delegated and OpenNS feed the Launcher.
 	Delegated func() (string, error)
 	OpenNS    func(pid int) (*os.File, error)
+	// WatchDir wakes the per-container PID cap at a new cgroup
+	// (xunix.WatchDir); nil: its scans alone.
+	WatchDir func(dir string) (<-chan struct{}, func(), error)
 }
 
 // OSDeps are the real seams, logging to log and receiving sigs.
@@ -72,6 +78,7 @@ func OSDeps(log slog.Logger, sigs <-chan os.Signal) Deps {
 		Start: StartBackground, StartReaper: background.StartReaper,
 		Delegated: func() (string, error) { return DelegatedNamespace(fs, os.Readlink, os.Getpid()) },
 		OpenNS:    func(pid int) (*os.File, error) { return xunix.OpenNamespace(pid, "cgroup") },
+		WatchDir:  xunix.WatchDir,
 	}
 }
 
@@ -108,6 +115,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	s := &Supervisor{Log: log, Launcher: l, Start: deps.Start, Signals: deps.Signals,
 		Dockerd: dockerd, Env: env, Restarts: cfg.Restarts, StopGrace: cfg.StopGrace,
 		ReadyTimeout: cfg.ReadyTimeout, Socket: cfg.Plan.Socket, Command: cfg.Plan.Command}
+	if cfg.ExecPids > 0 {
+		share := &ExecShare{Log: log, Fs: deps.Fs, Headroom: cfg.ExecPids, Parent: cfg.Headroom.Reserve.Parent, Argv: dockerd,
+			Notify: deps.WatchDir}
+		s.Watch = share.Watch
+	}
 	return s.Run(ctx)
 }
 

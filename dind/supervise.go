@@ -67,6 +67,10 @@ type Supervisor struct {
 	Ready func(ctx context.Context, socket string, exited <-chan struct{}) error
 	// After is the back-off timer (time.After when nil).
 	After func(d time.Duration) <-chan time.Time
+	// Watch, when set, runs beside every start of the daemon (in its own
+	// goroutine, like Launcher.Keep) until that run ends or ctx is done:
+	// the per-container PID cap (ExecShare.Watch).
+	Watch func(ctx context.Context, p Proc)
 
 	dockerd Proc
 	budget  restartBudget
@@ -105,6 +109,9 @@ func (s *Supervisor) startDockerd(ctx context.Context) error {
 		return &StartError{Bin: cmd.BinName, Err: err}
 	}
 	go s.Launcher.Keep(ctx, s.dockerd)
+	if s.Watch != nil {
+		go s.Watch(ctx, s.dockerd)
+	}
 	return nil
 }
 

@@ -17,7 +17,7 @@ host root:      /kubepods.slice/kubepods-pod1.slice/cri-containerd-ab12.scope (f
 pod cgroup:     /
 delegation:     yes (/sys/fs/cgroup/init present; subtree_control "cpuset cpu io memory hugetlb pids rdma misc" of cgroup.controllers "cpuset cpu io memory hugetlb pids rdma misc")
 limits:         cpu 0.5 (/sys/fs/cgroup/cpu.max); memory 33554432 (/sys/fs/cgroup/memory.max)
-reserve:        /sys/fs/cgroup/docker memory.max 16777216 of the pod's 33554432; pids.max 128 of the pod's 256
+reserve:        /sys/fs/cgroup/docker memory.max 16777216 of the pod's 33554432; pids.max 128 of the pod's 256; containers' pids.max 96 (1), max (1)
 docker:         unix:///var/run/docker.sock: 2 running container(s)
 
 KIND       NAME    PID   CGROUP                                                                    HOST CGROUP                                                                                                                            CGROUP ID  ATTRIBUTED

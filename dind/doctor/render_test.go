@@ -58,7 +58,11 @@ const wantNoDockerJSON = `{
     "pod_memory_max": "33554432",
     "parent_memory_max": "16777216",
     "pod_pids_max": "256",
-    "parent_pids_max": "128"
+    "parent_pids_max": "128",
+    "container_pids_max": {
+      "96": 1,
+      "max": 1
+    }
   },
   "docker": "unix:///var/run/docker.sock",
   "docker_note": "no socket /var/run/docker.sock (dockerd not running)",

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/afero"
@@ -27,7 +29,11 @@ type Reserve struct {
 	ParentMemory string `json:"parent_memory_max,omitempty"`
 	PodPids      string `json:"pod_pids_max,omitempty"`
 	ParentPids   string `json:"parent_pids_max,omitempty"`
-	Error        string `json:"error,omitempty"`
+	// ContainerPids counts the parent's child cgroups by their pids.max:
+	// envbox dind's per-container cap (ENVBOX_RESERVE_EXEC_PIDS), a
+	// container's own --pids-limit, or "max".
+	ContainerPids map[string]int `json:"container_pids_max,omitempty"`
+	Error         string         `json:"error,omitempty"`
 }
 
 // reserve reads memory.max and pids.max of the pod directory and of its
@@ -57,7 +63,37 @@ func (c *Checker) reserve(podDir string) Reserve {
 			*f.dst = strings.TrimSpace(string(b))
 		}
 	}
+	if r.Present {
+		r.ContainerPids, r.Error = c.containerPids(r.Parent)
+	}
 	return r
+}
+
+// containerPids counts the children of parent by their pids.max; a child
+// without the file (gone, or no pids controller) is not counted.
+func (c *Checker) containerPids(parent string) (map[string]int, string) {
+	entries, err := afero.ReadDir(c.Fs, parent)
+	if err != nil {
+		return nil, err.Error()
+	}
+	var n map[string]int
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		b, err := afero.ReadFile(c.Fs, filepath.Join(parent, e.Name(), "pids.max"))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return nil, err.Error()
+		}
+		if n == nil {
+			n = map[string]int{}
+		}
+		n[strings.TrimSpace(string(b))]++
+	}
+	return n, ""
 }
 
 // reserveLine is the human line: what the parent may use of the pod's limit.
@@ -68,8 +104,16 @@ func reserveLine(r Reserve) string {
 	case !r.Present:
 		return fmt.Sprintf("none yet (%s absent: dockerd has started no container, or another cgroup parent)", r.Parent)
 	}
-	return fmt.Sprintf("%s memory.max %s of the pod's %s; pids.max %s of the pod's %s",
+	line := fmt.Sprintf("%s memory.max %s of the pod's %s; pids.max %s of the pod's %s",
 		r.Parent, orNone(r.ParentMemory), orNone(r.PodMemory), orNone(r.ParentPids), orNone(r.PodPids))
+	if len(r.ContainerPids) > 0 {
+		var counts []string
+		for _, v := range slices.Sorted(maps.Keys(r.ContainerPids)) {
+			counts = append(counts, fmt.Sprintf("%s (%d)", v, r.ContainerPids[v]))
+		}
+		line += "; containers' pids.max " + strings.Join(counts, ", ")
+	}
+	return line
 }
 
 func orNone(s string) string {

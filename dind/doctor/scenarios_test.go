@@ -59,6 +59,10 @@ func delegatedPod() scenario {
 			// The default reserve of envbox's delegation hook.
 			"/sys/fs/cgroup/docker/memory.max": "16777216\n",
 			"/sys/fs/cgroup/docker/pids.max":   "128\n",
+			// envbox dind's per-container cap, and a container started
+			// before it (no cap: max).
+			"/sys/fs/cgroup/docker/" + idWeb + "/pids.max": "96\n",
+			"/sys/fs/cgroup/docker/" + idJob + "/pids.max": "max\n",
 		},
 		inodes: map[string]uint64{
 			"/sys/fs/cgroup":                 1,

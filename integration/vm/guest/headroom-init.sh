@@ -73,6 +73,18 @@ field() {
 	sed -n "s/^$2 //p" "$1" 2>/dev/null
 }
 
+# timed KEY CMD...: run CMD, record KEY_rc and KEY_times ("T0 T1"
+# uptimes) and the first 300 bytes of its stderr as KEY_err.
+timed() {
+	key=$1
+	shift
+	t0=$(now)
+	"$@" >/dev/null 2>/tmp/timed.err
+	rec "${key}_rc" "$?"
+	rec "${key}_times" "$t0 $(now)"
+	rec "${key}_err" "$(head -c 300 /tmp/timed.err)"
+}
+
 # scenario K RESERVE_MEMORY RESERVE_PIDS: one pod, both workloads. Every
 # record is prefixed with K; every docker call in the pod has a timeout, as
 # the control pod's API may stop answering.
@@ -100,14 +112,29 @@ scenario() {
 	rec "${k}_import_rc" "$?"
 	rec "${k}_pod_memory_max" "$(cat "$p/memory.max")"
 	rec "${k}_pod_pids_max" "$(cat "$p/pids.max")"
+	# The idle baseline of this VM, nothing running: under TCG absolute
+	# times say little, their ratio to these says what the load costs.
+	t=60
+	for i in 1 2 3; do
+		timed "${k}_base_run_$i" prun --rm "$image" true
+	done
+	t=10
+	for i in 1 2 3; do
+		timed "${k}_base_ps_$i" pd ps -q
+	done
 	t=60
 	prun -d --name "idle-$k" "$image" sleep 100000 >/dev/null
 	rec "${k}_idle_rc" "$?"
+	t=30
+	for i in 1 2 3; do
+		timed "${k}_base_exec_$i" pd exec "idle-$k" true
+	done
 	# /docker: made by the hook (on) or by runc for the first container (off).
 	rec "${k}_docker_memory_max" "$(cat "$p/docker/memory.max" 2>&1)"
 	rec "${k}_docker_pids_max" "$(cat "$p/docker/pids.max" 2>&1)"
 	rec "${k}_oom_scores" "$(oom_scores "$p")"
 	idle=$(pd inspect -f '{{.Id}}' "idle-$k")
+	rec "${k}_idle_pids_max" "$(cat "$p/docker/$idle/pids.max")"
 	rec "${k}_idle_oom_score_adj" "$(cat "/proc/$(head -n 1 "$p/docker/$idle/cgroup.procs")/oom_score_adj")"
 	# What /init needs: envbox, dockerd, containerd and one shim, idle.
 	rec "${k}_init_memory_current" "$(cat "$p/init/memory.current")"
@@ -157,6 +184,7 @@ scenario() {
 	# every sleep it left keep holding their PIDs.
 	prun -d --name "bomb-$k" "$image" sh -c 'sh -c "while :; do sleep 1000 & done"; exec sleep 100000' >/dev/null
 	rec "${k}_bomb_rc" "$?"
+	bomb=$(pd inspect -f '{{.Id}}' "bomb-$k")
 	# pids.events counts in the cgroup of the task whose fork failed (6.1),
 	# not in the one whose limit was hit: look at every cgroup of the pod.
 	n=0
@@ -174,6 +202,14 @@ scenario() {
 	rec "${k}_pids_docker_current" "$(cat "$p/docker/pids.current" 2>/dev/null)"
 	rec "${k}_pids_pod_current" "$(cat "$p/pids.current")"
 	rec "${k}_pids_init_current" "$(cat "$p/init/pids.current")"
+	# The per-container cap (ENVBOX_RESERVE_EXEC_PIDS): the bomb stops at
+	# its own pids.max; the other container is untouched.
+	rec "${k}_bomb_pids_max" "$(cat "$p/docker/$bomb/pids.max" 2>&1)"
+	rec "${k}_bomb_pids_current" "$(cat "$p/docker/$bomb/pids.current" 2>&1)"
+	rec "${k}_bomb_pids_events" "$(cat "$p/docker/$bomb/pids.events" 2>&1)"
+	rec "${k}_idle_pids_max_under_bomb" "$(cat "$p/docker/$idle/pids.max" 2>&1)"
+	rec "${k}_idle_pids_events_under_bomb" "$(cat "$p/docker/$idle/pids.events" 2>&1)"
+	rec "${k}_doctor_reserve" "$(timeout 60 docker -H unix:///run/node.sock exec "$k" envbox doctor 2>&1 | grep -E '^reserve:')"
 	t=10
 	s0=$(now)
 	pd ps -q >/dev/null 2>/tmp/ps.err
@@ -186,6 +222,9 @@ scenario() {
 	rec "${k}_exec_under_bomb_rc" "$?"
 	rec "${k}_exec_under_bomb_times" "$s0 $(now)"
 	rec "${k}_exec_under_bomb_out" "$(head -c 300 /tmp/exec.out)"
+	t=60
+	timed "${k}_run_under_bomb" prun --rm "$image" true
+	rec "${k}_pids_docker_current_end" "$(cat "$p/docker/pids.current" 2>/dev/null)"
 	rec "${k}_daemons_after_bomb" "$(daemons "$p")"
 	t=120
 	pd rm -f "bomb-$k" >/dev/null 2>&1
@@ -198,6 +237,9 @@ scenario() {
 	node logs "$k" >"/tmp/$k.log" 2>&1
 	rec "${k}_reserve_line" "$(grep -F 'envbox-reserve' "/tmp/$k.log" | cut -c 1-400)"
 	rec "${k}_headroom_line" "$(grep -F 'headroom for the daemons' "/tmp/$k.log" | cut -c 1-400)"
+	rec "${k}_cap_lines" "$(grep -F 'per-container PID cap' "/tmp/$k.log" | head -n 3 | cut -c 1-400)"
+	rec "${k}_capped_count" "$(grep -cF 'capped a new container' "/tmp/$k.log")"
+	rec "${k}_capped_by_inotify" "$(grep -F 'capped a new container' "/tmp/$k.log" | grep -cF '"seen_by":"inotify"')"
 	step "stopping pod $k"
 	node stop -t 30 "$k" >/dev/null
 	rec "${k}_exit" "$(node inspect -f '{{.State.ExitCode}}' "$k")"
