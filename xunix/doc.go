@@ -25,7 +25,8 @@
 //   - mode.go: v1 / hybrid / v2 from the mount table; userns.go: whether the
 //     process runs in a user namespace (uid_map).
 //   - mount.go: mount(2) and mount points (OSMounter); ns.go: namespace
-//     files; term.go: terminal detection.
+//     files; term.go: terminal detection; notify.go: inotify's notice that
+//     a file changed (cgroup v2 event files raise it).
 //
 // Every parser reports failures as *ParseError (file, line, content, reason).
 // It never decides policy (which limit to apply, whether to delegate): that

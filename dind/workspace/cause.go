@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"cdr.dev/slog"
 	"github.com/spf13/afero"
 
 	"github.com/envbox/envbox/dind"
@@ -93,20 +94,48 @@ func (s *session) workspaceCgroup() string {
 	return path.Join(xunix.CgroupRoot, parent, s.id)
 }
 
+// watchCause watches the workspace's cgroup: read at each change the
+// kernel announces, and on a timer (a cgroup without the notice, or an
+// announcement lost).
+func (s *session) watchCause(ctx context.Context) *causeWatch {
+	dir := s.workspaceCgroup()
+	var changed <-chan struct{}
+	if s.deps.WatchModified != nil {
+		c, err := s.deps.WatchModified(ctx, path.Join(dir, "memory.events"), path.Join(dir, "pids.events"))
+		if err != nil {
+			s.log.Warn(ctx, "the workspace's cgroup counters are read on a timer only", slog.Error(err),
+				slog.F("every", causeEvery.String()))
+		}
+		changed = c
+	}
+	// A kill the workspace survives (a build's compiler, not its PID 1)
+	// is said here too, the moment the kernel counted it.
+	tell := func(c Cause, by string) {
+		s.log.Warn(ctx, "the workspace's cgroup counted a kill or a refused fork", slog.F("cause", c.String()), slog.F("cgroup", dir),
+			slog.F("read_at", by))
+	}
+	return watchCause(ctx, s.deps.Fs, dir, causeEvery, changed, tell)
+}
+
 // causeWatch keeps the last Cause read while the workspace runs: runc
 // removes the cgroup as soon as the container is gone, often before
 // dockerd reports the exit, so a read after the fact may find nothing.
 type causeWatch struct {
 	fsys afero.Fs
 	dir  string
+	// tell hears of each new OOM kill, and of the first refused fork, and
+	// what made the watch read (readStart, readNotice, readTimer, readFinal).
+	tell func(Cause, string)
 	mu   sync.Mutex
 	last Cause
 }
 
-// watchCause polls dir every interval until ctx ends.
-func watchCause(ctx context.Context, fsys afero.Fs, dir string, every time.Duration) *causeWatch {
-	w := &causeWatch{fsys: fsys, dir: dir}
-	w.read()
+// watchCause reads dir's counters now, every interval and each time
+// changed signals (the kernel's file-modified notice on memory.events and
+// pids.events; nil: the interval alone), until ctx ends. tell may be nil.
+func watchCause(ctx context.Context, fsys afero.Fs, dir string, every time.Duration, changed <-chan struct{}, tell func(Cause, string)) *causeWatch {
+	w := &causeWatch{fsys: fsys, dir: dir, tell: tell}
+	w.read(readStart)
 	go func() {
 		t := time.NewTicker(every)
 		defer t.Stop()
@@ -115,25 +144,49 @@ func watchCause(ctx context.Context, fsys afero.Fs, dir string, every time.Durat
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				w.read()
+				w.read(readTimer)
+			case <-changed:
+				w.read(readNotice)
 			}
 		}
 	}()
 	return w
 }
 
-func (w *causeWatch) read() {
-	if c, err := ReadCause(w.fsys, w.dir); err == nil {
-		w.mu.Lock()
-		w.last = Cause{OOMKills: max(w.last.OOMKills, c.OOMKills), PidsMax: max(w.last.PidsMax, c.PidsMax)}
-		w.mu.Unlock()
+// What made the watch read, as told.
+const (
+	readStart  = "start"
+	readNotice = "change notice"
+	readTimer  = "timer"
+	readFinal  = "exit"
+)
+
+func (w *causeWatch) read(by string) {
+	c, err := ReadCause(w.fsys, w.dir)
+	if err != nil {
+		return
 	}
+	w.mu.Lock()
+	prev := w.last
+	w.last = Cause{OOMKills: max(prev.OOMKills, c.OOMKills), PidsMax: max(prev.PidsMax, c.PidsMax)}
+	now := w.last
+	w.mu.Unlock()
+	if w.tell != nil && (now.OOMKills > prev.OOMKills || (prev.PidsMax == 0 && now.PidsMax > 0)) {
+		w.tell(now, by)
+	}
+}
+
+// seen is the most the counters showed so far, without reading.
+func (w *causeWatch) seen() Cause {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last
 }
 
 // final reads once more (the cgroup may still be there) and returns the
 // most the counters ever showed.
 func (w *causeWatch) final() Cause {
-	w.read()
+	w.read(readFinal)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.last

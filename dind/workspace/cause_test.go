@@ -3,8 +3,10 @@ package workspace
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,7 +74,7 @@ func TestCauseWatchOutlivesTheCgroup(t *testing.T) {
 	_ = afero.WriteFile(fsys, "/cg/pids.events", []byte(pidsEventsMax), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := watchCause(ctx, fsys, "/cg", time.Millisecond)
+	w := watchCause(ctx, fsys, "/cg", time.Millisecond, nil, nil)
 	_ = afero.WriteFile(fsys, "/cg/memory.events", []byte(memoryEventsOOM), 0o644)
 	deadline := time.Now().Add(5 * time.Second)
 	for w.final().OOMKills == 0 && time.Now().Before(deadline) {
@@ -103,5 +105,116 @@ func TestRunDockerWorkspaceOOMNamedFromItsCgroup(t *testing.T) {
 	if got, want := w.rec.list(), []string{"start dockerd", "remove workspace_cvm", "create workspace_cvm", "start id1",
 		"exec in id1 as coder", "stop dockerd", "close client"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("events =\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestCauseWatchReadsOnChange: the kernel's notice that memory.events
+// changed makes the watch read at once. dockerd reports the exit only
+// after runc removed the cgroup, so with a 250 ms timer alone a kill
+// counted less than a tick before the removal went unnamed.
+func TestCauseWatchReadsOnChange(t *testing.T) {
+	t.Parallel()
+	fsys := afero.NewMemMapFs()
+	_ = afero.WriteFile(fsys, "/cg/memory.events", []byte(memoryEventsNil), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	changed := make(chan struct{})
+	var mu sync.Mutex
+	var told []string
+	w := watchCause(ctx, fsys, "/cg", time.Hour, changed, func(c Cause, by string) {
+		mu.Lock()
+		told = append(told, c.String()+" at "+by)
+		mu.Unlock()
+	})
+	_ = afero.WriteFile(fsys, "/cg/memory.events", []byte(memoryEventsOOM), 0o644)
+	select {
+	case changed <- struct{}{}:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watch took no change notice within 5 s")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for w.seen().OOMKills == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := fsys.RemoveAll("/cg"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := w.final(), (Cause{OOMKills: 1}); got != want {
+		t.Errorf("final() after a change notice and the cgroup's removal = %+v, want %+v", got, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"OOM kill (memory.events oom_kill 1) at change notice"}; !reflect.DeepEqual(told, want) {
+		t.Errorf("told %q, want %q", told, want)
+	}
+}
+
+// TestCauseWatchTells: each new OOM kill is told; a PID limit only when
+// first hit (a fork bomb raises it thousands of times a second).
+func TestCauseWatchTells(t *testing.T) {
+	t.Parallel()
+	fsys := afero.NewMemMapFs()
+	var told []Cause
+	w := &causeWatch{fsys: fsys, dir: "/cg", tell: func(c Cause, _ string) { told = append(told, c) }}
+	for _, step := range []struct{ oom, pids int }{{0, 0}, {1, 0}, {1, 0}, {1, 5}, {1, 900}, {2, 901}, {2, 901}} {
+		_ = afero.WriteFile(fsys, "/cg/memory.events", []byte(fmt.Sprintf("oom 0\noom_kill %d\n", step.oom)), 0o644)
+		_ = afero.WriteFile(fsys, "/cg/pids.events", []byte(fmt.Sprintf("max %d\n", step.pids)), 0o644)
+		w.read(readTimer)
+	}
+	if want := []Cause{{OOMKills: 1}, {OOMKills: 1, PidsMax: 5}, {OOMKills: 2, PidsMax: 901}}; !reflect.DeepEqual(told, want) {
+		t.Errorf("told %+v, want %+v", told, want)
+	}
+}
+
+// TestRunDockerWorkspaceCauseReadOnChange: the session watches the
+// workspace's own event files, reads them at the kernel's notice, and
+// names the OOM kill though the cgroup was gone before dockerd reported
+// the exit (as runc removes it first).
+func TestRunDockerWorkspaceCauseReadOnChange(t *testing.T) {
+	t.Parallel()
+	changed := make(chan struct{})
+	watched := make(chan []string, 1)
+	var fsys afero.Fs
+	w, done := startFlow(t, flowConfig(), func(_ *fakeWorld, d *SessionDeps) {
+		fsys = d.Fs
+		_ = afero.WriteFile(d.Fs, "/sys/fs/cgroup/docker/id1/memory.events", []byte(memoryEventsNil), 0o644)
+		_ = afero.WriteFile(d.Fs, "/sys/fs/cgroup/docker/id1/pids.events", []byte("max 0\n"), 0o644)
+		d.WatchModified = func(_ context.Context, paths ...string) (<-chan struct{}, error) {
+			watched <- paths
+			return changed, nil
+		}
+	})
+	waitScript(t, w)
+	select {
+	case got := <-watched:
+		if want := []string{"/sys/fs/cgroup/docker/id1/memory.events", "/sys/fs/cgroup/docker/id1/pids.events"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("watched %q, want %q", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the session watched no files")
+	}
+	_ = afero.WriteFile(fsys, "/sys/fs/cgroup/docker/id1/memory.events", []byte(memoryEventsOOM), 0o644)
+	// The second notice is taken only once the first one's read is done.
+	for range 2 {
+		select {
+		case changed <- struct{}{}:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the session took no change notice within 10 s")
+		}
+	}
+	if err := fsys.RemoveAll("/sys/fs/cgroup/docker/id1"); err != nil {
+		t.Fatal(err)
+	}
+	w.api.exits <- container.WaitResponse{StatusCode: 137}
+	err := waitFor(t, done)
+	want := "the workspace stopped: workspace container workspace_cvm (id1) stopped: exit status 137; its cgroup counted: OOM kill (memory.events oom_kill 1)"
+	if !errors.Is(err, ErrStopped) || err.Error() != want {
+		t.Fatalf("Run = %v, want %q", err, want)
+	}
+	// Said when the kernel counted it, before dockerd reported the exit
+	// (read_at is the notice, unless the 250 ms timer came first).
+	if line := `"msg":"the workspace's cgroup counted a kill or a refused fork","caller"`; !strings.Contains(w.logs.String(), line) ||
+		!strings.Contains(w.logs.String(), `"fields":{"cause":"OOM kill (memory.events oom_kill 1)","cgroup":"/sys/fs/cgroup/docker/id1","read_at":"`) {
+		t.Errorf("no line %s with the cause and the cgroup in\n%s", line, w.logs.String())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/envbox/envbox/dind"
+	"github.com/envbox/envbox/xunix"
 )
 
 // Variables of the Coder contract that the session itself names: in the
@@ -96,6 +97,9 @@ type SessionDeps struct {
 	// InterfaceMTU is the MTU of a network interface of this namespace.
 	InterfaceMTU func(name string) (int, error)
 	Now          func() time.Time
+	// WatchModified signals when one of the files changes (the
+	// workspace's cgroup event files); nil: they are read on a timer only.
+	WatchModified func(ctx context.Context, paths ...string) (<-chan struct{}, error)
 	// Poll is the Docker API ping interval.
 	Poll time.Duration
 }
@@ -109,6 +113,7 @@ func OSDeps(log slog.Logger, sigs <-chan os.Signal) SessionDeps {
 		Start: d.Start, StartReaper: d.StartReaper, Delegated: d.Delegated, OpenNS: d.OpenNS, InterfaceMTU: d.InterfaceMTU,
 		API:    func(socket string) (APIClient, error) { return NewClient(socket) },
 		Cgroup: CgroupFS{Fs: d.Fs}, Now: time.Now, Poll: 250 * time.Millisecond,
+		WatchModified: xunix.WatchModified,
 	}
 }
 

@@ -143,7 +143,7 @@ func (s *session) superviseOnce(ctx context.Context) (bool, error) {
 	defer cancel()
 	exited := make(chan waitResult, 1)
 	api, id := s.api, s.id // setup may replace them while this waits
-	cause := watchCause(wctx, s.deps.Fs, s.workspaceCgroup(), causeEvery)
+	cause := s.watchCause(wctx)
 	go func() {
 		e, err := WaitExit(wctx, api, id)
 		exited <- waitResult{e, err}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,13 +55,13 @@ func TestWorkspaceLimitsInCgroupfs(t *testing.T) {
 		t.Logf("the guest made no progress for 4 min after %q; its dump:\n%s\nbooting once more", stuck, out)
 	}
 	for _, key := range sortedKeys(kv) {
-		if key != "log_tail" {
+		if !strings.HasSuffix(key, "log_tail") {
 			t.Logf("%s = %q", key, kv[key])
 		}
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("envbox's last log lines:\n%s", kv["log_tail"])
+			t.Logf("envbox's last log lines:\n%s\nin the pod started again for the OOM kill:\n%s", kv["log_tail"], kv["oom_log_tail"])
 		}
 	})
 	r := result{t: t, name: "ws", kv: kv}
@@ -127,6 +128,95 @@ func TestWorkspaceLimitsInCgroupfs(t *testing.T) {
 	if stop-term > 40 {
 		t.Errorf("the pod took %.2f s to stop, want under 40 s", stop-term)
 	}
+
+	checkWorkspaceOOM(t, r, podID)
+}
+
+// checkWorkspaceOOM: the same pod started again, its workspace's PID 1
+// became the allocator and was OOM-killed at <pod>/docker's limit (the
+// pod's less the headroom reserve; the workspace's own memory.max is the
+// pod's); envbox exited 1 naming the kill and the node saw the pod end.
+func checkWorkspaceOOM(t *testing.T, r result, podID string) {
+	t.Helper()
+	r.want("oom_start_rc", "0")
+	oid := r.get("oom_id")
+	r.want("oom_docker_memory_max", "603979776") // 768 MiB - the default reserve, 192 MiB
+	r.want("oom_ws_memory_max", "805306368")
+	// PID 1 is the script standing in for the image's sleep, waiting on the FIFO.
+	r.want("oom_ws_procs", "/bin/sh /usr/local/bin/sleep infinity ")
+	kernel := r.get("oom_kernel")
+	r.wantContains("oom_kernel", "oom_memcg=/docker/"+podID+"/docker,task_memcg=/docker/"+podID+"/docker/"+oid+"\n")
+	if n := strings.Count(kernel, "Killed process"); n != 1 {
+		t.Errorf("%d processes OOM-killed, want 1 (kernel log %q)", n, kernel)
+	}
+	r.wantContains("oom_kernel", "(busybox)") // PID 1 after its exec of busybox tail
+	r.wantContains("oom_ws_state", `"OOMKilled":true "ExitCode":137 `)
+	r.want("oom_wait", "1")
+	r.wantContains("oom_pod_state", "exited 1 ")
+	r.want("oom_procs_after", "")
+	line := r.get("oom_last_line")
+	shape := regexp.MustCompile(`^envbox: the workspace stopped: workspace container workspace_cvm \(` + oid +
+		`\) stopped: exit status 137, OOM-killed; its cgroup counted: OOM kill \(memory\.events oom_kill [1-9][0-9]*\)$`)
+	if !shape.MatchString(line) {
+		t.Errorf("envbox's last line = %q, want it to match %s", line, shape)
+	}
+
+	// envbox said so when the kernel counted it, before dockerd reported
+	// the exit; read_at (logged) says whether the change notice on
+	// memory.events or the 250 ms timer made it read.
+	r.wantContains("oom_counted_line", `"fields":{"cause":"OOM kill (memory.events oom_kill 1)","cgroup":"/sys/fs/cgroup/docker/`+oid+`","read_at":"`)
+
+	// The times, all on the wall clock: the kill (the kernel's line,
+	// converted by the mark written after it), the workspace's exit
+	// (containerd's, in the pod's data root), envbox's line that it saw
+	// the exit, the pod's end (the node's runtime).
+	kill := killWallTime(t, kernel)
+	counted := rfc3339In(t, r.get("oom_counted_line"), `^\{"ts":"([^"]+)"`)
+	exited := rfc3339In(t, r.get("oom_ws_state"), `"FinishedAt":"([^"]+)"`)
+	seen := rfc3339In(t, r.get("oom_stopped_line"), `^\{"ts":"([^"]+)"`)
+	end := rfc3339In(t, r.get("oom_pod_state"), ` ([^ ]+)$`)
+	total := end.Sub(kill).Seconds()
+	readAt := regexp.MustCompile(`"read_at":"([^"]*)"`).FindStringSubmatch(r.get("oom_counted_line"))
+	if readAt == nil {
+		readAt = []string{"", "?"}
+	}
+	t.Logf("OOM kill -> pod end %.2f s: kill -> envbox read the count %.3f s (at its %s); kill -> workspace exit %.2f s, exit -> envbox saw it (dockerd's report) %.2f s, -> envbox exit (dockerd stopped) %.2f s",
+		total, counted.Sub(kill).Seconds(), readAt[1], exited.Sub(kill).Seconds(), seen.Sub(exited).Seconds(), end.Sub(seen).Seconds())
+	// Logged against the 2 s goal, asserted loosely: under TCG with other
+	// VMs on the 2 cores each step stretches (docs/limits.md).
+	if total < 0 || total > 15 {
+		t.Errorf("the pod ended %.2f s after the OOM kill, want within 15 s", total)
+	}
+}
+
+// killWallTime is the wall time of the kernel's oom-kill line: its
+// timestamp since boot plus the offset the "envbox-vm mark" line gives.
+func killWallTime(t *testing.T, kernel string) time.Time {
+	t.Helper()
+	m := regexp.MustCompile(`\[ *([0-9.]+)\] envbox-vm mark ([0-9]+)\.([0-9]{9})`).FindStringSubmatch(kernel)
+	k := regexp.MustCompile(`\[ *([0-9.]+)\] oom-kill:`).FindStringSubmatch(kernel)
+	if m == nil || k == nil {
+		t.Fatalf("no mark or oom-kill line in the kernel log %q", kernel)
+	}
+	markUp, _ := strconv.ParseFloat(m[1], 64)
+	killUp, _ := strconv.ParseFloat(k[1], 64)
+	sec, _ := strconv.ParseInt(m[2], 10, 64)
+	nsec, _ := strconv.ParseInt(m[3], 10, 64)
+	return time.Unix(sec, nsec).Add(-time.Duration((markUp - killUp) * float64(time.Second)))
+}
+
+// rfc3339In is the time the first group of pattern finds in s.
+func rfc3339In(t *testing.T, s, pattern string) time.Time {
+	t.Helper()
+	m := regexp.MustCompile(pattern).FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("no time matching %s in %q", pattern, s)
+	}
+	v, err := time.Parse(time.RFC3339Nano, m[1])
+	if err != nil {
+		t.Fatalf("time %q in %q: %v", m[1], s, err)
+	}
+	return v
 }
 
 // checkCreateLine: envbox's JSON log says what it asked dockerd for.

@@ -64,7 +64,19 @@ node import /images/workspace.tar "$image" >/dev/null
 
 step starting the pod
 export CODER_INNER_IMAGE="$image" CODER_INNER_USERNAME=coder CODER_AGENT_TOKEN="$token"
-export CODER_MOUNTS=/share:/share
+# The image's `sleep infinity` (the workspace's PID 1) is this script,
+# through /usr/local/bin (first in the default PATH): plain sleep, except
+# once /share/oom.fifo exists it waits for a line there and then becomes
+# the allocator itself, so the process the OOM killer picks is the one
+# whose death ends the container (an allocator under `docker exec` would
+# be a child of the shim: only it would die).
+mkdir -p /share/ws-bin
+printf '%s\n' '#!/bin/sh' \
+	'[ -p /share/oom.fifo ] || exec /bin/sleep "$@"' \
+	'read -r _ </share/oom.fifo' \
+	'exec /bin/busybox tail /dev/zero' >/share/ws-bin/sleep
+chmod 755 /share/ws-bin/sleep
+export CODER_MOUNTS=/share:/share,/share/ws-bin:/usr/local/bin:ro
 # shellcheck disable=SC2016 # expanded by the workspace's shell
 export CODER_BOOTSTRAP_SCRIPT='id -un >/share/boot-user; printf "%s" "$CODER_AGENT_TOKEN" >/share/boot-token'
 export ENVBOX_DOCKERD_EXTRA_ARGS="--iptables=false --userland-proxy=false"
@@ -157,4 +169,37 @@ rec token_in_log "$(grep -c -F "$token" /tmp/envbox.log)"
 rec create_line "$(grep -F 'creating the workspace container' /tmp/envbox.log)"
 rec bootstrap_done "$(grep -c -F '"msg":"bootstrap script done"' /tmp/envbox.log)"
 rec log_tail "$(tail -n 40 /tmp/envbox.log)"
+
+# The same pod once more (a new workspace container, same data root),
+# this time to have the workspace OOM-killed: its memory.max is the pod's,
+# so <pod>/docker's (the pod's less the headroom reserve) is the one the
+# allocator hits. The pod must end with envbox's exit 1.
+step restarting the pod for the OOM kill
+rm -f /share/boot-token
+mkfifo /share/oom.fifo
+node start pod >/dev/null 2>/tmp/start.err
+rec oom_start_rc "$?"
+wait_for 1200 bootstrapped
+step workspace bootstrapped again
+oid=$(pod inspect -f '{{.Id}}' workspace_cvm 2>&1)
+w=$p/docker/$oid
+rec oom_id "$oid"
+rec oom_docker_memory_max "$(cat "$p/docker/memory.max")"
+rec oom_ws_memory_max "$(cat "$w/memory.max")"
+rec oom_ws_procs "$(while read -r pid; do tr '\0' ' ' <"/proc/$pid/cmdline"; echo; done <"$w/cgroup.procs")"
+step OOM-killing the workspace
+echo go >/share/oom.fifo
+rec oom_wait "$(node wait pod 2>&1)"
+step the pod ended
+rec oom_mark "$("$h" mark)"
+rec oom_kernel "$(dmesg | grep -E 'oom-kill:|Killed process|envbox-vm mark' | cut -c 1-400)"
+rec oom_pod_state "$(node inspect -f '{{.State.Status}} {{.State.ExitCode}} {{.State.FinishedAt}}' pod)"
+rec oom_ws_state "$(grep -o -E '"(ExitCode|OOMKilled|FinishedAt)":[^,]*' "/var/lib/pod/containers/$oid/config.v2.json" | tr '\n' ' ')"
+rec oom_procs_after "$(find "$p" -name cgroup.procs -exec cat {} + 2>/dev/null)"
+node logs pod >/tmp/envbox-oom.log 2>&1
+rec oom_counted_line "$(grep -F 'cgroup counted a kill' /tmp/envbox-oom.log)"
+rec oom_stopped_line "$(grep -F 'the workspace container stopped' /tmp/envbox-oom.log)"
+rec oom_last_line "$(tail -n 1 /tmp/envbox-oom.log)"
+rec oom_log_tail "$(tail -n 30 /tmp/envbox-oom.log)"
+rm -f /share/oom.fifo
 finish

@@ -13,6 +13,7 @@
 //	vmhelper policy PID               print PID's scheduling policy (SCHED_FIFO)
 //	vmhelper cpuquota DIR             xunix quota of "self", and of DIR with the root fallback
 //	vmhelper report NAME DIR          print "RESULT NAME {file: content, ...}" for DIR's files
+//	vmhelper mark                     write the wall clock into the kernel log (/dev/kmsg), print it
 package main
 
 import (
@@ -24,6 +25,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
@@ -40,7 +42,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: vmhelper ns|cgns|limits|write|hog|rt|policy|cpuquota|report ARGS")
+		return errors.New("usage: vmhelper ns|cgns|limits|write|hog|rt|policy|cpuquota|report|mark ARGS")
 	}
 	cmd, rest := args[0], args[1:]
 	switch {
@@ -63,6 +65,8 @@ func run(args []string) error {
 		return cpuQuota(rest[0])
 	case cmd == "report" && len(rest) == 2:
 		return report(rest[0], rest[1])
+	case cmd == "mark" && len(rest) == 0:
+		return mark()
 	}
 	return fmt.Errorf("bad arguments %q", args)
 }
@@ -149,6 +153,19 @@ func realtime(argv []string) error {
 	if err := unix.Exec(argv[0], argv, os.Environ()); err != nil {
 		return fmt.Errorf("exec %q: %w", argv, err)
 	}
+	return nil
+}
+
+// mark writes "envbox-vm mark SECONDS.NANOS" (the wall clock) into the
+// kernel log and prints it: the line's dmesg timestamp (the kernel's clock
+// since boot) then converts the kernel's other lines to wall time.
+func mark() error {
+	now := time.Now()
+	line := fmt.Sprintf("envbox-vm mark %d.%09d\n", now.Unix(), now.Nanosecond())
+	if err := os.WriteFile("/dev/kmsg", []byte(line), 0); err != nil {
+		return fmt.Errorf("write the mark to /dev/kmsg: %w", err)
+	}
+	fmt.Print(line)
 	return nil
 }
 
