@@ -145,8 +145,9 @@ type causeWatch struct {
 }
 
 // watchCause reads dir's counters now, every interval and each time
-// changed signals (the kernel's file-modified notice on memory.events and
-// pids.events; nil: the interval alone), until ctx ends. tell may be nil.
+// changed signals (the kernel's file-modified notice on memory.events,
+// pids.events and cgroup.events; nil: the interval alone), until ctx
+// ends. tell may be nil.
 func watchCause(ctx context.Context, fsys afero.Fs, dir string, every time.Duration, changed <-chan struct{}, tell func(Cause, string)) *causeWatch {
 	w := &causeWatch{fsys: fsys, dir: dir, tell: tell, ended: make(chan struct{})}
 	w.read(readStart)

@@ -337,7 +337,7 @@ func TestRunDockerWorkspaceGoneBeforeDockerdReports(t *testing.T) {
 		`"msg":"the workspace's processes are gone; waiting briefly for dockerd to report the exit","caller"`,
 		`"fields":{"cgroup":"/sys/fs/cgroup/docker/id1","how":"cgroup.events populated 0, read at change notice","wait":"20ms"}}`,
 		`"msg":"the workspace's processes are gone; stopping dockerd so the pod restarts","caller"`,
-		`"fields":{"cause":"OOM kill (memory.events oom_kill 1)","oom_kills":1,"pids_max_events":0,"cgroup":"/sys/fs/cgroup/docker/id1","exit_code":"not reported by dockerd within 20ms"}}`,
+		`"fields":{"cause":"OOM kill (memory.events oom_kill 1)","oom_kills":1,"pids_max_events":0,"cgroup":"/sys/fs/cgroup/docker/id1","exit_status":"not reported by dockerd within 20ms"}}`,
 	} {
 		if !strings.Contains(w.logs.String(), line) {
 			t.Errorf("no %s in the logs", line)

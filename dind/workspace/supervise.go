@@ -205,7 +205,7 @@ func (s *session) onWorkspaceGone(ctx context.Context, exited <-chan waitResult,
 	why := cause.final()
 	s.log.Error(ctx, "the workspace's processes are gone; stopping dockerd so the pod restarts",
 		slog.F("cause", why.String()), slog.F("oom_kills", why.OOMKills), slog.F("pids_max_events", why.PidsMax),
-		slog.F("cgroup", cause.dir), slog.F("exit_code", "not reported by dockerd within "+wait.String()))
+		slog.F("cgroup", cause.dir), slog.F("exit_status", "not reported by dockerd within "+wait.String()))
 	s.stopDaemons(ctx)
 	gone := fmt.Sprintf("its processes are gone (%s), no exit status from dockerd within %s", cause.goneWhy(), wait)
 	if why != (Cause{}) {
