@@ -193,6 +193,8 @@ func checkWorkspaceOOM(t *testing.T, r result, podID string) {
 	if readAt == nil {
 		readAt = []string{"", "?"}
 	}
+	// envbox's last lines, dockerd's among them: where its stop spent the time.
+	t.Logf("envbox's last log lines after the OOM kill:\n%s", r.get("oom_log_tail"))
 	t.Logf("OOM kill -> pod end %.2f s: kill -> envbox read the count %.3f s (at its %s); kill -> envbox's notice the processes are gone %.2f s (%s); "+
 		"notice -> envbox stops dockerd %.2f s (%s); kill -> workspace exit (containerd's) %.2f s; -> envbox exit (dockerd stopped) %.2f s",
 		total, counted.Sub(kill).Seconds(), readAt[1], gone.Sub(kill).Seconds(), goneHow, seen.Sub(gone).Seconds(), stoppedBy(r.get("oom_stopped_line")),
