@@ -2,7 +2,9 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"strconv"
 	"strings"
@@ -101,7 +103,7 @@ func (s *session) watchCause(ctx context.Context) *causeWatch {
 	dir := s.workspaceCgroup()
 	var changed <-chan struct{}
 	if s.deps.WatchModified != nil {
-		c, err := s.deps.WatchModified(ctx, path.Join(dir, "memory.events"), path.Join(dir, "pids.events"))
+		c, err := s.deps.WatchModified(ctx, path.Join(dir, "memory.events"), path.Join(dir, "pids.events"), path.Join(dir, "cgroup.events"))
 		if err != nil {
 			s.log.Warn(ctx, "the workspace's cgroup counters are read on a timer only", slog.Error(err),
 				slog.F("every", causeEvery.String()))
@@ -120,6 +122,9 @@ func (s *session) watchCause(ctx context.Context) *causeWatch {
 // causeWatch keeps the last Cause read while the workspace runs: runc
 // removes the cgroup as soon as the container is gone, often before
 // dockerd reports the exit, so a read after the fact may find nothing.
+// It also tells when the workspace's processes are gone, from the kernel:
+// dockerd reports the exit 0.7-3.3 s later (containerd, the shim and
+// `runc delete` come first; docs/limits.md).
 type causeWatch struct {
 	fsys afero.Fs
 	dir  string
@@ -128,13 +133,23 @@ type causeWatch struct {
 	tell func(Cause, string)
 	mu   sync.Mutex
 	last Cause
+	// present: cgroup.events was read once, so the cgroup is where the
+	// watch looks (a path that was never there, as under dockerd's
+	// systemd cgroup driver, never counts as ended).
+	present bool
+	// ended is closed when cgroup.events says populated 0 or the cgroup,
+	// once present, is gone; endedBy says which and what made the watch
+	// read then.
+	ended   chan struct{}
+	endedBy string
 }
 
 // watchCause reads dir's counters now, every interval and each time
-// changed signals (the kernel's file-modified notice on memory.events and
-// pids.events; nil: the interval alone), until ctx ends. tell may be nil.
+// changed signals (the kernel's file-modified notice on memory.events,
+// pids.events and cgroup.events; nil: the interval alone), until ctx
+// ends. tell may be nil.
 func watchCause(ctx context.Context, fsys afero.Fs, dir string, every time.Duration, changed <-chan struct{}, tell func(Cause, string)) *causeWatch {
-	w := &causeWatch{fsys: fsys, dir: dir, tell: tell}
+	w := &causeWatch{fsys: fsys, dir: dir, tell: tell, ended: make(chan struct{})}
 	w.read(readStart)
 	go func() {
 		t := time.NewTicker(every)
@@ -162,6 +177,7 @@ const (
 )
 
 func (w *causeWatch) read(by string) {
+	defer w.readPopulated(by)
 	c, err := ReadCause(w.fsys, w.dir)
 	if err != nil {
 		return
@@ -174,6 +190,48 @@ func (w *causeWatch) read(by string) {
 	if w.tell != nil && (now.OOMKills > prev.OOMKills || (prev.PidsMax == 0 && now.PidsMax > 0)) {
 		w.tell(now, by)
 	}
+}
+
+// readPopulated reads cgroup.events: populated 0 (no process left in the
+// cgroup or below it), or the file gone with the cgroup once it was
+// there, ends the watch's workspace.
+func (w *causeWatch) readPopulated(by string) {
+	file := path.Join(w.dir, "cgroup.events")
+	b, err := afero.ReadFile(w.fsys, file)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case err == nil:
+		n, perr := flatKey(string(b), "populated")
+		if perr != nil {
+			return
+		}
+		w.present = true
+		if n == 0 {
+			w.end("cgroup.events populated 0", by)
+		}
+	case errors.Is(err, fs.ErrNotExist) && w.present:
+		w.end("its cgroup was removed", by)
+	}
+}
+
+// end records why the workspace ended, once; w.mu is held.
+func (w *causeWatch) end(why, by string) {
+	if w.ended == nil || w.endedBy != "" {
+		return
+	}
+	w.endedBy = why + ", read at " + by
+	close(w.ended)
+}
+
+// gone is closed once the kernel says the workspace's processes are gone;
+// why says how (e.g. "cgroup.events populated 0, read at change notice").
+func (w *causeWatch) gone() <-chan struct{} { return w.ended }
+
+func (w *causeWatch) goneWhy() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.endedBy
 }
 
 // seen is the most the counters showed so far, without reading.

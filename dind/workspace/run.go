@@ -102,7 +102,17 @@ type SessionDeps struct {
 	WatchModified func(ctx context.Context, paths ...string) (<-chan struct{}, error)
 	// Poll is the Docker API ping interval.
 	Poll time.Duration
+	// ExitReportWait is how long dockerd's report of the workspace's exit
+	// status is awaited once the kernel said its processes are gone
+	// (cgroup.events populated 0); then envbox goes on without it.
+	ExitReportWait time.Duration
 }
+
+// exitReportWait is the real ExitReportWait. In the VM dockerd reported
+// the exit 0.7-3.3 s after the workspace's PID 1 was gone
+// (docs/limits.md): the wait catches a report already on its way, and
+// holds the pod's end back by 250 ms at most when there is none.
+const exitReportWait = 250 * time.Millisecond
 
 // OSDeps are the real seams, logging to log and receiving sigs; the
 // process and namespace seams are package dind's.
@@ -113,7 +123,7 @@ func OSDeps(log slog.Logger, sigs <-chan os.Signal) SessionDeps {
 		Start: d.Start, StartReaper: d.StartReaper, Delegated: d.Delegated, OpenNS: d.OpenNS, InterfaceMTU: d.InterfaceMTU,
 		API:    func(socket string) (APIClient, error) { return NewClient(socket) },
 		Cgroup: CgroupFS{Fs: d.Fs}, Now: time.Now, Poll: 250 * time.Millisecond,
-		WatchModified: xunix.WatchModified,
+		WatchModified: xunix.WatchModified, ExitReportWait: exitReportWait,
 	}
 }
 

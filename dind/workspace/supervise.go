@@ -154,21 +154,64 @@ func (s *session) superviseOnce(ctx context.Context) (bool, error) {
 	case <-s.dockerd.Done():
 		return s.onDockerdExit(ctx)
 	case r := <-exited:
-		if r.err != nil {
-			return s.onLostContact(ctx, r.err)
-		}
-		why := cause.final()
-		s.log.Error(ctx, "the workspace container stopped; stopping dockerd so the pod restarts",
-			slog.F("exit_code", r.exit.Code), slog.F("oom_killed", r.exit.OOMKilled),
-			slog.F("cause", why.String()), slog.F("oom_kills", why.OOMKills), slog.F("pids_max_events", why.PidsMax))
-		s.stopDaemons(ctx)
-		if why != (Cause{}) {
-			return true, fmt.Errorf("%w: workspace container %s (%s) stopped: %s; its cgroup counted: %s", ErrStopped, s.cfg.ContainerName, s.id, r.exit, why)
-		}
-		return true, fmt.Errorf("%w: workspace container %s (%s) stopped: %s", ErrStopped, s.cfg.ContainerName, s.id, r.exit)
+		return s.onWorkspaceExit(ctx, r, cause, "dockerd")
+	case <-cause.gone():
+		return s.onWorkspaceGone(ctx, exited, cause)
 	case <-ctx.Done():
 		return true, ctx.Err()
 	}
+}
+
+// onWorkspaceExit: dockerd reported the workspace's exit (first, or
+// within the wait after the kernel's notice: noticedBy says which).
+func (s *session) onWorkspaceExit(ctx context.Context, r waitResult, cause *causeWatch, noticedBy string) (bool, error) {
+	if r.err != nil {
+		return s.onLostContact(ctx, r.err)
+	}
+	why := cause.final()
+	s.log.Error(ctx, "the workspace container stopped; stopping dockerd so the pod restarts",
+		slog.F("exit_code", r.exit.Code), slog.F("oom_killed", r.exit.OOMKilled),
+		slog.F("cause", why.String()), slog.F("oom_kills", why.OOMKills), slog.F("pids_max_events", why.PidsMax),
+		slog.F("noticed_by", noticedBy))
+	s.stopDaemons(ctx)
+	if why != (Cause{}) {
+		return true, fmt.Errorf("%w: workspace container %s (%s) stopped: %s; its cgroup counted: %s", ErrStopped, s.cfg.ContainerName, s.id, r.exit, why)
+	}
+	return true, fmt.Errorf("%w: workspace container %s (%s) stopped: %s", ErrStopped, s.cfg.ContainerName, s.id, r.exit)
+}
+
+// onWorkspaceGone: the kernel says no process of the workspace is left,
+// which it knows 0.7-3.3 s before dockerd reports the exit. dockerd's
+// report gets deps.ExitReportWait to put the exit status in the line;
+// without it the line names what the cgroup counted. A signal or
+// dockerd's death meanwhile is handled as before the notice.
+func (s *session) onWorkspaceGone(ctx context.Context, exited <-chan waitResult, cause *causeWatch) (bool, error) {
+	wait := s.deps.ExitReportWait
+	s.log.Warn(ctx, "the workspace's processes are gone; waiting briefly for dockerd to report the exit",
+		slog.F("cgroup", cause.dir), slog.F("how", cause.goneWhy()), slog.F("wait", wait.String()))
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case r := <-exited:
+		return s.onWorkspaceExit(ctx, r, cause, "kernel")
+	case sig := <-s.deps.Signals:
+		return true, s.shutdown(ctx, sig)
+	case <-s.dockerd.Done():
+		return s.onDockerdExit(ctx)
+	case <-ctx.Done():
+		return true, ctx.Err()
+	case <-t.C:
+	}
+	why := cause.final()
+	s.log.Error(ctx, "the workspace's processes are gone; stopping dockerd so the pod restarts",
+		slog.F("cause", why.String()), slog.F("oom_kills", why.OOMKills), slog.F("pids_max_events", why.PidsMax),
+		slog.F("cgroup", cause.dir), slog.F("exit_status", "not reported by dockerd within "+wait.String()))
+	s.stopDaemons(ctx)
+	gone := fmt.Sprintf("its processes are gone (%s), no exit status from dockerd within %s", cause.goneWhy(), wait)
+	if why != (Cause{}) {
+		return true, fmt.Errorf("%w: workspace container %s (%s) stopped: %s; its cgroup counted: %s", ErrStopped, s.cfg.ContainerName, s.id, gone, why)
+	}
+	return true, fmt.Errorf("%w: workspace container %s (%s) stopped: %s", ErrStopped, s.cfg.ContainerName, s.id, gone)
 }
 
 // onDockerdExit restarts dockerd on the fallback data root when it died of

@@ -198,7 +198,8 @@ rec oom_ws_state "$(grep -o -E '"(ExitCode|OOMKilled|FinishedAt)":[^,]*' "/var/l
 rec oom_procs_after "$(find "$p" -name cgroup.procs -exec cat {} + 2>/dev/null)"
 node logs pod >/tmp/envbox-oom.log 2>&1
 rec oom_counted_line "$(grep -F 'cgroup counted a kill' /tmp/envbox-oom.log)"
-rec oom_stopped_line "$(grep -F 'the workspace container stopped' /tmp/envbox-oom.log)"
+rec oom_gone_line "$(grep -F 'processes are gone; waiting briefly' /tmp/envbox-oom.log)"
+rec oom_stopped_line "$(grep -E 'the workspace container stopped|processes are gone; stopping dockerd' /tmp/envbox-oom.log)"
 rec oom_last_line "$(tail -n 1 /tmp/envbox-oom.log)"
 rec oom_log_tail "$(tail -n 30 /tmp/envbox-oom.log)"
 rm -f /share/oom.fifo
