@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -24,7 +25,15 @@ type Boot struct {
 	MemMiB, CPUs int
 	// Timeout is the hard limit; qemu is killed when it passes.
 	Timeout time.Duration
+	// Silence, when set, kills a guest that printed nothing on its console
+	// for that long and reports ErrSilent: a frozen guest, whose own
+	// watchdog (guest/lib.sh, 4 minutes without a step) did not run
+	// either. It must exceed the longest quiet stretch of a live guest.
+	Silence time.Duration
 }
+
+// ErrSilent is a guest killed for printing nothing for Boot.Silence.
+var ErrSilent = errors.New("the guest printed nothing")
 
 // Args is the qemu command line. TCG is chosen explicitly: a /dev/kvm that
 // exists but cannot run a guest (nested, no VT-x) hangs instead of failing.
@@ -46,11 +55,34 @@ func (b Boot) Args() []string {
 func (b Boot) Run(ctx context.Context) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.Timeout)
 	defer cancel()
-	var out bytes.Buffer
+	ctx, silenced := context.WithCancelCause(ctx)
+	defer silenced(nil)
+	out := &consoleBuffer{}
+	out.touch()
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", b.Args()...)
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
+	if b.Silence > 0 {
+		go func() {
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					if quiet := out.quietFor(); quiet > b.Silence {
+						silenced(fmt.Errorf("%w for %s", ErrSilent, quiet.Round(time.Second)))
+						return
+					}
+				}
+			}
+		}()
+	}
 	err := cmd.Run()
+	if cause := context.Cause(ctx); errors.Is(cause, ErrSilent) {
+		return out.Bytes(), fmt.Errorf("qemu %v: killed: %w", b.Args(), cause)
+	}
 	if ctx.Err() != nil {
 		return out.Bytes(), fmt.Errorf("qemu %v: no poweroff within %s: %w", b.Args(), b.Timeout, errors.Join(ctx.Err(), err))
 	}
@@ -58,4 +90,37 @@ func (b Boot) Run(ctx context.Context) ([]byte, error) {
 		return out.Bytes(), fmt.Errorf("qemu %v: %w", b.Args(), err)
 	}
 	return out.Bytes(), nil
+}
+
+// consoleBuffer keeps the console and when it last grew.
+type consoleBuffer struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	last time.Time
+}
+
+func (c *consoleBuffer) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.last = time.Now()
+	return c.buf.Write(p)
+}
+
+func (c *consoleBuffer) touch() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.last = time.Now()
+}
+
+func (c *consoleBuffer) quietFor() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Since(c.last)
+}
+
+// Bytes is the console so far (a copy).
+func (c *consoleBuffer) Bytes() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return bytes.Clone(c.buf.Bytes())
 }

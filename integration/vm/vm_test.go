@@ -2,6 +2,7 @@ package vm
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,9 +85,24 @@ func prepareGuest(t *testing.T) preparedGuest {
 // console is logged when the test fails.
 func boot(t *testing.T, b Boot) (Console, []byte) {
 	t.Helper()
+	con, out, err := bootFrozen(t, b)
+	if err != nil {
+		t.Fatalf("%v\nconsole:\n%s", err, out)
+	}
+	return con, out
+}
+
+// bootFrozen is boot, except that a guest killed for a silent console
+// (Boot.Silence) comes back as an ErrSilent error with its console, for
+// the caller to boot once more.
+func bootFrozen(t *testing.T, b Boot) (Console, []byte, error) {
+	t.Helper()
 	start := time.Now()
 	out, err := b.Run(context.Background())
 	t.Logf("VM ran for %s", time.Since(start).Round(time.Millisecond))
+	if errors.Is(err, ErrSilent) {
+		return Console{}, out, err
+	}
 	if err != nil {
 		t.Fatalf("%v\nconsole:\n%s", err, out)
 	}
@@ -99,7 +115,7 @@ func boot(t *testing.T, b Boot) (Console, []byte) {
 			t.Logf("console:\n%s", out)
 		}
 	})
-	return con, out
+	return con, out, nil
 }
 
 func cacheDir() string {
