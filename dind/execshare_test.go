@@ -485,3 +485,25 @@ func TestRunCapsContainers(t *testing.T) {
 		t.Errorf("Run = %v, want nil", err)
 	}
 }
+
+// TestExecShareRecreatedBetweenScans: `docker restart` (or a restart
+// policy) removes a container's cgroup and makes it again under the same
+// name (the container ID). When no scan falls between the rmdir and the
+// mkdir (inotify wakes a scan only at IN_CREATE, so the mkdir's own wake
+// sees the name present), the new cgroup is still a new one at "max" and
+// must be capped.
+func TestExecShareRecreatedBetweenScans(t *testing.T) {
+	w := newShareWorld(t, map[string]string{
+		"/sys/fs/cgroup/docker/pids.max":   "128\n",
+		"/sys/fs/cgroup/docker/a/pids.max": "max\n",
+	})
+	w.start(t)
+	checkFiles(t, w, map[string]string{"/sys/fs/cgroup/docker/a/pids.max": "96"})
+	if err := w.fs.RemoveAll(dockerdRoot + "/sys/fs/cgroup/docker/a"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond) // a new directory: a new identity (inode; mtime in memory)
+	w.write(t, "/sys/fs/cgroup/docker/a/pids.max", "max\n")
+	w.next(t)
+	checkFiles(t, w, map[string]string{"/sys/fs/cgroup/docker/a/pids.max": "96"})
+}
