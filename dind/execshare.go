@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path"
 	"strconv"
+	"syscall"
 	"time"
 
 	"cdr.dev/slog"
@@ -89,7 +90,7 @@ func (e *ExecShare) Watch(ctx context.Context, p Proc) {
 		}
 	}
 	s := shareScan{fsys: fsys, dir: path.Join(xunix.CgroupRoot, parent), parent: parent, headroom: e.Headroom,
-		seen: map[string]bool{}}
+		seen: map[string]dirID{}}
 	after, interval := e.After, e.Interval
 	if after == nil {
 		after = time.After
@@ -158,9 +159,11 @@ type shareScan struct {
 	dir      string // the parent's directory in fsys
 	parent   string // the parent cgroup, for the log
 	headroom int64
-	// seen are the children already handled: each is capped at most once,
-	// so a limit set later (docker update) stays.
-	seen map[string]bool
+	// seen are the children already handled, by name, with the identity
+	// of the directory handled: each is capped at most once, so a limit set
+	// later (docker update) stays; a name made again (docker restart, a
+	// restart policy) is a new cgroup, even when no scan saw it gone.
+	seen map[string]dirID
 	// state is the last logged reason the cap is off, or "on".
 	state string
 }
@@ -198,10 +201,11 @@ func (s *shareScan) scan(ctx context.Context, log slog.Logger, by string) {
 		}
 		name := fi.Name()
 		present[name] = true
-		if s.seen[name] {
+		id := dirIdentity(fi)
+		if old, ok := s.seen[name]; ok && old == id {
 			continue
 		}
-		s.seen[name] = true
+		s.seen[name] = id
 		cg := path.Join(s.parent, name)
 		file := path.Join(s.dir, name, "pids.max")
 		b, err := afero.ReadFile(s.fsys, file)
@@ -230,6 +234,21 @@ func (s *shareScan) scan(ctx context.Context, log slog.Logger, by string) {
 			delete(s.seen, name)
 		}
 	}
+}
+
+// dirID tells one directory from another made later under its name: the
+// inode (a cgroup's ID on cgroupfs), or the modification time where the
+// file system has no inode (memory, in tests).
+type dirID struct {
+	ino   uint64
+	mtime int64
+}
+
+func dirIdentity(fi fs.FileInfo) dirID {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return dirID{ino: st.Ino}
+	}
+	return dirID{mtime: fi.ModTime().UnixNano()}
 }
 
 // limit is the parent's numeric pids.max, or why there is none.
