@@ -3,6 +3,7 @@ package adopt
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -598,4 +599,54 @@ func fileConn(t *testing.T, fd int) *net.UnixConn {
 		t.Fatal(err)
 	}
 	return c.(*net.UnixConn)
+}
+
+// TestProxyClientGoneDuringSplitHead: dockerd begins its answer at once
+// but the rest of the head is slow (a head written in two parts): the
+// proxy then waits inside readHead, and a client that hangs up meanwhile
+// must still be passed on to dockerd as a half-close.
+func TestProxyClientGoneDuringSplitHead(t *testing.T) {
+	t.Parallel()
+	req := "POST /v1.47/containers/4b2f/stop?t=-1 HTTP/1.1\r\nHost: d\r\n\r\n"
+	dir := shortDir(t)
+	ln, err := net.Listen("unix", dir+"/raw.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	received, hangUp := make(chan struct{}), make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			hangUp <- err
+			return
+		}
+		defer c.Close()
+		if _, err := io.ReadFull(c, make([]byte, len(req))); err != nil {
+			hangUp <- err
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 204 No Content\r\n") // the rest never comes
+		close(received)
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = c.Read(make([]byte, 1))
+		hangUp <- err
+	}()
+	p := startProxy(t, &fakeDockerd{sock: dir + "/raw.sock"}, cgroupV2Pod, nil)
+	c, _ := rawConn(t, p.sock)
+	_, _ = io.WriteString(c, req)
+	select {
+	case <-received:
+	case err := <-hangUp:
+		t.Fatalf("dockerd: %v", err)
+	case <-timeout():
+		t.Fatal("dockerd never received the stop")
+	}
+	time.Sleep(50 * time.Millisecond) // past watchGrace
+	c.Close()
+	start := time.Now()
+	err = <-hangUp
+	if !errors.Is(err, io.EOF) || time.Since(start) > time.Second {
+		t.Errorf("dockerd saw %v after %v, want EOF (the client's hang-up) at once", err, time.Since(start))
+	}
 }
