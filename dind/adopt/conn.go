@@ -2,6 +2,7 @@ package adopt
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -296,6 +297,13 @@ func (c *conn) watchClient() {
 	go func() { next <- c.watch() }()
 }
 
+// headBuffered reports whether br holds a whole message head (up to its
+// empty line), so that readHead returns without waiting.
+func headBuffered(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	return bytes.Contains(b, []byte("\n\r\n")) || bytes.Contains(b, []byte("\n\n"))
+}
+
 // relay copies dockerd's response to the request h, interim 1xx responses
 // included, and switches to raw copying both ways for an upgrade (101) or
 // a response that lasts until the connection closes (attach and exec
@@ -308,6 +316,9 @@ func (c *conn) relay(h *reqHead, sent <-chan error) (bool, error) {
 		}
 	}
 	for {
+		if !headBuffered(c.ur) {
+			c.watchClient() // the rest of the head may be long in coming
+		}
 		head, err := readHead(c.ur, c.rhead)
 		if err != nil {
 			return false, fmt.Errorf("read response from dockerd: %w", noEOF(err))
