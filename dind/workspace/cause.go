@@ -234,13 +234,6 @@ func (w *causeWatch) goneWhy() string {
 	return w.endedBy
 }
 
-// seen is the most the counters showed so far, without reading.
-func (w *causeWatch) seen() Cause {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.last
-}
-
 // final reads once more (the cgroup may still be there) and returns the
 // most the counters ever showed.
 func (w *causeWatch) final() Cause {

@@ -412,3 +412,10 @@ func TestRunDockerWorkspaceCgroupRemovedOnTimer(t *testing.T) {
 		t.Fatalf("Run = %v, want %q", err, want)
 	}
 }
+
+// seen is the most the counters showed so far, without reading.
+func (w *causeWatch) seen() Cause {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last
+}
