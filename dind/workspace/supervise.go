@@ -174,10 +174,7 @@ func (s *session) onWorkspaceExit(ctx context.Context, r waitResult, cause *caus
 		slog.F("cause", why.String()), slog.F("oom_kills", why.OOMKills), slog.F("pids_max_events", why.PidsMax),
 		slog.F("noticed_by", noticedBy))
 	s.stopDaemons(ctx)
-	if why != (Cause{}) {
-		return true, fmt.Errorf("%w: workspace container %s (%s) stopped: %s; its cgroup counted: %s", ErrStopped, s.cfg.ContainerName, s.id, r.exit, why)
-	}
-	return true, fmt.Errorf("%w: workspace container %s (%s) stopped: %s", ErrStopped, s.cfg.ContainerName, s.id, r.exit)
+	return true, s.stoppedError(r.exit.String(), why)
 }
 
 // onWorkspaceGone: the kernel says no process of the workspace is left,
@@ -207,11 +204,16 @@ func (s *session) onWorkspaceGone(ctx context.Context, exited <-chan waitResult,
 		slog.F("cause", why.String()), slog.F("oom_kills", why.OOMKills), slog.F("pids_max_events", why.PidsMax),
 		slog.F("cgroup", cause.dir), slog.F("exit_status", "not reported by dockerd within "+wait.String()))
 	s.stopDaemons(ctx)
-	gone := fmt.Sprintf("its processes are gone (%s), no exit status from dockerd within %s", cause.goneWhy(), wait)
+	return true, s.stoppedError(fmt.Sprintf("its processes are gone (%s), no exit status from dockerd within %s", cause.goneWhy(), wait), why)
+}
+
+// stoppedError is the error of a workspace that stopped: how (the exit dockerd
+// reported, or the kernel's word) and what its cgroup counted, if anything.
+func (s *session) stoppedError(how string, why Cause) error {
 	if why != (Cause{}) {
-		return true, fmt.Errorf("%w: workspace container %s (%s) stopped: %s; its cgroup counted: %s", ErrStopped, s.cfg.ContainerName, s.id, gone, why)
+		return fmt.Errorf("%w: workspace container %s (%s) stopped: %s; its cgroup counted: %s", ErrStopped, s.cfg.ContainerName, s.id, how, why)
 	}
-	return true, fmt.Errorf("%w: workspace container %s (%s) stopped: %s", ErrStopped, s.cfg.ContainerName, s.id, gone)
+	return fmt.Errorf("%w: workspace container %s (%s) stopped: %s", ErrStopped, s.cfg.ContainerName, s.id, how)
 }
 
 // onDockerdExit restarts dockerd on the fallback data root when it died of
