@@ -77,15 +77,6 @@ func (w *shareWorld) write(t *testing.T, name, data string) {
 	}
 }
 
-func (w *shareWorld) read(t *testing.T, name string) string {
-	t.Helper()
-	b, err := afero.ReadFile(w.fs, dockerdRoot+name)
-	if err != nil {
-		return "error: " + err.Error()
-	}
-	return string(b)
-}
-
 // start runs Watch and waits for its first scan.
 func (w *shareWorld) start(t *testing.T) {
 	t.Helper()
@@ -110,13 +101,10 @@ func (w *shareWorld) ended(t *testing.T) {
 	within(t, w.done, 5*time.Second, "end of Watch")
 }
 
+// checkFiles checks files as dockerd sees them (below its root).
 func checkFiles(t *testing.T, w *shareWorld, want map[string]string) {
 	t.Helper()
-	for name, data := range want {
-		if got := w.read(t, name); got != data {
-			t.Errorf("%s = %q, want %q", name, got, data)
-		}
-	}
+	wantFiles(t, afero.NewBasePathFs(w.fs, dockerdRoot), want)
 }
 
 func checkLog(t *testing.T, w *shareWorld, want []string) {

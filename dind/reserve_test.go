@@ -266,6 +266,16 @@ func readFile(t *testing.T, fsys afero.Fs, p string) string {
 	return string(b)
 }
 
+// wantFiles checks that each file of want holds exactly its data.
+func wantFiles(t *testing.T, fsys afero.Fs, want map[string]string) {
+	t.Helper()
+	for p, data := range want {
+		if got := readFile(t, fsys, p); got != data {
+			t.Errorf("%s = %q, want %q", p, got, data)
+		}
+	}
+}
+
 func TestApplyReserve(t *testing.T) {
 	t.Parallel()
 	fsys := podFs(t, "536870912\n", "256\n")
@@ -280,17 +290,13 @@ func TestApplyReserve(t *testing.T) {
 	if what != wantWhat {
 		t.Errorf("ApplyReserve text = %q, want %q", what, wantWhat)
 	}
-	for p, want := range map[string]string{
+	wantFiles(t, fsys, map[string]string{
 		"/sys/fs/cgroup/docker/memory.max":             "335544320",
 		"/sys/fs/cgroup/docker/pids.max":               "128",
 		"/sys/fs/cgroup/docker/cgroup.subtree_control": "+cpuset +cpu +io +memory +hugetlb +pids +rdma +misc",
 		"/sys/fs/cgroup/memory.max":                    "536870912\n",
 		"/sys/fs/cgroup/cgroup.subtree_control":        "cpuset cpu io memory hugetlb pids rdma misc\n",
-	} {
-		if got := readFile(t, fsys, p); got != want {
-			t.Errorf("%s = %q, want %q", p, got, want)
-		}
-	}
+	})
 }
 
 // TestApplyReserveExplicitParent: a parent given (envbox run
@@ -313,17 +319,13 @@ func TestApplyReserveExplicitParent(t *testing.T) {
 	if what != wantWhat {
 		t.Errorf("ApplyReserve text = %q, want %q", what, wantWhat)
 	}
-	for p, want := range map[string]string{
+	wantFiles(t, fsys, map[string]string{
 		"/sys/fs/cgroup/kubepods/burstable/memory.max":             "805306368",
 		"/sys/fs/cgroup/kubepods/burstable/pids.max":               "3696",
 		"/sys/fs/cgroup/kubepods/memory.max":                       "max\n",
 		"/sys/fs/cgroup/kubepods/cgroup.subtree_control":           "+cpuset +cpu +io +memory +hugetlb +pids +rdma +misc",
 		"/sys/fs/cgroup/kubepods/burstable/cgroup.subtree_control": "+cpuset +cpu +io +memory +hugetlb +pids +rdma +misc",
-	} {
-		if got := readFile(t, fsys, p); got != want {
-			t.Errorf("%s = %q, want %q", p, got, want)
-		}
-	}
+	})
 	if ok, _ := afero.DirExists(fsys, "/sys/fs/cgroup/elsewhere"); ok {
 		t.Error("ApplyReserve made /elsewhere from CMD's argv")
 	}
@@ -338,17 +340,13 @@ func TestApplyCgroupReserveNested(t *testing.T) {
 	if err := ApplyCgroupReserve(fsys, "/sys/fs/cgroup", "/ci/jobs", plan); err != nil {
 		t.Fatalf("ApplyCgroupReserve: %v", err)
 	}
-	for p, want := range map[string]string{
+	wantFiles(t, fsys, map[string]string{
 		"/sys/fs/cgroup/ci/jobs/pids.max":               "900",
 		"/sys/fs/cgroup/ci/jobs/memory.max":             "max\n",
 		"/sys/fs/cgroup/ci/pids.max":                    "max\n",
 		"/sys/fs/cgroup/ci/cgroup.subtree_control":      "+cpuset +cpu +io +memory +hugetlb +pids +rdma +misc",
 		"/sys/fs/cgroup/ci/jobs/cgroup.subtree_control": "+cpuset +cpu +io +memory +hugetlb +pids +rdma +misc",
-	} {
-		if got := readFile(t, fsys, p); got != want {
-			t.Errorf("%s = %q, want %q", p, got, want)
-		}
-	}
+	})
 }
 
 func TestApplyReserveNothingDone(t *testing.T) {
