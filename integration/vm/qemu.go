@@ -57,8 +57,7 @@ func (b Boot) Run(ctx context.Context) ([]byte, error) {
 	defer cancel()
 	ctx, silenced := context.WithCancelCause(ctx)
 	defer silenced(nil)
-	out := &consoleBuffer{}
-	out.touch()
+	out := &consoleBuffer{last: time.Now()}
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", b.Args()...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
@@ -104,12 +103,6 @@ func (c *consoleBuffer) Write(p []byte) (int, error) {
 	defer c.mu.Unlock()
 	c.last = time.Now()
 	return c.buf.Write(p)
-}
-
-func (c *consoleBuffer) touch() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.last = time.Now()
 }
 
 func (c *consoleBuffer) quietFor() time.Duration {
