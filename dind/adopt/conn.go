@@ -286,8 +286,9 @@ func (c *conn) answerWithin(d time.Duration) bool {
 
 // watchClient watches the client for a hang-up (watch) from now until its
 // next request begins, unless something already does. It runs before every
-// wait for more of a response, so a slow answer or stream (stop?t=-1,
-// GET /events) passes a hang-up on at once.
+// wait for more of a response or of its head (the final one after a 1xx
+// too), so a slow answer or stream (stop?t=-1, GET /events) passes a
+// hang-up on at once.
 func (c *conn) watchClient() {
 	if c.next != nil {
 		return
@@ -340,7 +341,6 @@ func (c *conn) relay(h *reqHead, sent <-chan error) (bool, error) {
 			if _, err := c.client.Write(head); err != nil {
 				return false, err
 			}
-			c.watchClient() // the final answer may be long in coming
 			continue
 		}
 		if err := copyBody(c.cio, c.ur, f, nil, head, c.watchClient); err != nil {
