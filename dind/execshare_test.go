@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -494,4 +495,31 @@ func TestExecShareRecreatedBetweenScans(t *testing.T) {
 	w.write(t, "/sys/fs/cgroup/docker/a/pids.max", "max\n")
 	w.next(t)
 	checkFiles(t, w, map[string]string{"/sys/fs/cgroup/docker/a/pids.max": "96"})
+}
+
+// TestExecShareSkipsSymlinks: on a real file system, an entry of the
+// parent that is a symlink to another directory whose pids.max is max is
+// no container cgroup: nothing is written through it; the real child
+// beside it is capped.
+func TestExecShareSkipsSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{"docker/pids.max": "128\n", "docker/c/pids.max": "max\n", "elsewhere/pids.max": "max\n"} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(dir, "elsewhere"), filepath.Join(dir, "docker", "link")); err != nil {
+		t.Fatal(err)
+	}
+	fsys := afero.NewOsFs()
+	s := shareScan{fsys: fsys, dir: filepath.Join(dir, "docker"), parent: "/docker", headroom: 32, seen: map[string]dirID{}}
+	s.scan(context.Background(), slog.Make(&recSink{}), "scan")
+	wantFiles(t, fsys, map[string]string{
+		filepath.Join(dir, "elsewhere/pids.max"): "max\n",
+		filepath.Join(dir, "docker/c/pids.max"):  "96",
+	})
 }
